@@ -1,0 +1,127 @@
+//! Everything the runtime keeps for one live service.
+
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::fasthash::IntBuild;
+use crate::handle::{Handle, ServiceId};
+use crate::mailbox::Mailbox;
+use crate::policy::Identity;
+use crate::service::Service;
+
+/// The part of a service only the worker running it touches. The scheduler
+/// never runs a service on two threads at once, so this lock is uncontended;
+/// it exists to let safe Rust see that.
+pub(crate) struct Slot {
+    pub service: Option<Box<dyn Service>>,
+    pub initialized: bool,
+    pub retired: bool,
+}
+
+/// Counters for one service.
+#[derive(Default, Debug)]
+pub struct ServiceStats {
+    /// Messages dispatched.
+    pub messages: AtomicU64,
+    /// Wall time spent in its handlers, nanoseconds (skynet's `cpu` stat).
+    pub cpu_ns: AtomicU64,
+    /// Times one of its sends found the target full (it was slowed or told).
+    pub slowed: AtomicU64,
+    /// Its actions refused by the policy.
+    pub denied: AtomicU64,
+    /// Its log lines dropped because the logger was full for it.
+    pub log_dropped: AtomicU64,
+    /// Its handlers that panicked or raised.
+    pub errors: AtomicU64,
+    /// Set by the monitor when a message ran too long; read and cleared by `endless`.
+    pub endless: AtomicBool,
+}
+
+/// One live service.
+pub struct ServiceCell {
+    /// Its exact id.
+    pub id: ServiceId,
+    /// What it runs and its role.
+    pub identity: Identity,
+    /// The module and arguments it was launched with (`snlua agent 3`).
+    pub launch: String,
+    /// Its mailbox.
+    pub mailbox: Mailbox,
+    /// Its counters.
+    pub stats: ServiceStats,
+    pub(crate) slot: Mutex<Slot>,
+    session: AtomicI32,
+    pub(crate) owed: Mutex<HashSet<(Handle, i32), IntBuild>>,
+    pub(crate) names: Mutex<Vec<String>>,
+    pub(crate) timers: AtomicUsize,
+    kill: AtomicBool,
+    exit: AtomicBool,
+}
+
+impl ServiceCell {
+    pub(crate) fn new(
+        id: ServiceId,
+        identity: Identity,
+        launch: String,
+        mailbox: Mailbox,
+        service: Box<dyn Service>,
+    ) -> ServiceCell {
+        ServiceCell {
+            id,
+            identity,
+            launch,
+            mailbox,
+            stats: ServiceStats::default(),
+            slot: Mutex::new(Slot {
+                service: Some(service),
+                initialized: false,
+                retired: false,
+            }),
+            session: AtomicI32::new(0),
+            owed: Mutex::new(HashSet::default()),
+            names: Mutex::new(Vec::new()),
+            timers: AtomicUsize::new(0),
+            kill: AtomicBool::new(false),
+            exit: AtomicBool::new(false),
+        }
+    }
+
+    /// Its handle.
+    #[inline]
+    pub fn handle(&self) -> Handle {
+        self.id.handle
+    }
+
+    /// The next session number: positive, wrapping from `i32::MAX` to 1.
+    /// Only the service's own thread allocates, so relaxed ordering suffices.
+    pub(crate) fn next_session(&self) -> i32 {
+        let s = self.session.load(Ordering::Relaxed);
+        let n = if (1..i32::MAX).contains(&s) { s + 1 } else { 1 };
+        self.session.store(n, Ordering::Relaxed);
+        n
+    }
+
+    pub(crate) fn request_kill(&self) {
+        self.kill.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn request_exit(&self) {
+        self.exit.store(true, Ordering::Release);
+    }
+
+    /// True once `exit` or `kill` was asked for.
+    pub fn is_leaving(&self) -> bool {
+        self.kill.load(Ordering::Acquire) || self.exit.load(Ordering::Acquire)
+    }
+
+    /// Pending timers.
+    pub fn pending_timers(&self) -> usize {
+        self.timers.load(Ordering::Relaxed)
+    }
+
+    /// Requests received that still owe a reply.
+    pub fn owed_replies(&self) -> usize {
+        self.owed.lock().len()
+    }
+}

@@ -1,0 +1,967 @@
+//! The node: registry, names, policy, scheduler, timers and the operations
+//! services perform through their [`Context`].
+
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::audit::{Audit, AuditSink, Refusal};
+use crate::cell::ServiceCell;
+use crate::handle::{Handle, HandleAllocator, ServiceId};
+use crate::limits::Limits;
+use crate::logger::{LogTarget, Logger};
+use crate::mailbox::{Mailbox, MailboxLimits, OpenError, Refused, ReplyRefused};
+use crate::message::{ptype, Message, Payload};
+use crate::names::{self, NameError, Names};
+use crate::policy::{Grant, Identity, Policy, Subject};
+use crate::registry::Registry;
+use crate::runq::RunQueue;
+use crate::service::{SendError, Service};
+use crate::wheel::Wheel;
+use crate::worker::{self, Probe};
+
+/// Builds a service instance from its launch arguments.
+pub type Factory = Arc<dyn Fn(&str) -> Result<Box<dyn Service>, String> + Send + Sync>;
+
+/// A module services can be launched from (skynet's C service modules).
+#[derive(Clone)]
+pub struct Module {
+    /// Makes an instance.
+    pub factory: Factory,
+    /// True if the first word of the arguments names the script the instance
+    /// runs (as for `snlua`); it then becomes the service's identity.
+    pub script_host: bool,
+    /// True if any service may launch it; otherwise launching needs `launch`.
+    pub ordinary: bool,
+}
+
+/// Why a launch failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LaunchError {
+    /// No module of that name is registered.
+    UnknownModule(String),
+    /// The policy does not allow it (see the audit log).
+    Denied(String),
+    /// `max_services` services are alive.
+    TooManyServices(usize),
+    /// The module could not build the service.
+    Failed(String),
+    /// The node is shutting down.
+    ShuttingDown,
+}
+
+impl fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LaunchError::UnknownModule(m) => write!(f, "no service module named '{m}'"),
+            LaunchError::Denied(m) => write!(
+                f,
+                "not permitted to launch module '{m}' (see the audit log)"
+            ),
+            LaunchError::TooManyServices(n) => {
+                write!(f, "too many services: {n} are alive (config max_services)")
+            }
+            LaunchError::Failed(e) => write!(f, "launch failed: {e}"),
+            LaunchError::ShuttingDown => write!(f, "the node is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for LaunchError {}
+
+/// How a node is set up.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// Worker threads (skynet's `thread`), 1..=1024.
+    pub threads: usize,
+    /// Harbor id put in every handle's top byte (skynet's `harbor`).
+    pub harbor: u8,
+    /// The limits.
+    pub limits: Limits,
+    /// The operator's policy.
+    pub policy: Policy,
+    /// How often the monitor looks for a service stuck in one message.
+    pub monitor_interval: Duration,
+    /// The config values services read with `getenv`.
+    pub env: BTreeMap<String, String>,
+    /// Keys only services with `read_secrets` may read.
+    pub secret_keys: Vec<String>,
+    /// Key prefixes only services with `read_secrets` may read.
+    pub secret_prefixes: Vec<String>,
+    /// Where the logger writes.
+    pub log: LogTarget,
+    /// Where audit lines go besides the log (a file, or a test's collector).
+    pub audit_sink: Option<AuditSink>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            threads: 2,
+            harbor: 0,
+            limits: Limits::default(),
+            policy: Policy::default(),
+            monitor_interval: Duration::from_secs(5),
+            env: BTreeMap::new(),
+            secret_keys: Vec::new(),
+            secret_prefixes: vec!["secret_".into()],
+            log: LogTarget::Stdout,
+            audit_sink: None,
+        }
+    }
+}
+
+/// Node-wide counters.
+#[derive(Default, Debug)]
+pub struct NodeCounters {
+    /// Replies dropped because they answered no open call of their target.
+    pub dropped_replies: AtomicU64,
+    /// Sends refused because a mailbox was full for the sender.
+    pub full_refusals: AtomicU64,
+    /// Timers refused by `max_timers`.
+    pub timer_refusals: AtomicU64,
+    /// Calls refused by `max_open_calls`.
+    pub open_call_refusals: AtomicU64,
+    /// Launches refused by `max_services`.
+    pub service_refusals: AtomicU64,
+    /// Handler panics caught.
+    pub panics: AtomicU64,
+    /// Messages the monitor reported as maybe in an endless loop.
+    pub endless_reports: AtomicU64,
+}
+
+pub(crate) struct TimerItem {
+    id: ServiceId,
+    session: i32,
+}
+
+pub(crate) struct NodeInner {
+    pub limits: Limits,
+    pub policy: Policy,
+    pub audit: Audit,
+    pub registry: Registry,
+    pub names: Names,
+    pub runq: RunQueue<Arc<ServiceCell>>,
+    pub counters: NodeCounters,
+    pub probes: Vec<Probe>,
+    pub exit_monitor: Mutex<Option<ServiceId>>,
+    pub start_time: u64,
+    started: Instant,
+    alloc: HandleAllocator,
+    wheel: Mutex<Wheel<TimerItem>>,
+    modules: RwLock<HashMap<String, Module>>,
+    env: RwLock<BTreeMap<String, String>>,
+    secret_keys: Vec<String>,
+    secret_prefixes: Vec<String>,
+    logger: RwLock<Option<Arc<ServiceCell>>>,
+    live: AtomicUsize,
+    aborting: AtomicBool,
+    stopped: AtomicBool,
+    done: (std::sync::Mutex<bool>, std::sync::Condvar),
+}
+
+impl NodeInner {
+    pub fn schedule(&self, cell: Arc<ServiceCell>) {
+        self.runq.push(cell);
+    }
+
+    /// `:0000000a script agent (role service)`, for audit lines.
+    pub fn describe(&self, h: Handle) -> String {
+        match self.registry.get(h) {
+            Some(c) => format!("{h} {}", c.identity),
+            None if h.is_system() => "system".to_string(),
+            None => format!("{h} (gone)"),
+        }
+    }
+
+    pub fn audit_refused(&self, who: &str, what: &str, whom: &str, why: &str) {
+        self.audit.refused(Refusal {
+            who,
+            what,
+            whom,
+            why,
+        });
+    }
+
+    /// True if `cell` holds `grant`; otherwise audits and counts a refusal.
+    pub fn check(&self, cell: &ServiceCell, grant: Grant, whom: &str) -> bool {
+        if cell.identity.has(grant) {
+            return true;
+        }
+        self.deny(cell, &grant.to_string(), whom);
+        false
+    }
+
+    fn deny(&self, cell: &ServiceCell, what: &str, whom: &str) {
+        cell.stats.denied.fetch_add(1, Ordering::Relaxed);
+        let who = format!("{} {}", cell.handle(), cell.identity);
+        self.audit_refused(&who, what, whom, "the policy does not grant it");
+    }
+
+    fn check_send(
+        &self,
+        from: &ServiceCell,
+        ptype: u8,
+        dest: Handle,
+        size: usize,
+    ) -> Result<(), SendError> {
+        if !from.identity.role.may_send(ptype) {
+            let what = format!("send:{}", ptype::name(ptype));
+            self.deny(from, &what, &dest.to_string());
+            return Err(SendError::Denied { what });
+        }
+        if size > self.limits.max_message_bytes {
+            return Err(SendError::TooLarge {
+                size,
+                max: self.limits.max_message_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn send(
+        &self,
+        from: &Arc<ServiceCell>,
+        dest: Handle,
+        source: Handle,
+        ptype: u8,
+        session: i32,
+        payload: Payload,
+    ) -> Result<(), SendError> {
+        self.check_send(from, ptype, dest, payload.len())?;
+        let target = self
+            .registry
+            .get(dest)
+            .ok_or(SendError::UnknownAddress(dest))?;
+        let msg = Message {
+            source,
+            origin: from.handle(),
+            session,
+            ptype,
+            payload,
+        };
+        let schedule = if ptype::is_reply(ptype) && session != 0 {
+            match target.mailbox.push_reply(msg, source) {
+                Ok(s) => s,
+                Err(ReplyRefused::Closed) => return Err(SendError::UnknownAddress(dest)),
+                Err(_) => {
+                    self.counters
+                        .dropped_replies
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Err(SendError::UnexpectedReply(dest));
+                }
+            }
+        } else {
+            self.admit(from, &target, msg)?
+        };
+        if schedule {
+            self.schedule(target);
+        }
+        Ok(())
+    }
+
+    fn admit(
+        &self,
+        from: &ServiceCell,
+        target: &ServiceCell,
+        msg: Message,
+    ) -> Result<bool, SendError> {
+        match target.mailbox.push(msg) {
+            Ok(s) => Ok(s),
+            Err(Refused::Closed) => Err(SendError::UnknownAddress(target.handle())),
+            Err(why) => {
+                from.stats.slowed.fetch_add(1, Ordering::Relaxed);
+                self.counters.full_refusals.fetch_add(1, Ordering::Relaxed);
+                Err(SendError::Full {
+                    target: target.handle(),
+                    why,
+                })
+            }
+        }
+    }
+
+    fn open_session(&self, from: &ServiceCell, callee: Handle) -> Result<i32, SendError> {
+        // Skips sessions still open after the counter wrapped; bounded because
+        // at most max_open_calls sessions can be open.
+        for _ in 0..=self.limits.max_open_calls {
+            let s = from.next_session();
+            match from
+                .mailbox
+                .open_call(s, callee, self.limits.max_open_calls)
+            {
+                Ok(()) => return Ok(s),
+                Err(OpenError::SessionInUse) => continue,
+                Err(OpenError::TooMany) => break,
+            }
+        }
+        self.counters
+            .open_call_refusals
+            .fetch_add(1, Ordering::Relaxed);
+        Err(SendError::TooManyPending {
+            limit: "max_open_calls",
+            max: self.limits.max_open_calls,
+        })
+    }
+
+    pub fn call(
+        &self,
+        from: &Arc<ServiceCell>,
+        dest: Handle,
+        ptype: u8,
+        payload: Payload,
+    ) -> Result<i32, SendError> {
+        self.check_send(from, ptype, dest, payload.len())?;
+        let target = self
+            .registry
+            .get(dest)
+            .ok_or(SendError::UnknownAddress(dest))?;
+        let session = self.open_session(from, dest)?;
+        let msg = Message {
+            source: from.handle(),
+            origin: from.handle(),
+            session,
+            ptype,
+            payload,
+        };
+        match self.admit(from, &target, msg) {
+            Ok(schedule) => {
+                if schedule {
+                    self.schedule(target);
+                }
+                Ok(session)
+            }
+            Err(e) => {
+                from.mailbox.cancel_call(session);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        (self.started.elapsed().as_millis() / 10) as u64
+    }
+
+    pub fn timeout(&self, from: &Arc<ServiceCell>, ticks: i64) -> Result<i32, SendError> {
+        if from.timers.load(Ordering::Relaxed) >= self.limits.max_timers {
+            self.counters.timer_refusals.fetch_add(1, Ordering::Relaxed);
+            return Err(SendError::TooManyPending {
+                limit: "max_timers",
+                max: self.limits.max_timers,
+            });
+        }
+        let session = self.open_session(from, Handle::SYSTEM)?;
+        from.timers.fetch_add(1, Ordering::Relaxed);
+        let item = TimerItem {
+            id: from.id,
+            session,
+        };
+        let due = if ticks <= 0 {
+            Some(item)
+        } else {
+            let mut w = self.wheel.lock();
+            let at = w.now() + ticks as u64;
+            w.add(at, item)
+        };
+        if let Some(item) = due {
+            self.fire_timer(item);
+        }
+        Ok(session)
+    }
+
+    fn fire_timer(&self, item: TimerItem) {
+        let Some(cell) = self.registry.get_exact(item.id) else {
+            return;
+        };
+        cell.timers.fetch_sub(1, Ordering::Relaxed);
+        let msg = Message {
+            source: Handle::SYSTEM,
+            origin: Handle::SYSTEM,
+            session: item.session,
+            ptype: ptype::RESPONSE,
+            payload: Payload::empty(),
+        };
+        if let Ok(true) = cell.mailbox.push_reply(msg, Handle::SYSTEM) {
+            self.schedule(cell);
+        }
+    }
+
+    /// Called by the timer thread: fires everything due by now.
+    pub fn advance_timers(&self, fired: &mut Vec<TimerItem>) {
+        let now = self.now();
+        self.wheel.lock().advance_to(now, fired);
+        for item in fired.drain(..) {
+            self.fire_timer(item);
+        }
+    }
+
+    pub fn bind_name(
+        &self,
+        from: &Arc<ServiceCell>,
+        name: &str,
+        target: Handle,
+    ) -> Result<(), NameError> {
+        names::validate(name, self.limits.max_name_length)?;
+        let denied = |why: &str| NameError::Denied {
+            name: name.to_string(),
+            why: why.to_string(),
+        };
+        let target_cell = if target == from.handle() {
+            from.clone()
+        } else {
+            if !self.check(from, Grant::NameOther, &format!("{name} -> {target}")) {
+                return Err(denied(
+                    "binding a name to another service needs the name_other grant",
+                ));
+            }
+            self.registry
+                .get(target)
+                .ok_or_else(|| denied("no such service"))?
+        };
+        let mut takeover = from.identity.has(Grant::NameTakeover);
+        if let Some(reserved) = self.policy.reserved_for(name) {
+            if *reserved != target_cell.identity.subject && !takeover {
+                self.deny(from, "name", &format!("{name} (reserved for {reserved})"));
+                return Err(denied(&format!("the name is reserved for {reserved}")));
+            }
+            takeover = true;
+        }
+        if !takeover {
+            if let Some(holder) = self.names.lookup(name) {
+                if holder != target_cell.id {
+                    self.deny(from, "name", &format!("{name} (held by {})", holder.handle));
+                }
+            }
+        }
+        let owned = from.names.lock().len();
+        let previous = self.names.bind(
+            name,
+            target_cell.id,
+            from.id,
+            takeover,
+            self.limits.max_names,
+            owned,
+        )?;
+        if let Some(prev_owner) = previous {
+            if let Some(p) = self.registry.get_exact(prev_owner) {
+                p.names.lock().retain(|n| n != name);
+            }
+        }
+        for cell in [from, &target_cell] {
+            let mut list = cell.names.lock();
+            if !list.iter().any(|n| n == name) {
+                list.push(name.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn launch(
+        &self,
+        parent: Option<&Arc<ServiceCell>>,
+        module: &str,
+        args: &str,
+    ) -> Result<Handle, LaunchError> {
+        if self.stopped.load(Ordering::Acquire) || self.aborting.load(Ordering::Acquire) {
+            return Err(LaunchError::ShuttingDown);
+        }
+        let spec = self
+            .modules
+            .read()
+            .get(module)
+            .cloned()
+            .ok_or_else(|| LaunchError::UnknownModule(module.to_string()))?;
+        if let Some(p) = parent {
+            if !spec.ordinary && !self.check(p, Grant::LaunchNative, module) {
+                return Err(LaunchError::Denied(module.to_string()));
+            }
+        }
+        let subject = if spec.script_host {
+            Subject::Script(args.split_whitespace().next().unwrap_or("").to_string())
+        } else {
+            Subject::Native(module.to_string())
+        };
+        let service = (spec.factory)(args).map_err(LaunchError::Failed)?;
+        self.spawn(subject, format!("{module} {args}"), service)
+    }
+
+    pub fn spawn(
+        &self,
+        subject: Subject,
+        launch: String,
+        service: Box<dyn Service>,
+    ) -> Result<Handle, LaunchError> {
+        if self.live.fetch_add(1, Ordering::AcqRel) >= self.limits.max_services {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            self.counters
+                .service_refusals
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(LaunchError::TooManyServices(self.limits.max_services));
+        }
+        let identity = self.policy.identity_for(subject);
+        let id = loop {
+            let id = self.alloc.next();
+            if !self.registry.contains(id.handle) {
+                break id;
+            }
+        };
+        let mailbox = Mailbox::new(MailboxLimits::from(&self.limits));
+        let cell = Arc::new(ServiceCell::new(id, identity, launch, mailbox, service));
+        if !self.registry.insert(cell.clone()) {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(LaunchError::Failed("handle collision".into()));
+        }
+        self.log_system(id.handle, &format!("LAUNCH {}", cell.launch));
+        self.schedule(cell);
+        Ok(id.handle)
+    }
+
+    pub fn kill(&self, from: &Arc<ServiceCell>, target: Handle) -> Result<(), SendError> {
+        if target != from.handle() && !self.check(from, Grant::Kill, &target.to_string()) {
+            return Err(SendError::Denied {
+                what: "kill".into(),
+            });
+        }
+        let cell = self
+            .registry
+            .get(target)
+            .ok_or(SendError::UnknownAddress(target))?;
+        self.log_system(from.handle(), &format!("KILL {target}"));
+        self.retire_soon(cell);
+        Ok(())
+    }
+
+    pub fn retire_soon(&self, cell: Arc<ServiceCell>) {
+        cell.request_kill();
+        if cell.mailbox.poke() {
+            self.schedule(cell);
+        }
+    }
+
+    pub fn abort(&self) {
+        self.aborting.store(true, Ordering::Release);
+        let logger = self.logger.read().as_ref().map(|c| c.id);
+        let all = self.registry.all();
+        let only_logger = all.iter().all(|c| Some(c.id) == logger);
+        for cell in all {
+            if Some(cell.id) != logger || only_logger {
+                self.retire_soon(cell);
+            }
+        }
+        if self.live.load(Ordering::Acquire) == 0 {
+            self.stop();
+        }
+    }
+
+    /// Called by a worker once a service has retired.
+    pub fn service_gone(&self, id: ServiceId) {
+        let left = self.live.fetch_sub(1, Ordering::AcqRel) - 1;
+        let logger = self.logger.read().clone();
+        if let Some(l) = &logger {
+            if l.id == id {
+                *self.logger.write() = None;
+            } else if left == 1 && self.aborting.load(Ordering::Acquire) {
+                self.retire_soon(l.clone());
+            }
+        }
+        if left == 0 {
+            self.stop();
+        }
+    }
+
+    fn stop(&self) {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.runq.close();
+        let (lock, cv) = &self.done;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// A line from the runtime itself, shown as coming from `source`.
+    pub fn log_system(&self, source: Handle, text: &str) {
+        let logger = self.logger.read().clone();
+        if let Some(l) = logger {
+            let msg = Message {
+                source,
+                origin: Handle::SYSTEM,
+                session: 0,
+                ptype: ptype::TEXT,
+                payload: Payload::from(text),
+            };
+            match l.mailbox.push_system(msg) {
+                Ok(true) => self.schedule(l),
+                Ok(false) => {}
+                Err(_) => eprintln!("[{source}] {text}"),
+            }
+        } else {
+            eprintln!("[{source}] {text}");
+        }
+    }
+
+    /// A line logged by a service: charged to its share of the logger's
+    /// mailbox, and dropped (and counted) when that share is full.
+    pub fn log_from(&self, from: &ServiceCell, text: &str) {
+        let logger = self.logger.read().clone();
+        let Some(l) = logger else {
+            eprintln!("[{}] {text}", from.handle());
+            return;
+        };
+        let msg = Message {
+            source: from.handle(),
+            origin: from.handle(),
+            session: 0,
+            ptype: ptype::TEXT,
+            payload: Payload::from(text),
+        };
+        match l.mailbox.push(msg) {
+            Ok(true) => self.schedule(l),
+            Ok(false) => {}
+            Err(_) => {
+                from.stats.log_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn is_secret(&self, key: &str) -> bool {
+        self.secret_keys.iter().any(|k| k == key)
+            || self
+                .secret_prefixes
+                .iter()
+                .any(|p| key.starts_with(p.as_str()))
+    }
+
+    pub fn getenv(&self, from: &ServiceCell, key: &str) -> Option<String> {
+        if self.is_secret(key) && !self.check(from, Grant::ReadSecrets, &format!("getenv {key}")) {
+            return None;
+        }
+        self.env.read().get(key).cloned()
+    }
+
+    pub fn setenv(&self, key: &str, value: &str) -> Result<(), String> {
+        let mut env = self.env.write();
+        if env.contains_key(key) {
+            return Err("Can't setenv exist key".to_string());
+        }
+        env.insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    /// Tells `sender` that `target` has room for it again.
+    pub fn notify_room(&self, sender: Handle, target: Handle) {
+        if let Some(cell) = self.registry.get(sender) {
+            if cell.mailbox.add_room(target) {
+                self.schedule(cell);
+            }
+        }
+    }
+
+    /// Queues a runtime-made message (exit notices) outside any share.
+    pub fn push_system(&self, to: Handle, msg: Message) {
+        if let Some(cell) = self.registry.get(to) {
+            if let Ok(true) = cell.mailbox.push_system(msg) {
+                self.schedule(cell);
+            }
+        }
+    }
+
+    /// Fails request `session` of `to` on behalf of `from` (a reply the
+    /// runtime owes for a service that cannot give it).
+    pub fn fail_request(&self, to: Handle, from: Handle, session: i32) {
+        if let Some(cell) = self.registry.get(to) {
+            let msg = Message {
+                source: from,
+                origin: from,
+                session,
+                ptype: ptype::ERROR,
+                payload: Payload::empty(),
+            };
+            if let Ok(true) = cell.mailbox.push_reply(msg, from) {
+                self.schedule(cell);
+            }
+        }
+    }
+}
+
+/// A service's counters, by name.
+pub fn stats_of(cell: &ServiceCell) -> BTreeMap<&'static str, u64> {
+    let s = &cell.stats;
+    let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    BTreeMap::from([
+        ("message", r(&s.messages)),
+        ("cpu_ns", r(&s.cpu_ns)),
+        ("mqlen", cell.mailbox.len() as u64),
+        ("slowed", r(&s.slowed)),
+        ("denied", r(&s.denied)),
+        ("log_dropped", r(&s.log_dropped)),
+        ("errors", r(&s.errors)),
+        ("refused_full", cell.mailbox.refused_count()),
+        ("dropped_replies", cell.mailbox.dropped_reply_count()),
+        ("open_calls", cell.mailbox.open_calls() as u64),
+        ("timers", cell.pending_timers() as u64),
+        ("owed", cell.owed_replies() as u64),
+    ])
+}
+
+/// A running node.
+pub struct Node {
+    inner: Arc<NodeInner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A handle on the node for services that manage others and for operators.
+#[derive(Clone)]
+pub struct NodeRef(pub(crate) Arc<NodeInner>);
+
+impl Node {
+    /// Builds a node and starts its workers, timer and monitor threads and
+    /// its logger. Services are launched with [`Node::launch`] or [`Node::spawn`].
+    pub fn start(config: NodeConfig) -> Result<Node, String> {
+        if !(1..=1024).contains(&config.threads) {
+            return Err(format!(
+                "config thread = {}: must be 1..1024",
+                config.threads
+            ));
+        }
+        let audit = Audit::new(config.limits.audit_lines_per_second, Arc::new(|_: &str| {}));
+        let inner = Arc::new(NodeInner {
+            limits: config.limits.clone(),
+            policy: config.policy.clone(),
+            audit,
+            registry: Registry::default(),
+            names: Names::default(),
+            runq: RunQueue::new(),
+            counters: NodeCounters::default(),
+            probes: (0..config.threads).map(|_| Probe::default()).collect(),
+            exit_monitor: Mutex::new(None),
+            start_time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            started: Instant::now(),
+            alloc: HandleAllocator::new(config.harbor),
+            wheel: Mutex::new(Wheel::new()),
+            modules: RwLock::new(HashMap::new()),
+            env: RwLock::new(config.env.clone()),
+            secret_keys: config.secret_keys.clone(),
+            secret_prefixes: config.secret_prefixes.clone(),
+            logger: RwLock::new(None),
+            live: AtomicUsize::new(0),
+            aborting: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            done: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
+        });
+        // Audit lines go to the log (weakly held: the log must not keep the node alive).
+        let weak = Arc::downgrade(&inner);
+        let extra = config.audit_sink.clone();
+        inner.audit.set_sink(Arc::new(move |line: &str| {
+            if let Some(n) = weak.upgrade() {
+                n.log_system(Handle::SYSTEM, line);
+            }
+            if let Some(x) = &extra {
+                x(line);
+            }
+        }));
+        let target = config.log.clone();
+        inner.modules.write().insert(
+            "logger".into(),
+            Module {
+                factory: Arc::new(move |_args: &str| {
+                    Ok(Box::new(Logger::new(target.clone())?) as Box<dyn Service>)
+                }),
+                script_host: false,
+                ordinary: false,
+            },
+        );
+        let logger = inner
+            .launch(None, "logger", "")
+            .map_err(|e| e.to_string())?;
+        *inner.logger.write() = inner.registry.get(logger);
+
+        let mut threads = Vec::new();
+        for i in 0..config.threads {
+            let n = inner.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("skyhold-worker-{i}"))
+                    .spawn(move || worker::run(n, i))
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let n = inner.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("skyhold-timer".into())
+                .spawn(move || timer_thread(n))
+                .map_err(|e| e.to_string())?,
+        );
+        let n = inner.clone();
+        let every = config.monitor_interval;
+        threads.push(
+            std::thread::Builder::new()
+                .name("skyhold-monitor".into())
+                .spawn(move || worker::monitor(n, every))
+                .map_err(|e| e.to_string())?,
+        );
+        Ok(Node {
+            inner,
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// Registers a module services can be launched from.
+    pub fn register_module(&self, name: &str, module: Module) {
+        self.inner.modules.write().insert(name.to_string(), module);
+    }
+
+    /// Launches a service from a module, as the runtime (no policy check).
+    pub fn launch(&self, module: &str, args: &str) -> Result<Handle, LaunchError> {
+        self.inner.launch(None, module, args)
+    }
+
+    /// Starts a native service instance under `name` (its identity is
+    /// `native name`, with whatever role the policy gives that).
+    pub fn spawn(&self, name: &str, service: Box<dyn Service>) -> Result<Handle, LaunchError> {
+        self.inner
+            .spawn(Subject::Native(name.to_string()), name.to_string(), service)
+    }
+
+    /// Starts a native service instance with an explicit identity subject.
+    pub fn spawn_as(
+        &self,
+        subject: Subject,
+        service: Box<dyn Service>,
+    ) -> Result<Handle, LaunchError> {
+        let launch = subject.to_string();
+        self.inner.spawn(subject, launch, service)
+    }
+
+    /// A handle for management.
+    pub fn handle(&self) -> NodeRef {
+        NodeRef(self.inner.clone())
+    }
+
+    /// Blocks until every service has retired (or `timeout` passes; then false).
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let (lock, cv) = &self.inner.done;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = cv
+            .wait_timeout_while(guard, timeout, |done| !*done)
+            .unwrap_or_else(|e| e.into_inner());
+        let finished = *guard;
+        drop(guard);
+        if finished {
+            self.join();
+        }
+        finished
+    }
+
+    /// Blocks until every service has retired.
+    pub fn wait(&self) {
+        while !self.wait_timeout(Duration::from_secs(3600)) {}
+    }
+
+    /// Retires every service and waits for the node to end.
+    pub fn shutdown(&self) {
+        self.inner.abort();
+        if !self.wait_timeout(Duration::from_secs(10)) {
+            // Something is stuck in a handler; stop scheduling anyway.
+            self.inner.stop();
+            self.join();
+        }
+    }
+
+    fn join(&self) {
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if !self.inner.is_stopped() {
+            self.shutdown();
+        }
+    }
+}
+
+impl NodeRef {
+    /// The verified identity of a live service.
+    pub fn identity(&self, h: Handle) -> Option<Identity> {
+        self.0.registry.get(h).map(|c| c.identity.clone())
+    }
+
+    /// A live service's counters.
+    pub fn stats(&self, h: Handle) -> Option<BTreeMap<&'static str, u64>> {
+        self.0.registry.get(h).map(|c| stats_of(&c))
+    }
+
+    /// Node-wide counters.
+    pub fn counters(&self) -> &NodeCounters {
+        &self.0.counters
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Audit {
+        &self.0.audit
+    }
+
+    /// True if a live service holds this handle.
+    pub fn is_alive(&self, h: Handle) -> bool {
+        self.0.registry.contains(h)
+    }
+
+    /// The service a name points to.
+    pub fn query_name(&self, name: &str) -> Option<Handle> {
+        self.0.names.lookup(name).map(|id| id.handle)
+    }
+
+    /// Live services as `(handle, launch text)`, oldest first.
+    pub fn list(&self) -> Vec<(Handle, String)> {
+        self.0
+            .registry
+            .all()
+            .iter()
+            .map(|c| (c.handle(), c.launch.clone()))
+            .collect()
+    }
+
+    /// Live services.
+    pub fn live(&self) -> usize {
+        self.0.live.load(Ordering::Acquire)
+    }
+
+    /// Retires a service as the runtime (operator action).
+    pub fn kill(&self, h: Handle) -> bool {
+        match self.0.registry.get(h) {
+            Some(c) => {
+                self.0.retire_soon(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+}
+
+fn timer_thread(node: Arc<NodeInner>) {
+    let mut fired = Vec::new();
+    while !node.is_stopped() {
+        std::thread::sleep(Duration::from_micros(2500));
+        node.advance_timers(&mut fired);
+    }
+}

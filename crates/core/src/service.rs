@@ -1,0 +1,324 @@
+//! The service trait and the context a service acts through.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::cell::ServiceCell;
+use crate::handle::Handle;
+use crate::mailbox::Refused;
+use crate::message::{Message, Payload};
+use crate::names::NameError;
+use crate::node::NodeInner;
+use crate::policy::{Grant, Identity};
+
+/// A service: the runtime calls it with one message at a time, never from two
+/// threads at once.
+pub trait Service: Send + 'static {
+    /// Runs once, before any message. An error retires the service.
+    fn init(&mut self, _ctx: &Context) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Handles one message.
+    fn handle(&mut self, ctx: &Context, msg: Message);
+
+    /// `target` has room again for this service's messages, after a send
+    /// to it returned [`SendError::Full`].
+    fn room(&mut self, _ctx: &Context, _target: Handle) {}
+
+    /// The service is retiring (it exited or was killed). Messages can still
+    /// be sent from here; no more will be received.
+    fn exit(&mut self, _ctx: &Context) {}
+}
+
+/// Why a send was not done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// No live service has this address.
+    UnknownAddress(Handle),
+    /// The target is full for this sender; `Service::room` will be called
+    /// when it has room again.
+    Full {
+        /// The target.
+        target: Handle,
+        /// Which limit was hit.
+        why: Refused,
+    },
+    /// The policy does not allow it; the refusal is in the audit log.
+    Denied {
+        /// What was refused, e.g. `send:client` or `redirect`.
+        what: String,
+    },
+    /// The payload is larger than `max_message_bytes`.
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Too many calls or timers are open (`max_open_calls` / `max_timers`).
+    TooManyPending {
+        /// Which limit.
+        limit: &'static str,
+        /// Its value.
+        max: usize,
+    },
+    /// A reply that answers no open call of the target (it was dropped).
+    UnexpectedReply(Handle),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::UnknownAddress(h) => write!(f, "invalid address {h}"),
+            SendError::Full { target, why } => match why {
+                Refused::SenderShareFull => write!(
+                    f,
+                    "mailbox of {target} is full for this sender (config sender_messages / sender_bytes); wait for room"
+                ),
+                Refused::MailboxFull => write!(
+                    f,
+                    "mailbox of {target} is full (config mailbox_messages / mailbox_bytes); wait for room"
+                ),
+                Refused::Closed => write!(f, "{target} has exited"),
+            },
+            SendError::Denied { what } => write!(f, "not permitted: {what} (see the audit log)"),
+            SendError::TooLarge { size, max } => write!(
+                f,
+                "message of {size} bytes is larger than the limit of {max} (config max_message_bytes)"
+            ),
+            SendError::TooManyPending { limit, max } => {
+                write!(f, "too many pending: at most {max} (config {limit})")
+            }
+            SendError::UnexpectedReply(h) => write!(f, "reply to {h} answers no open call; dropped"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// What a service acts through: its own address and the node.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) node: Arc<NodeInner>,
+    pub(crate) cell: Arc<ServiceCell>,
+}
+
+impl Context {
+    /// This service's handle.
+    #[inline]
+    pub fn handle(&self) -> Handle {
+        self.cell.id.handle
+    }
+
+    /// This service's verified identity.
+    pub fn identity(&self) -> &Identity {
+        &self.cell.identity
+    }
+
+    /// The verified identity of a live service, e.g. of a message's source.
+    pub fn identity_of(&self, h: Handle) -> Option<Identity> {
+        self.node.registry.get(h).map(|c| c.identity.clone())
+    }
+
+    /// True if live service `who` holds `grant` (used by system services to
+    /// act on requests only for callers the policy allows).
+    pub fn permits(&self, who: Handle, grant: Grant) -> bool {
+        self.node
+            .registry
+            .get(who)
+            .is_some_and(|c| c.identity.has(grant))
+    }
+
+    /// Records in the audit log that this service refused `what` to `who`.
+    pub fn audit_refusal(&self, who: Handle, what: &str, why: &str) {
+        let who_text = self.node.describe(who);
+        self.node
+            .audit_refused(&who_text, what, &self.handle().to_string(), why);
+    }
+
+    /// Sends a one-way message (session 0), or any message with an explicit
+    /// session. A RESPONSE or ERROR with a session is a reply and is delivered
+    /// only if it answers an open call of the target.
+    pub fn send(
+        &self,
+        dest: Handle,
+        ptype: u8,
+        session: i32,
+        payload: Payload,
+    ) -> Result<(), SendError> {
+        self.node
+            .send(&self.cell, dest, self.handle(), ptype, session, payload)
+    }
+
+    /// Sends a request and returns the session its reply will carry.
+    pub fn call(&self, dest: Handle, ptype: u8, payload: Payload) -> Result<i32, SendError> {
+        self.node.call(&self.cell, dest, ptype, payload)
+    }
+
+    /// Replies to request `session` from `dest`.
+    pub fn reply(&self, dest: Handle, session: i32, payload: Payload) -> Result<(), SendError> {
+        self.cell.owed.lock().remove(&(dest, session));
+        self.send(dest, crate::message::ptype::RESPONSE, session, payload)
+    }
+
+    /// Fails request `session` from `dest` (the caller sees an error).
+    pub fn reply_error(
+        &self,
+        dest: Handle,
+        session: i32,
+        payload: Payload,
+    ) -> Result<(), SendError> {
+        self.cell.owed.lock().remove(&(dest, session));
+        self.send(dest, crate::message::ptype::ERROR, session, payload)
+    }
+
+    /// Sends with `source` as the visible sender. Needs the `redirect` grant;
+    /// the receiver can still learn the real sender from `Message::origin`.
+    pub fn redirect(
+        &self,
+        dest: Handle,
+        source: Handle,
+        ptype: u8,
+        session: i32,
+        payload: Payload,
+    ) -> Result<(), SendError> {
+        if source != self.handle()
+            && !self
+                .node
+                .check(&self.cell, Grant::Redirect, &dest.to_string())
+        {
+            return Err(SendError::Denied {
+                what: "redirect".into(),
+            });
+        }
+        self.node
+            .send(&self.cell, dest, source, ptype, session, payload)
+    }
+
+    /// Starts a timer: after `ticks` hundredths of a second this service gets
+    /// a RESPONSE from handle 0 with the returned session.
+    pub fn timeout(&self, ticks: i64) -> Result<i32, SendError> {
+        self.node.timeout(&self.cell, ticks)
+    }
+
+    /// A fresh session number, for pairing things up without sending.
+    pub fn new_session(&self) -> i32 {
+        self.cell.next_session()
+    }
+
+    /// Registers a name for this service.
+    pub fn register(&self, name: &str) -> Result<(), NameError> {
+        self.node.bind_name(&self.cell, name, self.handle())
+    }
+
+    /// Binds a name to another service (needs `name_other`).
+    pub fn bind_name(&self, name: &str, target: Handle) -> Result<(), NameError> {
+        self.node.bind_name(&self.cell, name, target)
+    }
+
+    /// The service a name points to.
+    pub fn query_name(&self, name: &str) -> Option<Handle> {
+        self.node.names.lookup(name).map(|id| id.handle)
+    }
+
+    /// Launches a service of a registered module (`snlua`, `logger`, ...) with
+    /// an argument string; returns its handle. Its initialisation runs later,
+    /// on a worker; messages sent to it meanwhile wait in its mailbox.
+    pub fn launch(&self, module: &str, args: &str) -> Result<Handle, crate::node::LaunchError> {
+        self.node.launch(Some(&self.cell), module, args)
+    }
+
+    /// Retires another service at once (needs `kill`, except for oneself).
+    pub fn kill(&self, target: Handle) -> Result<(), SendError> {
+        self.node.kill(&self.cell, target)
+    }
+
+    /// Retires this service once the current message is handled.
+    pub fn exit(&self) {
+        self.cell.request_exit();
+    }
+
+    /// Retires every service, ending the node (needs `abort`).
+    pub fn abort(&self) -> Result<(), SendError> {
+        if !self.node.check(&self.cell, Grant::Abort, "node") {
+            return Err(SendError::Denied {
+                what: "abort".into(),
+            });
+        }
+        self.node.abort();
+        Ok(())
+    }
+
+    /// Makes `monitor` receive an empty CLIENT message, from the dead
+    /// service's handle, whenever a service retires (needs `monitor`).
+    pub fn set_exit_monitor(&self, monitor: Handle) -> Result<(), SendError> {
+        if !self
+            .node
+            .check(&self.cell, Grant::Monitor, &monitor.to_string())
+        {
+            return Err(SendError::Denied {
+                what: "monitor".into(),
+            });
+        }
+        let cell = self
+            .node
+            .registry
+            .get(monitor)
+            .ok_or(SendError::UnknownAddress(monitor))?;
+        *self.node.exit_monitor.lock() = Some(cell.id);
+        Ok(())
+    }
+
+    /// Writes a line to the node's log, as this service.
+    pub fn log(&self, text: &str) {
+        self.node.log_from(&self.cell, text);
+    }
+
+    /// Centiseconds since the node started.
+    pub fn now(&self) -> u64 {
+        self.node.now()
+    }
+
+    /// UTC seconds at which the node started.
+    pub fn start_time(&self) -> u64 {
+        self.node.start_time
+    }
+
+    /// A config value. Keys the operator marked secret need `read_secrets`.
+    pub fn getenv(&self, key: &str) -> Option<String> {
+        self.node.getenv(&self.cell, key)
+    }
+
+    /// Adds a config value; an existing key is an error.
+    pub fn setenv(&self, key: &str, value: &str) -> Result<(), String> {
+        self.node.setenv(key, value)
+    }
+
+    /// Messages waiting in this service's mailbox.
+    pub fn mqlen(&self) -> usize {
+        self.cell.mailbox.len()
+    }
+
+    /// Reads and clears this service's "endless loop" flag.
+    pub fn take_endless(&self) -> bool {
+        self.cell.stats.endless.swap(false, Ordering::Relaxed)
+    }
+
+    /// This service's counters as `name → value`.
+    pub fn stats(&self) -> BTreeMap<&'static str, u64> {
+        crate::node::stats_of(&self.cell)
+    }
+
+    /// Requests still owing a reply from this service.
+    pub fn owed_replies(&self) -> usize {
+        self.cell.owed_replies()
+    }
+
+    /// The node, for services that manage others.
+    pub fn node(&self) -> crate::node::NodeRef {
+        crate::node::NodeRef(self.node.clone())
+    }
+}

@@ -1,0 +1,305 @@
+//! Worker threads: run services from the run queue, one service on one
+//! thread at a time, in batches sized as skynet sizes them; retire services;
+//! and the monitor that reports a service stuck in one message.
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cell::{ServiceCell, Slot};
+use crate::handle::Handle;
+use crate::message::{ptype, Message, Payload};
+use crate::node::NodeInner;
+use crate::service::Context;
+
+/// What a worker is doing, for the monitor.
+#[derive(Default)]
+pub struct Probe {
+    version: AtomicU64,
+    /// `source << 32 | destination` of the message being handled, or 0.
+    current: AtomicU64,
+}
+
+impl Probe {
+    fn enter(&self, source: Handle, dest: Handle) {
+        self.current.store(
+            (u64::from(source.0) << 32) | u64::from(dest.0) | (1 << 63),
+            Ordering::Relaxed,
+        );
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    fn leave(&self) {
+        self.current.store(0, Ordering::Relaxed);
+        self.version.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// skynet's batch weight for worker `index`: -1 handles one message per
+/// turn; `w >= 0` handles about `len >> w` (at least one).
+fn weight(index: usize) -> i32 {
+    match index {
+        0..=3 => -1,
+        4..=7 => 0,
+        8..=15 => 1,
+        16..=23 => 2,
+        24..=31 => 3,
+        _ => 0,
+    }
+}
+
+/// A worker thread's loop.
+pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
+    let mut w = Worker {
+        weight: weight(index),
+        index,
+        batch: Vec::with_capacity(64),
+        wake: Vec::new(),
+        room: Vec::new(),
+    };
+    while let Some(cell) = node.runq.pop() {
+        w.turn(&node, cell);
+    }
+}
+
+struct Worker {
+    weight: i32,
+    index: usize,
+    batch: Vec<Message>,
+    wake: Vec<Handle>,
+    room: Vec<Handle>,
+}
+
+impl Worker {
+    fn batch_size(&self, queued: usize) -> usize {
+        if self.weight < 0 {
+            1
+        } else {
+            (queued >> self.weight).max(1)
+        }
+    }
+
+    fn turn(&mut self, node: &Arc<NodeInner>, cell: Arc<ServiceCell>) {
+        let ctx = Context {
+            node: node.clone(),
+            cell: cell.clone(),
+        };
+        let mut slot = cell.slot.lock();
+        if slot.retired {
+            return;
+        }
+        if !slot.initialized {
+            slot.initialized = true;
+            if let Err(why) = init(&ctx, &mut slot) {
+                node.log_system(cell.handle(), &format!("init service failed: {why}"));
+                retire(node, &ctx, &mut slot, Vec::new());
+                return;
+            }
+        }
+        let probe = &node.probes[self.index];
+        loop {
+            if cell.is_leaving() {
+                retire(node, &ctx, &mut slot, Vec::new());
+                return;
+            }
+            let n = if self.weight < 0 {
+                1
+            } else {
+                self.batch_size(cell.mailbox.len())
+            };
+            if !cell
+                .mailbox
+                .pop_or_release(n, &mut self.batch, &mut self.wake, &mut self.room)
+            {
+                return;
+            }
+            for sender in self.wake.drain(..) {
+                node.notify_room(sender, cell.handle());
+            }
+            let Some(service) = slot.service.as_mut() else {
+                return;
+            };
+            for target in self.room.drain(..) {
+                let r = catch_unwind(AssertUnwindSafe(|| service.room(&ctx, target)));
+                if r.is_err() {
+                    node.counters.panics.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let started = Instant::now();
+            let mut batch = std::mem::take(&mut self.batch);
+            let mut rest = batch.drain(..);
+            for msg in rest.by_ref() {
+                dispatch(node, &ctx, service.as_mut(), probe, msg);
+                if cell.is_leaving() {
+                    break;
+                }
+            }
+            let unhandled: Vec<Message> = rest.collect();
+            self.batch = batch;
+            cell.stats
+                .cpu_ns
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            if cell.is_leaving() {
+                retire(node, &ctx, &mut slot, unhandled);
+                return;
+            }
+            if node.runq.len_hint() > 0 {
+                // Others wait: go to the back of the queue (it stays claimed).
+                drop(slot);
+                node.schedule(cell);
+                return;
+            }
+        }
+    }
+}
+
+fn init(ctx: &Context, slot: &mut Slot) -> Result<(), String> {
+    let Some(service) = slot.service.as_mut() else {
+        return Err("no service".into());
+    };
+    match catch_unwind(AssertUnwindSafe(|| service.init(ctx))) {
+        Ok(r) => r,
+        Err(_) => Err("panicked".into()),
+    }
+}
+
+fn dispatch(
+    node: &NodeInner,
+    ctx: &Context,
+    service: &mut dyn crate::service::Service,
+    probe: &Probe,
+    msg: Message,
+) {
+    let cell = &ctx.cell;
+    let (source, session) = (msg.source, msg.session);
+    let owes = msg.expects_reply();
+    if owes {
+        cell.owed.lock().insert((source, session));
+    }
+    probe.enter(source, cell.handle());
+    let result = catch_unwind(AssertUnwindSafe(|| service.handle(ctx, msg)));
+    probe.leave();
+    cell.stats.messages.fetch_add(1, Ordering::Relaxed);
+    if result.is_err() {
+        cell.stats.errors.fetch_add(1, Ordering::Relaxed);
+        node.counters.panics.fetch_add(1, Ordering::Relaxed);
+        node.log_system(
+            cell.handle(),
+            &format!("service panicked handling a message from {source} (session {session})"),
+        );
+        if owes && cell.owed.lock().remove(&(source, session)) {
+            node.fail_request(source, cell.handle(), session);
+        }
+    }
+}
+
+/// Retires a service: it runs its exit hook, leaves the registry and the
+/// name table, and everyone it leaves waiting is told:
+/// - each message still queued (or popped but not handled) that expects a
+///   reply gets an ERROR, and every other sender gets one "gone" notice
+///   (ERROR with session 0), as skynet does;
+/// - each request it received and never answered gets an ERROR;
+/// - each service it was calling gets a "gone" notice;
+/// - senders waiting for room are woken (their retry finds it gone);
+/// - the exit monitor, if any, gets an empty CLIENT message from it.
+fn retire(node: &Arc<NodeInner>, ctx: &Context, slot: &mut Slot, unhandled: Vec<Message>) {
+    let cell = &ctx.cell;
+    slot.retired = true;
+    if let Some(mut service) = slot.service.take() {
+        let _ = catch_unwind(AssertUnwindSafe(|| service.exit(ctx)));
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(service)));
+    }
+    let me = cell.handle();
+    node.registry.remove(cell.id);
+    let names: Vec<String> = cell.names.lock().drain(..).collect();
+    for name in names {
+        node.names.release(&name, cell.id);
+    }
+    let left = cell.mailbox.close();
+    let mut told: HashSet<Handle> = HashSet::new();
+    let gone = |to: Handle| {
+        let notice = Message {
+            source: me,
+            origin: me,
+            session: 0,
+            ptype: ptype::ERROR,
+            payload: Payload::empty(),
+        };
+        node.push_system(to, notice);
+    };
+    for msg in unhandled.into_iter().chain(left.messages) {
+        if msg.source.is_system() || ptype::is_reply(msg.ptype) {
+            continue;
+        }
+        if msg.expects_reply() {
+            node.fail_request(msg.source, me, msg.session);
+        } else if told.insert(msg.source) {
+            gone(msg.source);
+        }
+    }
+    let owed: Vec<(Handle, i32)> = cell.owed.lock().drain().collect();
+    for (to, session) in owed {
+        node.fail_request(to, me, session);
+    }
+    for callee in left.callees {
+        if !callee.is_system() && told.insert(callee) {
+            gone(callee);
+        }
+    }
+    for sender in left.blocked_senders {
+        node.notify_room(sender, me);
+    }
+    let monitor = *node.exit_monitor.lock();
+    if let Some(m) = monitor {
+        if m != cell.id {
+            node.push_system(
+                m.handle,
+                Message {
+                    source: me,
+                    origin: Handle::SYSTEM,
+                    session: 0,
+                    ptype: ptype::CLIENT,
+                    payload: Payload::empty(),
+                },
+            );
+        }
+    }
+    node.service_gone(cell.id);
+}
+
+/// The monitor thread: every `every`, any worker still inside the same
+/// message as last time is reported, and its service flagged `endless`.
+pub(crate) fn monitor(node: Arc<NodeInner>, every: Duration) {
+    let mut seen: Vec<u64> = vec![0; node.probes.len()];
+    let step = Duration::from_millis(50).min(every);
+    let mut waited = Duration::ZERO;
+    while !node.is_stopped() {
+        std::thread::sleep(step);
+        waited += step;
+        if waited < every {
+            continue;
+        }
+        waited = Duration::ZERO;
+        for (i, p) in node.probes.iter().enumerate() {
+            let v = p.version.load(Ordering::Acquire);
+            let current = p.current.load(Ordering::Relaxed);
+            if v == seen[i] && current != 0 {
+                let source = Handle((current >> 32) as u32 & 0x7fff_ffff);
+                let dest = Handle(current as u32);
+                if let Some(c) = node.registry.get(dest) {
+                    c.stats.endless.store(true, Ordering::Relaxed);
+                }
+                node.counters
+                    .endless_reports
+                    .fetch_add(1, Ordering::Relaxed);
+                node.log_system(
+                    Handle::SYSTEM,
+                    &format!("A message from [ {source} ] to [ {dest} ] maybe in an endless loop (version = {v})"),
+                );
+            }
+            seen[i] = v;
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! One module per threat the runtime closes. Each test shows the attack and
+//! what the runtime does about it.
+
+mod common;
+
+mod forged_reply;
+mod kill_without_grant;
+mod mailbox_flood;
+mod name_hijack;
+mod spoofed_source;
+mod stale_handle;
+mod timer_bomb;
