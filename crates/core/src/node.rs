@@ -165,8 +165,13 @@ pub(crate) struct NodeInner {
 }
 
 impl NodeInner {
+    /// Puts a service with new work on the run queue: on a worker thread,
+    /// into that worker's next slot; elsewhere, on the global queue.
     pub fn schedule(&self, cell: Arc<ServiceCell>) {
-        self.runq.push(cell);
+        match worker::current_worker() {
+            Some(w) => self.runq.push_local(w, cell),
+            None => self.runq.push(cell),
+        }
     }
 
     /// `:0000000a script agent (role service)`, for audit lines.
@@ -738,7 +743,7 @@ impl Node {
             audit,
             registry: Registry::default(),
             names: Names::default(),
-            runq: RunQueue::new(),
+            runq: RunQueue::new(config.threads),
             counters: NodeCounters::default(),
             probes: (0..config.threads).map(|_| Probe::default()).collect(),
             exit_monitor: Mutex::new(None),

@@ -1,24 +1,50 @@
-//! The global run queue: services with work, in FIFO order, and the place
-//! idle workers sleep.
+//! The run queue: services with work, and the place idle workers wait.
 //!
-//! One mutex guards the queue and the count of sleeping workers, so a push
-//! can never miss a worker that is about to sleep. A service is on the queue
-//! at most once: its mailbox's `in_global` claim (taken under the mailbox
-//! lock) decides who pushes it.
+//! - A global FIFO, as in skynet, that any worker takes from.
+//! - One "next" slot per worker: a service made runnable by a message sent
+//!   from a worker's handler goes to that worker's slot and runs right after
+//!   the current turn, on the same core, while the data it needs is still in
+//!   that core's cache (a call and its reply then never cross cores). A newer
+//!   service displaces an older one to the global queue, and a worker takes
+//!   from its own slot at most `LOCAL_STREAK` times in a row before it looks
+//!   at the global queue, so the global queue is never starved.
+//! - An idle worker polls for a short while before it sleeps (work often
+//!   arrives within microseconds, and waking a sleeping thread costs two
+//!   system calls). While it polls it may take a service that has sat in
+//!   another worker's slot for a while (that worker is busy with a long
+//!   handler), so work spreads across cores when it should.
+//! - A push to the global queue wakes a sleeping worker only when no worker
+//!   is polling. The count of sleepers lives under the queue's lock, so a
+//!   push can never miss a worker that is about to sleep.
+//!
+//! A service is in at most one of these places at a time: its mailbox's
+//! `in_global` claim, taken under the mailbox lock, decides who may push it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(loom)]
 use loom::sync::{Condvar, Mutex};
 #[cfg(not(loom))]
 use std::sync::{Condvar, Mutex};
 
-/// FIFO of runnable items with blocking pop.
+/// How many times an idle worker polls before it sleeps.
+const SPIN_ROUNDS: u32 = 4000;
+/// Polls between two looks at the other workers' slots.
+const STEAL_EVERY: u32 = 64;
+/// Looks an item must survive in another worker's slot before it is taken.
+const STEAL_AFTER: u32 = 4;
+/// Turns a worker may take from its own slot before it must look at the
+/// global queue.
+pub const LOCAL_STREAK: u32 = 32;
+
+/// Runnable items: a global FIFO plus one slot per worker.
 pub struct RunQueue<T> {
     state: Mutex<State<T>>,
     wakeup: Condvar,
     len: AtomicUsize,
+    spinning: AtomicUsize,
+    slots: Vec<LocalSlot<T>>,
 }
 
 struct State<T> {
@@ -27,15 +53,19 @@ struct State<T> {
     closed: bool,
 }
 
-impl<T> Default for RunQueue<T> {
-    fn default() -> Self {
-        Self::new()
-    }
+struct LocalSlot<T> {
+    item: Mutex<Option<T>>,
+    occupied: AtomicBool,
+    stamp: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<T> RunQueue<T> {
-    /// An empty, open queue.
-    pub fn new() -> Self {
+    /// An empty, open queue for `workers` workers.
+    pub fn new(workers: usize) -> Self {
         RunQueue {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -44,29 +74,103 @@ impl<T> RunQueue<T> {
             }),
             wakeup: Condvar::new(),
             len: AtomicUsize::new(0),
+            spinning: AtomicUsize::new(0),
+            slots: (0..workers)
+                .map(|_| LocalSlot {
+                    item: Mutex::new(None),
+                    occupied: AtomicBool::new(false),
+                    stamp: AtomicU64::new(0),
+                })
+                .collect(),
         }
     }
 
-    /// Adds an item and wakes one sleeping worker if there is one.
+    /// Adds an item to the global queue and wakes one sleeping worker if no
+    /// worker is polling.
     pub fn push(&self, item: T) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&self.state);
+        if s.closed {
+            return;
+        }
         s.queue.push_back(item);
-        self.len.store(s.queue.len(), Ordering::Relaxed);
-        if s.sleepers > 0 {
+        self.len.store(s.queue.len(), Ordering::SeqCst);
+        if s.sleepers > 0 && self.spinning.load(Ordering::SeqCst) == 0 {
             self.wakeup.notify_one();
         }
     }
 
-    /// Takes the next item, sleeping while there is none. Returns `None`
-    /// once the queue is closed.
-    pub fn pop(&self) -> Option<T> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+    /// Puts an item in worker `w`'s slot (called by that worker only). An
+    /// item already there moves to the global queue.
+    pub fn push_local(&self, w: usize, item: T) {
+        let Some(slot) = self.slots.get(w) else {
+            return self.push(item);
+        };
+        let old = {
+            let mut g = lock(&slot.item);
+            slot.stamp.fetch_add(1, Ordering::Relaxed);
+            slot.occupied.store(true, Ordering::Release);
+            g.replace(item)
+        };
+        if let Some(old) = old {
+            self.push(old);
+        }
+    }
+
+    /// Takes the item in worker `w`'s own slot.
+    pub fn take_local(&self, w: usize) -> Option<T> {
+        let slot = self.slots.get(w)?;
+        if !slot.occupied.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut g = lock(&slot.item);
+        slot.occupied.store(false, Ordering::Release);
+        g.take()
+    }
+
+    /// True if worker `w`'s slot holds an item.
+    pub fn has_local(&self, w: usize) -> bool {
+        self.slots
+            .get(w)
+            .is_some_and(|s| s.occupied.load(Ordering::Acquire))
+    }
+
+    /// Takes the next item for worker `w`: from the global queue, else by
+    /// polling (and taking long-waiting items from other workers' slots),
+    /// else sleeping. Returns `None` once the queue is closed.
+    pub fn pop(&self, w: usize) -> Option<T> {
+        if let Some(item) = self.try_pop() {
+            return Some(item);
+        }
+        if lock(&self.state).closed {
+            return None;
+        }
+        self.spinning.fetch_add(1, Ordering::SeqCst);
+        let mut watched: Vec<(u64, u32)> = vec![(u64::MAX, 0); self.slots.len()];
+        for round in 0..SPIN_ROUNDS {
+            if self.len.load(Ordering::SeqCst) > 0 {
+                if let Some(item) = self.try_pop() {
+                    self.spinning.fetch_sub(1, Ordering::SeqCst);
+                    return Some(item);
+                }
+            }
+            if round % STEAL_EVERY == STEAL_EVERY - 1 {
+                if let Some(item) = self.steal(w, &mut watched) {
+                    self.spinning.fetch_sub(1, Ordering::SeqCst);
+                    return Some(item);
+                }
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        self.spinning.fetch_sub(1, Ordering::SeqCst);
+        let mut s = lock(&self.state);
         loop {
             if s.closed {
                 return None;
             }
             if let Some(item) = s.queue.pop_front() {
-                self.len.store(s.queue.len(), Ordering::Relaxed);
+                self.len.store(s.queue.len(), Ordering::SeqCst);
                 return Some(item);
             }
             s.sleepers += 1;
@@ -75,24 +179,60 @@ impl<T> RunQueue<T> {
         }
     }
 
-    /// Takes the next item without sleeping.
+    fn steal(&self, me: usize, watched: &mut [(u64, u32)]) -> Option<T> {
+        for (j, slot) in self.slots.iter().enumerate() {
+            if j == me || !slot.occupied.load(Ordering::Acquire) {
+                continue;
+            }
+            let stamp = slot.stamp.load(Ordering::Relaxed);
+            if watched[j].0 != stamp {
+                watched[j] = (stamp, 0);
+                continue;
+            }
+            watched[j].1 += 1;
+            if watched[j].1 < STEAL_AFTER {
+                continue;
+            }
+            if let Ok(mut g) = slot.item.try_lock() {
+                if slot.stamp.load(Ordering::Relaxed) == stamp {
+                    slot.occupied.store(false, Ordering::Release);
+                    if let Some(item) = g.take() {
+                        return Some(item);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes the next global item without waiting.
     pub fn try_pop(&self) -> Option<T> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if self.len.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let mut s = lock(&self.state);
+        if s.closed {
+            return None;
+        }
         let item = s.queue.pop_front();
-        self.len.store(s.queue.len(), Ordering::Relaxed);
+        self.len.store(s.queue.len(), Ordering::SeqCst);
         item
     }
 
-    /// A cheap hint: items waiting now (may be stale by the time it is read).
+    /// A cheap hint: items waiting in the global queue now.
     pub fn len_hint(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
 
     /// Wakes every worker and makes `pop` return `None` from now on.
     pub fn close(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&self.state);
         s.closed = true;
         s.queue.clear();
+        for slot in &self.slots {
+            lock(&slot.item).take();
+            slot.occupied.store(false, Ordering::Release);
+        }
         self.wakeup.notify_all();
     }
 }
@@ -104,23 +244,43 @@ mod tests {
 
     #[test]
     fn fifo_and_close() {
-        let q = RunQueue::new();
+        let q = RunQueue::new(1);
         q.push(1);
         q.push(2);
-        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.pop(0), Some(1));
         assert_eq!(q.try_pop(), Some(2));
         assert_eq!(q.try_pop(), None);
         q.close();
-        assert_eq!(q.pop(), None);
+        assert_eq!(q.pop(0), None);
     }
 
     #[test]
     fn a_sleeping_worker_is_woken_by_a_push() {
-        let q = Arc::new(RunQueue::new());
+        let q = Arc::new(RunQueue::new(2));
         let q2 = q.clone();
-        let t = std::thread::spawn(move || q2.pop());
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        let t = std::thread::spawn(move || q2.pop(1));
+        std::thread::sleep(std::time::Duration::from_millis(50));
         q.push(7);
         assert_eq!(t.join().unwrap(), Some(7));
+    }
+
+    #[test]
+    fn the_local_slot_keeps_the_newest_and_spills_the_older() {
+        let q = RunQueue::new(2);
+        q.push_local(0, 1);
+        q.push_local(0, 2);
+        assert_eq!(q.take_local(0), Some(2));
+        assert_eq!(q.take_local(0), None);
+        assert_eq!(q.try_pop(), Some(1));
+    }
+
+    #[test]
+    fn an_idle_worker_takes_what_waits_too_long_in_a_busy_workers_slot() {
+        let q = Arc::new(RunQueue::new(2));
+        q.push_local(0, 5);
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || q2.pop(1));
+        assert_eq!(t.join().unwrap(), Some(5));
+        assert!(!q.has_local(0));
     }
 }

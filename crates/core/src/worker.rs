@@ -37,6 +37,9 @@ impl Probe {
     }
 }
 
+/// Messages taken per mailbox lock when no other service waits to run.
+const IDLE_BATCH: usize = 32;
+
 /// skynet's batch weight for worker `index`: -1 handles one message per
 /// turn; `w >= 0` handles about `len >> w` (at least one).
 fn weight(index: usize) -> i32 {
@@ -50,8 +53,19 @@ fn weight(index: usize) -> i32 {
     }
 }
 
+thread_local! {
+    static WORKER_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The index of the worker running on this thread, if this is a worker.
+pub(crate) fn current_worker() -> Option<usize> {
+    let i = WORKER_INDEX.with(|c| c.get());
+    (i != usize::MAX).then_some(i)
+}
+
 /// A worker thread's loop.
 pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
+    WORKER_INDEX.with(|c| c.set(index));
     let mut w = Worker {
         weight: weight(index),
         index,
@@ -59,8 +73,46 @@ pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
         wake: Vec::new(),
         room: Vec::new(),
     };
-    while let Some(cell) = node.runq.pop() {
+    let mut streak = 0;
+    loop {
+        let local = if streak < crate::runq::LOCAL_STREAK {
+            node.runq.take_local(index)
+        } else {
+            None
+        };
+        let cell = match local {
+            Some(c) => {
+                streak += 1;
+                c
+            }
+            None => {
+                streak = 0;
+                if let Some(c) = node.runq.take_local(index) {
+                    node.runq.push(c);
+                }
+                match node.runq.pop(index) {
+                    Some(c) => c,
+                    None => break,
+                }
+            }
+        };
         w.turn(&node, cell);
+    }
+    WORKER_INDEX.with(|c| c.set(usize::MAX));
+}
+
+/// Adds the time of one turn to the service's CPU counter when dropped.
+struct TurnClock<'a> {
+    cell: &'a ServiceCell,
+    started: Instant,
+}
+
+impl Drop for TurnClock<'_> {
+    fn drop(&mut self) {
+        self.cell
+            .stats
+            .cpu_ns
+            .fetch_add(self.started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -90,6 +142,10 @@ impl Worker {
         if slot.retired {
             return;
         }
+        let _clock = TurnClock {
+            cell: &cell,
+            started: Instant::now(),
+        };
         if !slot.initialized {
             slot.initialized = true;
             if let Err(why) = init(&ctx, &mut slot) {
@@ -127,7 +183,6 @@ impl Worker {
                     node.counters.panics.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            let started = Instant::now();
             let mut batch = std::mem::take(&mut self.batch);
             let mut rest = batch.drain(..);
             for msg in rest.by_ref() {
@@ -138,17 +193,18 @@ impl Worker {
             }
             let unhandled: Vec<Message> = rest.collect();
             self.batch = batch;
-            cell.stats
-                .cpu_ns
-                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             if cell.is_leaving() {
                 retire(node, &ctx, &mut slot, unhandled);
                 return;
             }
-            if node.runq.len_hint() > 0 {
-                // Others wait: go to the back of the queue (it stays claimed).
-                drop(slot);
-                node.schedule(cell);
+            if node.runq.len_hint() > 0 || node.runq.has_local(self.index) {
+                // Others wait. With more work, go to the back of the global
+                // queue (the service stays claimed, so no one else pushes
+                // it); without, leave the run queue.
+                if cell.mailbox.finish_turn() {
+                    drop(slot);
+                    node.runq.push(cell.clone());
+                }
                 return;
             }
         }
