@@ -160,7 +160,12 @@ impl Worker {
                 retire(node, &ctx, &mut slot, Vec::new());
                 return;
             }
-            let n = if self.weight < 0 {
+            // skynet's weights decide how much a service may handle while
+            // others wait; when no one waits, take a larger batch per lock.
+            let others_wait = node.runq.len_hint() > 0 || node.runq.has_local(self.index);
+            let n = if !others_wait {
+                IDLE_BATCH
+            } else if self.weight < 0 {
                 1
             } else {
                 self.batch_size(cell.mailbox.len())
