@@ -364,14 +364,18 @@ impl NodeInner {
             id: from.id,
             session,
         };
+        let mut fired = Vec::new();
         let due = if ticks <= 0 {
             Some(item)
         } else {
+            // Bring the wheel up to the present first, so the timer counts
+            // from now and not from the timer thread's last tick.
             let mut w = self.wheel.lock();
+            w.advance_to(self.now(), &mut fired);
             let at = w.now() + ticks as u64;
             w.add(at, item)
         };
-        if let Some(item) = due {
+        for item in fired.into_iter().chain(due) {
             self.fire_timer(item);
         }
         Ok(session)
@@ -519,7 +523,10 @@ impl NodeInner {
             self.live.fetch_sub(1, Ordering::AcqRel);
             return Err(LaunchError::Failed("handle collision".into()));
         }
-        self.log_system(id.handle, &format!("LAUNCH {}", cell.launch));
+        // The logger's own launch happens before there is a log to write to.
+        if self.logger.read().is_some() {
+            self.log_system(id.handle, &format!("LAUNCH {}", cell.launch));
+        }
         self.schedule(cell);
         Ok(id.handle)
     }

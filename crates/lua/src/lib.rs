@@ -1,2 +1,12 @@
-//! placeholder
+//! skyhold's Lua host: one sandboxed Lua state per service, running skynet
+//! service scripts against `skynet.core`.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod host;
+pub mod modules;
+pub mod paths;
+pub mod seri;
+pub mod state;
+
+pub use host::{register, LuaConfig, LuaService};

@@ -1,0 +1,521 @@
+//! `skynet.core`: the functions `lualib/skynet.lua` is written against.
+//!
+//! Each function acts through the service's [`Context`], so the runtime
+//! stamps the source, checks the policy and enforces the limits; nothing here
+//! takes a source address from Lua.
+
+use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
+use parking_lot::Mutex;
+use skyhold_core::{ptype, Context, Grant, Handle, Payload, SendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::seri;
+
+/// The Lua functions the runtime calls: the message dispatcher and the
+/// room notifier, set by `skynet.start` (and replaced by `skynet.exit`).
+#[derive(Default)]
+pub struct Callbacks {
+    /// `dispatch(ptype, msg, sz, session, source)`.
+    pub dispatch: Option<Function>,
+    /// `room(address)`: a target has room again for this service.
+    pub room: Option<Function>,
+}
+
+/// State the core functions share with the host.
+#[derive(Default)]
+pub struct Shared {
+    /// The callbacks, and whether they changed since the host last looked.
+    pub callbacks: Mutex<Callbacks>,
+    /// Set when `callbacks` changed.
+    pub changed: AtomicBool,
+    /// A memory limit asked for by `skynet.memlimit` (0: none).
+    pub memlimit: AtomicUsize,
+    /// True while the service's main chunk runs (when `memlimit` may be called).
+    pub loading: AtomicBool,
+}
+
+fn hpc_origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Resolves an address as skynet accepts it: a handle number, `:hex`, or a name.
+pub fn resolve(ctx: &Context, v: &Value) -> Option<Handle> {
+    match v {
+        Value::Integer(i) => u32::try_from(*i).ok().map(Handle),
+        Value::Number(f) if f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX) => {
+            Some(Handle(*f as u32))
+        }
+        Value::String(s) => {
+            let s = s.to_str().ok()?;
+            if s.starts_with(':') {
+                Handle::parse(&s)
+            } else {
+                ctx.query_name(&s)
+            }
+        }
+        _ => None,
+    }
+}
+
+fn payload(msg: &Value) -> mlua::Result<Payload> {
+    match msg {
+        Value::Nil => Ok(Payload::empty()),
+        Value::String(s) => Ok(Payload::from(&s.as_bytes()[..])),
+        other => Err(mlua::Error::runtime(format!(
+            "message must be a string, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn send_result(lua: &Lua, r: Result<i32, SendError>) -> mlua::Result<MultiValue> {
+    match r {
+        Ok(session) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(
+            session,
+        ))])),
+        Err(SendError::UnknownAddress(_)) | Err(SendError::UnexpectedReply(_)) => {
+            Ok(MultiValue::new())
+        }
+        Err(SendError::TooLarge { .. }) => Ok(MultiValue::from_vec(vec![Value::Boolean(false)])),
+        Err(SendError::Full { .. }) => Ok(MultiValue::from_vec(vec![
+            Value::Nil,
+            Value::String(lua.create_string("FULL")?),
+        ])),
+        Err(e) => Ok(MultiValue::from_vec(vec![
+            Value::Nil,
+            Value::String(lua.create_string("ERROR")?),
+            Value::String(lua.create_string(e.to_string())?),
+        ])),
+    }
+}
+
+fn handle_value(h: Handle) -> Value {
+    Value::Integer(i64::from(h.0))
+}
+
+/// The functions of `skynet.core` that can fail.
+/// (`send`, `pack`, `packstring` and `unpack` are on every message's path,
+/// so they report failure in their return values instead, and
+/// `lualib/skynet.lua` raises.)
+const FALLIBLE: &[&str] = &[
+    "redirect", "timeout", "register", "name", "kill", "abort", "launch", "monitor", "permits",
+    "memlimit", "callback",
+];
+
+/// Errors raised from Rust reach Lua as opaque userdata, but skynet code
+/// inspects error messages as strings (`err:find(...)`, `..`). Each fallible
+/// function is therefore wrapped so that its failure is raised again from
+/// Lua as a plain string.
+fn make_errors_strings(lua: &Lua, core: &Table) -> mlua::Result<()> {
+    let wrap: Function = lua
+        .load(
+            r#"
+            local core, names = ...
+            local pcall, error, tostring = pcall, error, tostring
+            local function check(ok, ...)
+                if ok then
+                    return ...
+                end
+                local e = ...
+                if type(e) ~= "string" then
+                    e = tostring(e)
+                end
+                -- mlua prefixes messages raised from Rust; keep only the text.
+                e = e:gsub("^runtime error: ", "")
+                error(e, 0)
+            end
+            for _, name in ipairs(names) do
+                local f = core[name]
+                core[name] = function(...) return check(pcall(f, ...)) end
+            end
+            "#,
+        )
+        .set_name("=skynet.core")
+        .into_function()?;
+    wrap.call::<()>((core.clone(), FALLIBLE.to_vec()))
+}
+
+/// The text of an error, without mlua's prefix.
+fn error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Builds the `skynet.core` table for one service.
+pub fn create(lua: &Lua, ctx: Context, shared: Arc<Shared>) -> mlua::Result<Table> {
+    let core = lua.create_table()?;
+
+    let c = ctx.clone();
+    core.set(
+        "send",
+        lua.create_function(
+            move |lua, (addr, ty, session, msg, _sz): (Value, u8, Option<i64>, Value, Value)| {
+                let Some(dest) = resolve(&c, &addr) else {
+                    return Ok(MultiValue::new());
+                };
+                let body = payload(&msg)?;
+                let r = match session {
+                    None => c.call(dest, ty, body),
+                    Some(s) => {
+                        let s = i32::try_from(s)
+                            .map_err(|_| mlua::Error::runtime("session out of range"))?;
+                        let sent = if s != 0 && ty == ptype::RESPONSE {
+                            c.reply(dest, s, body)
+                        } else if s != 0 && ty == ptype::ERROR {
+                            c.reply_error(dest, s, body)
+                        } else {
+                            c.send(dest, ty, s, body)
+                        };
+                        sent.map(|()| s)
+                    }
+                };
+                send_result(lua, r)
+            },
+        )?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "redirect",
+        lua.create_function(
+            move |lua, (addr, source, ty, session, msg, _sz): (Value, Value, u8, i64, Value, Value)| {
+                let Some(dest) = resolve(&c, &addr) else {
+                    return Ok(MultiValue::new());
+                };
+                let source = resolve(&c, &source).unwrap_or(Handle::SYSTEM);
+                let s = i32::try_from(session).map_err(|_| mlua::Error::runtime("session out of range"))?;
+                let r = c.redirect(dest, source, ty, s, payload(&msg)?).map(|()| s);
+                send_result(lua, r)
+            },
+        )?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "timeout",
+        lua.create_function(move |_, ti: i64| {
+            c.timeout(ti)
+                .map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "genid",
+        lua.create_function(move |_, ()| Ok(c.new_session()))?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "self",
+        lua.create_function(move |_, ()| Ok(handle_value(c.handle())))?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "query",
+        lua.create_function(move |_, name: String| Ok(c.query_name(&name).map(handle_value)))?,
+    )?;
+
+    core.set(
+        "harbor",
+        lua.create_function(move |_, h: u32| {
+            let h = Handle(h);
+            Ok((h.harbor(), h.harbor() != 0))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "register",
+        lua.create_function(move |_, name: String| {
+            c.register(&name)
+                .map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "name",
+        lua.create_function(move |_, (name, addr): (String, Value)| {
+            let target =
+                resolve(&c, &addr).ok_or_else(|| mlua::Error::runtime("invalid address"))?;
+            c.bind_name(&name, target)
+                .map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "error",
+        lua.create_function(move |_, text: mlua::LuaString| {
+            c.log(&text.to_string_lossy());
+            Ok(())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "getenv",
+        lua.create_function(move |_, key: String| Ok(c.getenv(&key)))?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "setenv",
+        lua.create_function(move |_, (key, value): (String, Value)| {
+            let value = match value {
+                Value::String(s) => s.to_string_lossy(),
+                Value::Integer(i) => i.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::Boolean(b) => b.to_string(),
+                _ => return Err(mlua::Error::runtime("setenv value must be a string")),
+            };
+            Ok(c.setenv(&key, &value).is_ok())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set("now", lua.create_function(move |_, ()| Ok(c.now()))?)?;
+    let c = ctx.clone();
+    core.set(
+        "starttime",
+        lua.create_function(move |_, ()| Ok(c.start_time()))?,
+    )?;
+    core.set(
+        "hpc",
+        lua.create_function(|_, ()| Ok(hpc_origin().elapsed().as_nanos() as i64))?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "exit",
+        lua.create_function(move |_, ()| {
+            c.exit();
+            Ok(())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "kill",
+        lua.create_function(move |_, addr: Value| {
+            let Some(target) = resolve(&c, &addr) else {
+                return Ok(false);
+            };
+            match c.kill(target) {
+                Ok(()) => Ok(true),
+                Err(SendError::UnknownAddress(_)) => Ok(false),
+                Err(e) => Err(mlua::Error::runtime(e.to_string())),
+            }
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "abort",
+        lua.create_function(move |_, ()| {
+            c.abort().map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "launch",
+        lua.create_function(move |_, (module, args): (String, Option<String>)| {
+            match c.launch(&module, args.as_deref().unwrap_or("")) {
+                Ok(h) => Ok(Some(handle_value(h))),
+                Err(skyhold_core::LaunchError::Denied(m)) => Err(mlua::Error::runtime(format!(
+                    "not permitted to launch {m} (see the audit log)"
+                ))),
+                Err(e) => {
+                    c.log(&format!("launch {module} failed: {e}"));
+                    Ok(None)
+                }
+            }
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "monitor",
+        lua.create_function(move |_, addr: Value| {
+            let target =
+                resolve(&c, &addr).ok_or_else(|| mlua::Error::runtime("invalid address"))?;
+            c.set_exit_monitor(target)
+                .map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "identity",
+        lua.create_function(move |lua, addr: Option<Value>| {
+            let h = match addr {
+                None => c.handle(),
+                Some(v) => match resolve(&c, &v) {
+                    Some(h) => h,
+                    None => return Ok(Value::Nil),
+                },
+            };
+            let Some(id) = c.identity_of(h) else {
+                return Ok(Value::Nil);
+            };
+            let t = lua.create_table()?;
+            match &id.subject {
+                skyhold_core::Subject::Script(s) => {
+                    t.set("kind", "script")?;
+                    t.set("name", s.as_str())?;
+                }
+                skyhold_core::Subject::Native(s) => {
+                    t.set("kind", "native")?;
+                    t.set("name", s.as_str())?;
+                }
+            }
+            t.set("role", id.role.name.as_str())?;
+            Ok(Value::Table(t))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "permits",
+        lua.create_function(move |_, (addr, grant): (Value, String)| {
+            let Some(g) = Grant::parse(&grant) else {
+                return Err(mlua::Error::runtime(format!("unknown grant '{grant}'")));
+            };
+            Ok(resolve(&c, &addr).is_some_and(|h| c.permits(h, g)))
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "audit",
+        lua.create_function(move |_, (addr, what, why): (Value, String, String)| {
+            let who = resolve(&c, &addr).unwrap_or(Handle::SYSTEM);
+            c.audit_refusal(who, &what, &why);
+            Ok(())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    core.set(
+        "stat",
+        lua.create_function(move |_, what: String| {
+            let st = c.stats();
+            Ok(match what.as_str() {
+                "mqlen" => Value::Integer(c.mqlen() as i64),
+                "endless" => Value::Integer(i64::from(c.take_endless())),
+                "cpu" => Value::Number(st["cpu_ns"] as f64 / 1e9),
+                "message" => Value::Integer(st["message"] as i64),
+                other => match st.get(other) {
+                    Some(v) => Value::Integer(*v as i64),
+                    None => Value::Nil,
+                },
+            })
+        })?,
+    )?;
+
+    let sh = shared.clone();
+    core.set(
+        "memlimit",
+        lua.create_function(move |_, bytes: usize| {
+            if !sh.loading.load(Ordering::Acquire) {
+                return Err(mlua::Error::runtime(
+                    "memlimit must be called in the main chunk",
+                ));
+            }
+            if sh.memlimit.swap(bytes, Ordering::AcqRel) != 0 {
+                return Err(mlua::Error::runtime("memlimit can be called only once"));
+            }
+            Ok(())
+        })?,
+    )?;
+
+    let sh = shared;
+    core.set(
+        "callback",
+        lua.create_function(move |_, (dispatch, room): (Function, Option<Function>)| {
+            let mut cb = sh.callbacks.lock();
+            cb.dispatch = Some(dispatch);
+            if room.is_some() {
+                cb.room = room;
+            }
+            sh.changed.store(true, Ordering::Release);
+            Ok(())
+        })?,
+    )?;
+
+    // pack(...) -> msg, size | nil, error
+    core.set(
+        "pack",
+        lua.create_function(|lua, args: MultiValue| match seri::pack_values(&args) {
+            Ok(bytes) => {
+                let n = bytes.len() as i64;
+                Ok((Value::String(lua.create_string(bytes)?), Value::Integer(n)))
+            }
+            Err(e) => Ok((
+                Value::Nil,
+                Value::String(lua.create_string(error_text(&e))?),
+            )),
+        })?,
+    )?;
+    // unpack(msg, sz) -> values... | ERR, error
+    let err_mark = lua.create_table()?;
+    core.set("ERR", err_mark.clone())?;
+    core.set(
+        "unpack",
+        lua.create_function(move |lua, (msg, sz): (Value, Option<i64>)| {
+            let r = match msg {
+                Value::String(s) => {
+                    let bytes = s.as_bytes();
+                    let n = sz
+                        .map(|n| (n.max(0) as usize).min(bytes.len()))
+                        .unwrap_or(bytes.len());
+                    seri::unpack_values(lua, &bytes[..n])
+                }
+                Value::Nil => Ok(MultiValue::new()),
+                other => Err(mlua::Error::runtime(format!(
+                    "Invalid serialize stream: a string is expected, got {}",
+                    other.type_name()
+                ))),
+            };
+            match r {
+                Ok(v) => Ok(v),
+                Err(e) => Ok(MultiValue::from_vec(vec![
+                    Value::Table(err_mark.clone()),
+                    Value::String(lua.create_string(error_text(&e))?),
+                ])),
+            }
+        })?,
+    )?;
+    core.set(
+        "tostring",
+        lua.create_function(|lua, (msg, sz): (Value, Option<i64>)| match msg {
+            Value::String(s) => match sz {
+                Some(n) if (n.max(0) as usize) < s.as_bytes().len() => lua
+                    .create_string(&s.as_bytes()[..n.max(0) as usize])
+                    .map(Value::String),
+                _ => Ok(Value::String(s)),
+            },
+            _ => lua.create_string("").map(Value::String),
+        })?,
+    )?;
+    core.set(
+        "trash",
+        lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
+    )?;
+
+    make_errors_strings(lua, &core)?;
+    if let Ok(Value::Table(debug)) = lua.globals().get::<Value>("debug") {
+        if let Ok(tb) = debug.get::<Function>("traceback") {
+            core.set("traceback", tb)?;
+        }
+    }
+    Ok(core)
+}

@@ -1,0 +1,213 @@
+//! The Lua service host: one sandboxed Lua state per service, running a
+//! skynet service script against `skynet.core`.
+//!
+//! `snlua NAME ARGS...` finds `NAME` through the `luaservice` patterns, runs
+//! the optional `preload` file and then the script's main chunk with the
+//! arguments as strings. Each message is handed to the dispatcher the script
+//! installed with `skynet.start`, under the per-message instruction budget.
+
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use skyhold_core::{ptype, Context, Message, Module, Node, Service};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::api::{self, Shared};
+use crate::paths::SearchPath;
+use crate::state::{self as sandbox, Budget, SandboxOptions};
+
+/// How Lua services are set up (from the node's config).
+#[derive(Clone, Debug)]
+pub struct LuaConfig {
+    /// Where service scripts are found (`luaservice`).
+    pub luaservice: SearchPath,
+    /// Where `require` looks (`lua_path`).
+    pub lua_path: SearchPath,
+    /// A file run before every service's main chunk (`preload`).
+    pub preload: Option<PathBuf>,
+    /// Sandbox limits.
+    pub sandbox: SandboxOptions,
+}
+
+impl LuaConfig {
+    /// Config with skyhold's own `lualib/` and `service/` under `root`.
+    pub fn with_root(root: &Path) -> LuaConfig {
+        LuaConfig {
+            luaservice: SearchPath::parse(&format!("{}/service/?.lua", root.display())),
+            lua_path: SearchPath::parse(&format!(
+                "{0}/lualib/?.lua;{0}/lualib/?/init.lua",
+                root.display()
+            )),
+            preload: None,
+            sandbox: SandboxOptions::default(),
+        }
+    }
+}
+
+/// Registers the `snlua` module with a node.
+pub fn register(node: &Node, config: Arc<LuaConfig>) {
+    node.register_module(
+        "snlua",
+        Module {
+            factory: Arc::new(move |args: &str| {
+                Ok(Box::new(LuaService::new(config.clone(), args)) as Box<dyn Service>)
+            }),
+            script_host: true,
+            ordinary: true,
+        },
+    );
+}
+
+/// One Lua service.
+pub struct LuaService {
+    config: Arc<LuaConfig>,
+    args: String,
+    lua: Option<Lua>,
+    budget: Option<Budget>,
+    shared: Arc<Shared>,
+    dispatch: Option<Function>,
+    room: Option<Function>,
+}
+
+impl LuaService {
+    /// A service that will run `args` (`NAME ARG...`) once initialised.
+    pub fn new(config: Arc<LuaConfig>, args: &str) -> LuaService {
+        LuaService {
+            config,
+            args: args.to_string(),
+            lua: None,
+            budget: None,
+            shared: Arc::new(Shared::default()),
+            dispatch: None,
+            room: None,
+        }
+    }
+
+    fn refresh_callbacks(&mut self) {
+        if self.shared.changed.swap(false, Ordering::AcqRel) {
+            let cb = self.shared.callbacks.lock();
+            self.dispatch = cb.dispatch.clone();
+            self.room = cb.room.clone();
+        }
+    }
+
+    fn boot(&mut self, ctx: &Context) -> Result<(), String> {
+        let mut words = self.args.split_whitespace();
+        let name = words.next().ok_or("no service name")?.to_string();
+        let args: Vec<String> = words.map(str::to_string).collect();
+        let (lua, budget) =
+            sandbox::new_state(&self.config.sandbox, ctx.clone()).map_err(|e| e.to_string())?;
+        let core =
+            api::create(&lua, ctx.clone(), self.shared.clone()).map_err(|e| e.to_string())?;
+        crate::modules::install(&lua, &self.config.lua_path, core).map_err(|e| e.to_string())?;
+        let (path, source) = self
+            .config
+            .luaservice
+            .find(&name)
+            .map_err(|e| format!("can't load service {name}: {e}"))?;
+        let env: Table = lua.globals();
+        env.set("SERVICE_NAME", name.as_str())
+            .map_err(|e| e.to_string())?;
+        if let Some(dir) = path.parent() {
+            env.set("SERVICE_PATH", dir.display().to_string())
+                .map_err(|e| e.to_string())?;
+        }
+        self.shared.loading.store(true, Ordering::Release);
+        budget.arm();
+        let result = (|| -> mlua::Result<()> {
+            if let Some(pre) = &self.config.preload {
+                let text = std::fs::read(pre)
+                    .map_err(|e| mlua::Error::runtime(format!("preload {}: {e}", pre.display())))?;
+                let chunk = sandbox::load_text(&lua, &text, &format!("@{}", pre.display()))?;
+                chunk.call::<()>(MultiValue::from_iter(
+                    args.iter()
+                        .map(|a| Value::String(lua.create_string(a).expect("string"))),
+                ))?;
+            }
+            let chunk = sandbox::load_text(&lua, &source, &format!("@{}", path.display()))?;
+            let argv: Vec<Value> = args
+                .iter()
+                .map(|a| lua.create_string(a).map(Value::String))
+                .collect::<mlua::Result<_>>()?;
+            chunk.call::<()>(MultiValue::from_vec(argv))
+        })();
+        budget.disarm();
+        self.shared.loading.store(false, Ordering::Release);
+        result.map_err(|e| e.to_string())?;
+        let limit = self.shared.memlimit.load(Ordering::Acquire);
+        if limit > 0 {
+            let _ = lua.set_memory_limit(limit);
+        }
+        self.lua = Some(lua);
+        self.budget = Some(budget);
+        self.refresh_callbacks();
+        Ok(())
+    }
+
+    fn report_error(&self, ctx: &Context, msg: &Message, err: &mlua::Error) {
+        ctx.log(&format!(
+            "lua call [{:x} to {} : {} msgsz = {}] error : \x1b[31m{}\x1b[0m",
+            msg.source.0,
+            ctx.handle(),
+            msg.session,
+            msg.payload.len(),
+            err
+        ));
+    }
+}
+
+impl Service for LuaService {
+    fn init(&mut self, ctx: &Context) -> Result<(), String> {
+        match self.boot(ctx) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Tell the launcher, so the creator's newservice fails now.
+                if let Some(l) = ctx.query_name(".launcher") {
+                    let _ = ctx.send(l, ptype::TEXT, 0, "ERROR".into());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn handle(&mut self, ctx: &Context, msg: Message) {
+        self.refresh_callbacks();
+        let (Some(lua), Some(f)) = (self.lua.as_ref(), self.dispatch.as_ref()) else {
+            if msg.expects_reply() {
+                let _ = ctx.reply_error(msg.source, msg.session, Default::default());
+            }
+            return;
+        };
+        let budget = self.budget.as_ref().expect("budget set with lua");
+        let body = match lua.create_string(msg.payload.as_slice()) {
+            Ok(s) => s,
+            Err(e) => return self.report_error(ctx, &msg, &e),
+        };
+        budget.arm();
+        let r = f.call::<()>((
+            i64::from(msg.ptype),
+            body,
+            msg.payload.len() as i64,
+            i64::from(msg.session),
+            i64::from(msg.source.0),
+        ));
+        budget.disarm();
+        if let Err(e) = r {
+            self.report_error(ctx, &msg, &e);
+        }
+        self.refresh_callbacks();
+    }
+
+    fn room(&mut self, ctx: &Context, target: skyhold_core::Handle) {
+        self.refresh_callbacks();
+        let (Some(f), Some(budget)) = (self.room.as_ref(), self.budget.as_ref()) else {
+            return;
+        };
+        budget.arm();
+        let r = f.call::<()>(i64::from(target.0));
+        budget.disarm();
+        if let Err(e) = r {
+            ctx.log(&format!("lua room callback error : {e}"));
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `require` confined to the configured `lua_path` (minimal version, to be
+//! replaced by the pinned, hardened loader).
+
+use mlua::{Lua, Table, Value};
+
+use crate::paths::SearchPath;
+use crate::state::load_text;
+
+/// Installs `require` over `path`, with `skynet.core` preloaded.
+pub fn install(lua: &Lua, path: &SearchPath, core: Table) -> mlua::Result<()> {
+    let loaded = lua.create_table()?;
+    loaded.set("skynet.core", core)?;
+    for lib in ["string", "table", "math", "coroutine", "utf8", "os"] {
+        loaded.set(lib, lua.globals().get::<Value>(lib)?)?;
+    }
+    let path = path.clone();
+    let cache = loaded.clone();
+    let require = lua.create_function(move |lua, name: String| {
+        let hit: Value = cache.get(name.as_str())?;
+        if !hit.is_nil() {
+            return Ok(hit);
+        }
+        let (file, bytes) = path
+            .find_with(&name, true)
+            .map_err(|e| mlua::Error::runtime(format!("module '{name}' not found:{e}")))?;
+        let f = load_text(lua, &bytes, &format!("@{}", file.display()))?;
+        let v: Value = f.call((name.as_str(), file.display().to_string()))?;
+        let v = if v.is_nil() { Value::Boolean(true) } else { v };
+        let again: Value = cache.get(name.as_str())?;
+        if again.is_nil() {
+            cache.set(name.as_str(), v.clone())?;
+            Ok(v)
+        } else {
+            Ok(again)
+        }
+    })?;
+    let package = lua.create_table()?;
+    package.set("loaded", loaded)?;
+    package.set("path", "")?;
+    lua.globals().set("package", package)?;
+    lua.globals().set("require", require)?;
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! skynet-style search paths (`./lualib/?.lua;./lualib/?/init.lua`), confined
+//! to the directories they name.
+//!
+//! A name is looked up by substituting it for `?` in each template in turn.
+//! The file found must, once symlinks are resolved, still lie under the
+//! template's own directory (the part before the first `?`), be a regular
+//! file no larger than `MAX_FILE`, and be text (not a precompiled chunk).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Largest source file loaded.
+pub const MAX_FILE: u64 = 1 << 20;
+
+/// One `;`-separated list of templates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchPath {
+    templates: Vec<String>,
+}
+
+/// Why a name was not found or refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LookupError {
+    /// The name has characters or parts a module name cannot have.
+    BadName(String),
+    /// Nothing found; the candidates tried.
+    NotFound(Vec<String>),
+    /// A file was found but refused.
+    Refused {
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
+    },
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::BadName(n) => write!(f, "invalid name '{n}'"),
+            LookupError::NotFound(tried) => {
+                for t in tried {
+                    write!(f, "\n\tno file '{t}'")?;
+                }
+                Ok(())
+            }
+            LookupError::Refused { path, why } => write!(f, "refused '{path}': {why}"),
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+/// Checks a module or service name: dot- or slash-separated identifiers
+/// (letters, digits, `_`, `-`), at most 128 bytes.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.split(['.', '/']).all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+}
+
+impl SearchPath {
+    /// Parses `a/?.lua;b/?/init.lua`. Templates without `?` are ignored.
+    pub fn parse(spec: &str) -> SearchPath {
+        SearchPath {
+            templates: spec
+                .split(';')
+                .map(str::trim)
+                .filter(|t| t.contains('?'))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// The templates.
+    pub fn templates(&self) -> &[String] {
+        &self.templates
+    }
+
+    /// Finds `name` (with `.` standing for `/` when `dots_are_dirs`) and
+    /// returns its path and bytes.
+    pub fn find_with(
+        &self,
+        name: &str,
+        dots_are_dirs: bool,
+    ) -> Result<(PathBuf, Vec<u8>), LookupError> {
+        if !valid_name(name) {
+            return Err(LookupError::BadName(name.chars().take(130).collect()));
+        }
+        let rel = if dots_are_dirs {
+            name.replace('.', "/")
+        } else {
+            name.to_string()
+        };
+        let mut tried = Vec::new();
+        for t in &self.templates {
+            let candidate = t.replace('?', &rel);
+            let root = template_root(t);
+            let path = PathBuf::from(&candidate);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                tried.push(candidate);
+                continue;
+            };
+            let refused = |why: &str| LookupError::Refused {
+                path: candidate.clone(),
+                why: why.to_string(),
+            };
+            let real = path.canonicalize().map_err(|e| refused(&e.to_string()))?;
+            let real_root = root
+                .canonicalize()
+                .map_err(|e| refused(&format!("root: {e}")))?;
+            if !real.starts_with(&real_root) {
+                return Err(refused("it resolves outside its search directory"));
+            }
+            if !meta.is_file() {
+                return Err(refused("not a regular file"));
+            }
+            if meta.len() > MAX_FILE {
+                return Err(refused(&format!("larger than {MAX_FILE} bytes")));
+            }
+            let bytes = std::fs::read(&real).map_err(|e| refused(&e.to_string()))?;
+            if bytes.first() == Some(&0x1b) {
+                return Err(refused("precompiled chunks are not loaded"));
+            }
+            return Ok((path, bytes));
+        }
+        Err(LookupError::NotFound(tried))
+    }
+
+    /// Finds a service script by name (`luaservice`).
+    pub fn find(&self, name: &str) -> Result<(PathBuf, Vec<u8>), LookupError> {
+        self.find_with(name, false)
+    }
+}
+
+/// The directory part of a template, before the first `?`.
+fn template_root(t: &str) -> PathBuf {
+    let before = &t[..t.find('?').unwrap_or(t.len())];
+    let p = Path::new(before);
+    if before.ends_with('/') {
+        p.to_path_buf()
+    } else {
+        p.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("skynet.manager"));
+        assert!(valid_name("http/httpd"));
+        assert!(!valid_name("../etc/passwd"));
+        assert!(!valid_name("/etc/passwd"));
+        assert!(!valid_name("a..b"));
+        assert!(!valid_name("a\0b"));
+        assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn roots_are_the_directory_before_the_mark() {
+        assert_eq!(template_root("./lualib/?.lua"), PathBuf::from("./lualib/"));
+        assert_eq!(
+            template_root("./lualib/?/init.lua"),
+            PathBuf::from("./lualib/")
+        );
+        assert_eq!(template_root("svc/x?.lua"), PathBuf::from("svc"));
+    }
+}

@@ -1,0 +1,82 @@
+-- skynet.manager: the functions that reach beyond the calling service. The
+-- runtime checks each against the policy (kill, abort, naming another
+-- service, launching native modules need grants).
+local skynet = require "skynet"
+local c = require "skynet.core"
+
+function skynet.launch(module, ...)
+	local args = table.concat({ ... }, " ")
+	return c.launch(module, args)
+end
+
+function skynet.kill(name)
+	if type(name) == "number" then
+		skynet.send(".launcher", "lua", "REMOVE", name, true)
+		name = skynet.address(name)
+	end
+	return c.kill(name)
+end
+
+function skynet.abort()
+	c.abort()
+end
+
+local function is_global(name)
+	return string.sub(name, 1, 1) ~= "."
+end
+
+function skynet.register(name)
+	assert(type(name) == "string", "name must be a string")
+	c.register(name)
+end
+
+function skynet.name(name, handle)
+	assert(type(name) == "string", "name must be a string")
+	if handle == skynet.self() then
+		c.register(name)
+	else
+		c.name(name, handle)
+	end
+end
+
+local dispatch_message = skynet.dispatch_message
+
+function skynet.forward_type(map, start_func)
+	-- Messages of the mapped types are re-dispatched as the mapped type.
+	c.callback(function(ptype, msg, sz, ...)
+		local prototype = map[ptype]
+		if prototype then
+			dispatch_message(prototype, msg, sz, ...)
+		else
+			dispatch_message(ptype, msg, sz, ...)
+		end
+	end, skynet.room_handler)
+	skynet.timeout(0, function()
+		skynet.init_service(start_func)
+	end)
+end
+
+function skynet.filter(f, start_func)
+	c.callback(function(...)
+		dispatch_message(f(...))
+	end, skynet.room_handler)
+	skynet.timeout(0, function()
+		skynet.init_service(start_func)
+	end)
+end
+
+function skynet.monitor(service, query)
+	local monitor
+	if query then
+		monitor = skynet.queryservice(true, service)
+	else
+		monitor = skynet.uniqueservice(true, service)
+	end
+	assert(monitor, "Monitor launch failed")
+	c.monitor(monitor)
+	return monitor
+end
+
+skynet.is_global_name = is_global
+
+return skynet

@@ -1,0 +1,191 @@
+//! skyhold: run a node from a skynet-style config.
+//!
+//! [`boot`] turns the config's keys into the core's settings, registers the
+//! Lua host, and launches the `bootstrap` service, which starts the launcher,
+//! the service manager and then the `start` service — as skynet boots.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod policy_file;
+
+use skyhold_core::{Limits, LogTarget, Node, NodeConfig, Policy};
+use skyhold_lua::paths::SearchPath;
+use skyhold_lua::LuaConfig;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Config keys skynet has that skyhold cannot honour.
+pub const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
+    (
+        "cpath",
+        "skyhold loads no native modules; C services are built in",
+    ),
+    ("lua_cpath", "skyhold's Lua sandbox loads no C modules"),
+];
+
+/// Where skyhold's own `lualib/` and `service/` are: `SKYHOLD_ROOT`, else a
+/// parent of the executable that has them, else the source tree it was
+/// built from.
+pub fn skyhold_root() -> PathBuf {
+    if let Ok(r) = std::env::var("SKYHOLD_ROOT") {
+        return PathBuf::from(r);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1) {
+            if dir.join("lualib/skynet.lua").is_file()
+                && dir.join("service/bootstrap.lua").is_file()
+            {
+                return dir.to_path_buf();
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Everything needed to start a node, read from a config.
+pub struct Settings {
+    /// The core's settings.
+    pub node: NodeConfig,
+    /// The Lua host's settings.
+    pub lua: LuaConfig,
+    /// The first service (`bootstrap`), as `module args`.
+    pub bootstrap: String,
+    /// Notes for the operator (keys that are ignored, and why).
+    pub warnings: Vec<String>,
+}
+
+fn parse_num<T: std::str::FromStr>(
+    env: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T, String> {
+    match env.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("config key {key}: '{v}' is not a number")),
+    }
+}
+
+/// Turns config keys into settings. `base` is the config file's directory,
+/// against which a relative `policy` path is read.
+pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, String> {
+    let mut warnings = Vec::new();
+    for (key, why) in UNSUPPORTED_KEYS {
+        if env.contains_key(*key) {
+            warnings.push(format!("config key {key} is ignored: {why}"));
+        }
+    }
+    let threads: usize = parse_num(&env, "thread", 8)?;
+    let harbor: u8 = parse_num(&env, "harbor", 1)?;
+    let mut limits = Limits::default();
+    for key in Limits::KEYS {
+        if let Some(v) = env.get(*key) {
+            limits.set(key, v)?;
+        }
+    }
+    let policy = match env.get("policy") {
+        Some(p) => policy_file::load(&base.join(p))?,
+        None => Policy::default(),
+    };
+    let log = match env.get("logger") {
+        Some(path)
+            if env
+                .get("logservice")
+                .map(String::as_str)
+                .unwrap_or("logger")
+                == "logger" =>
+        {
+            LogTarget::File(PathBuf::from(path))
+        }
+        _ => LogTarget::Stdout,
+    };
+    let secret_keys = env
+        .get("secret_keys")
+        .map(|s| {
+            s.split([',', ';', ' '])
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let root = skyhold_root();
+    let mut lua = LuaConfig::with_root(&root);
+    let own_services = lua.luaservice.templates().join(";");
+    let own_lib = lua.lua_path.templates().join(";");
+    lua.luaservice = SearchPath::parse(&format!(
+        "{own_services};{}",
+        env.get("luaservice")
+            .map(String::as_str)
+            .unwrap_or("./service/?.lua")
+    ));
+    lua.lua_path = SearchPath::parse(&format!(
+        "{own_lib};{}",
+        env.get("lua_path")
+            .map(String::as_str)
+            .unwrap_or("./lualib/?.lua;./lualib/?/init.lua")
+    ));
+    lua.preload = env.get("preload").map(PathBuf::from);
+    if let Some(v) = env.get("lua_memory_limit") {
+        lua.sandbox.memory_limit = v
+            .parse()
+            .map_err(|_| format!("config key lua_memory_limit: '{v}' is not a number"))?;
+    }
+    if let Some(v) = env.get("lua_instruction_budget") {
+        lua.sandbox.instruction_budget = v
+            .parse()
+            .map_err(|_| format!("config key lua_instruction_budget: '{v}' is not a number"))?;
+    }
+    if env.contains_key("daemon") {
+        warnings.push(
+            "config key daemon is ignored: run skyhold under a service manager instead".into(),
+        );
+    }
+    let bootstrap = env
+        .get("bootstrap")
+        .cloned()
+        .unwrap_or_else(|| "snlua bootstrap".into());
+    let mut full_env = env;
+    full_env
+        .entry("thread".into())
+        .or_insert_with(|| threads.to_string());
+    full_env
+        .entry("harbor".into())
+        .or_insert_with(|| harbor.to_string());
+    full_env
+        .entry("bootstrap".into())
+        .or_insert_with(|| bootstrap.clone());
+    full_env
+        .entry("start".into())
+        .or_insert_with(|| "main".into());
+    Ok(Settings {
+        node: NodeConfig {
+            threads,
+            harbor,
+            limits,
+            policy,
+            env: full_env,
+            secret_keys,
+            log,
+            ..NodeConfig::default()
+        },
+        lua,
+        bootstrap,
+        warnings,
+    })
+}
+
+/// Starts a node from settings and launches its bootstrap service.
+pub fn boot(s: Settings) -> Result<Node, String> {
+    let node = Node::start(s.node)?;
+    skyhold_lua::register(&node, Arc::new(s.lua));
+    let (module, args) = s
+        .bootstrap
+        .split_once(' ')
+        .unwrap_or((s.bootstrap.as_str(), ""));
+    node.launch(module, args)
+        .map_err(|e| format!("bootstrap: {e}"))?;
+    Ok(node)
+}

@@ -1,0 +1,92 @@
+//! Lua services written against the skynet API check its semantics with
+//! asserts. Each case starts a node whose start service is
+//! `tests/compat/lua/<case>.lua`; the case passes when that service logs
+//! `PASS`, and fails on an error line, on `FAIL`, or when nothing is said
+//! within the time limit.
+
+use parking_lot::Mutex;
+use skyhold_core::LogTarget;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Boots a node running `case` and returns its log once the case is done.
+fn run_case(case: &str) -> Vec<String> {
+    let lua_dir = repo().join("tests/compat/lua");
+    let env: BTreeMap<String, String> = [
+        ("thread", "2".to_string()),
+        ("harbor", "0".to_string()),
+        ("start", case.to_string()),
+        ("luaservice", format!("{}/?.lua", lua_dir.display())),
+        ("lua_path", format!("{}/?.lua", lua_dir.display())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut settings = skyhold::settings(env, &lua_dir).expect("settings");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    settings.node.log = LogTarget::Memory(log.clone());
+    let node = skyhold::boot(settings).expect("boot");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let done = log
+            .lock()
+            .iter()
+            .any(|l| l.contains("PASS") || l.contains("FAIL") || is_fatal(l));
+        if done || Instant::now() > deadline {
+            break;
+        }
+    }
+    // Let lines logged right after the verdict arrive too.
+    std::thread::sleep(Duration::from_millis(20));
+    node.shutdown();
+    let lines = log.lock().clone();
+    lines
+}
+
+/// Lines that end a case as failed. (Errors raised inside callees are part
+/// of what some cases check, so `lua call [...] error` lines are not.)
+fn is_fatal(line: &str) -> bool {
+    line.contains("init service failed") || line.contains("panicked")
+}
+
+fn check(case: &str) {
+    let log = run_case(case);
+    let passed = log.iter().any(|l| l.contains("PASS"));
+    let failed = log.iter().any(|l| l.contains("FAIL") || is_fatal(l));
+    if !passed || failed {
+        panic!("case {case} did not pass; its log:\n{}", log.join("\n"));
+    }
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                check(stringify!($name));
+            }
+        )*
+    };
+}
+
+cases!(
+    call_ret,
+    response,
+    dead_callee,
+    timers,
+    fork,
+    queue,
+    unique,
+    names,
+    pack,
+    close_on_exit,
+    error_messages,
+    datacenter,
+);
