@@ -79,6 +79,16 @@ local trace_next = nil
 
 local suspend
 
+-- The framework coroutine being run: set whenever the dispatcher resumes one.
+-- A coroutine made with skynet.coroutine runs inside it, so bookkeeping is
+-- keyed by this, not by coroutine.running().
+local running_thread
+
+local function resume(co, ...)
+	running_thread = co
+	return co_resume(co, ...)
+end
+
 local function finished(co)
 	local session = req_session[co]
 	if session and session ~= 0 then
@@ -119,7 +129,7 @@ local function wake_errors()
 		local co = waiting[session]
 		waiting[session] = nil
 		if type(co) == "thread" then
-			return suspend(co, co_resume(co, false))
+			return suspend(co, resume(co, false))
 		end
 		return wake_errors()
 	end
@@ -132,7 +142,7 @@ local function dispatch_wakeup()
 		if session then
 			local co = waiting[session]
 			waiting[session] = "BREAK"
-			return suspend(co, co_resume(co, false, "BREAK", nil, session))
+			return suspend(co, resume(co, false, "BREAK", nil, session))
 		end
 		return dispatch_wakeup()
 	end
@@ -192,16 +202,17 @@ local function wait_room(addr)
 		q = {}
 		room_waiters[addr] = q
 	end
-	q[#q + 1] = co_running()
+	q[#q + 1] = running_thread
 	co_yield("SUSPEND")
 end
 
-local function send(addr, id, session, msg, sz)
+-- Sends with `raw` (c.send or c.redirect), waiting for room as needed.
+local function send_via(raw, addr, ...)
 	if room_waiters[addr] then
 		wait_room(addr)
 	end
 	while true do
-		local r, why, err = c_send(addr, id, session, msg, sz)
+		local r, why, err = raw(addr, ...)
 		if why == nil then
 			return r
 		elseif why == "ERROR" then
@@ -211,13 +222,17 @@ local function send(addr, id, session, msg, sz)
 	end
 end
 
+local function send(addr, id, session, msg, sz)
+	return send_via(c_send, addr, id, session, msg, sz)
+end
+
 local function on_room(addr)
 	local q = room_waiters[addr]
 	if q then
 		room_waiters[addr] = nil
 		for i = 1, #q do
 			local co = q[i]
-			suspend(co, co_resume(co))
+			suspend(co, resume(co))
 		end
 	end
 end
@@ -301,7 +316,7 @@ end
 
 local function yield_call(addr, session)
 	watching[session] = addr
-	waiting[session] = co_running()
+	waiting[session] = running_thread
 	local ok, msg, sz = co_yield("SUSPEND")
 	watching[session] = nil
 	if not ok then
@@ -332,12 +347,12 @@ end
 
 function skynet.redirect(dest, source, typename, session, msg, sz)
 	local id = type(typename) == "number" and typename or proto[typename].id
-	return c.redirect(dest, source, id, session, msg, sz)
+	return send_via(c.redirect, dest, source, id, session, msg, sz)
 end
 
 function skynet.ret(msg, sz)
 	msg = msg or ""
-	local co = co_running()
+	local co = running_thread
 	local session = req_session[co]
 	if session == nil then
 		error("No session")
@@ -361,17 +376,17 @@ function skynet.retpack(...)
 end
 
 function skynet.ignoreret()
-	req_session[co_running()] = nil
+	req_session[running_thread] = nil
 end
 
 function skynet.context()
-	local co = co_running()
+	local co = running_thread
 	return req_session[co], req_source[co]
 end
 
 function skynet.response(pack)
 	pack = pack or skynet.pack
-	local co = co_running()
+	local co = running_thread
 	local session = assert(req_session[co], "no session")
 	req_session[co] = nil
 	local addr = req_source[co]
@@ -425,7 +440,7 @@ function skynet.timeout(ti, func)
 end
 
 local function suspend_sleep(session, token)
-	waiting[session] = co_running()
+	waiting[session] = running_thread
 	sleeping[token] = session
 	return co_yield("SUSPEND")
 end
@@ -523,7 +538,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 			unknown_response(session, source, msg, sz)
 		else
 			waiting[session] = nil
-			return suspend(co, co_resume(co, true, msg, sz, session))
+			return suspend(co, resume(co, true, msg, sz, session))
 		end
 		return
 	end
@@ -533,7 +548,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		local co = co_create(f)
 		req_session[co] = session
 		req_source[co] = source
-		return suspend(co, co_resume(co, session, source, p.unpack(msg, sz)))
+		return suspend(co, resume(co, session, source, p.unpack(msg, sz)))
 	elseif prototype == PTYPE_TRACE then
 		trace_next = c_tostring(msg, sz)
 	else
@@ -557,7 +572,7 @@ function skynet.dispatch_message(...)
 		local co = fork_queue[h]
 		fork_queue[h] = nil
 		fork_queue.h = h + 1
-		local fok, ferr = pcall(suspend, co, co_resume(co))
+		local fok, ferr = pcall(suspend, co, resume(co))
 		if not fok then
 			if ok then
 				ok, err = false, tostring(ferr)
@@ -700,7 +715,7 @@ function skynet.exit()
 	for resp in pairs(unresponse) do
 		resp(false)
 	end
-	local current = co_running()
+	local current = running_thread
 	for session, w in pairs(waiting) do
 		if type(w) == "thread" and w ~= current then
 			co_close(w)
@@ -769,6 +784,80 @@ function skynet.queryservice(global, ...)
 	return assert(skynet.call(".service", "lua", "QUERY", global, ...))
 end
 
+-- Fan-out calls: skynet.request{addr, name, ...}{...}:select(timeout) ------------
+
+local request_meta = {}
+request_meta.__index = request_meta
+
+function skynet.request(obj)
+	local r = setmetatable({}, request_meta)
+	if obj then
+		return r:add(obj)
+	end
+	return r
+end
+
+function request_meta:add(obj)
+	assert(type(obj) == "table" and not self._thread, "request already selected")
+	self[#self + 1] = obj
+	return self
+end
+request_meta.__call = request_meta.add
+
+function request_meta:close()
+	-- Late replies are ignored once the select loop has ended.
+	self._thread = false
+end
+request_meta.__close = request_meta.close
+
+function request_meta:select(timeout)
+	assert(self._thread == nil, "select can be called once")
+	local thread = co_running()
+	self._thread = thread
+	local queue = {}
+	local outstanding = #self
+	local function arrived(req, resp)
+		if self._thread == thread then
+			queue[#queue + 1] = { req, resp }
+			skynet.wakeup(thread)
+		end
+	end
+	for i = 1, #self do
+		local req = self[i]
+		skynet.fork(function()
+			local r = table.pack(pcall(skynet.call, req[1], req[2], table_unpack(req, 3, #req)))
+			if r[1] then
+				arrived(req, table.pack(table_unpack(r, 2, r.n)))
+			else
+				arrived(req, false)
+			end
+		end)
+	end
+	if timeout then
+		skynet.fork(function()
+			skynet.sleep(timeout)
+			if self._thread == thread then
+				self.timeout = true
+				skynet.wakeup(thread)
+			end
+		end)
+	end
+	return function()
+		while true do
+			local item = table.remove(queue, 1)
+			if item then
+				outstanding = outstanding - 1
+				return item[1], item[2]
+			end
+			if outstanding == 0 or self.timeout then
+				self._thread = false
+				return
+			end
+			skynet.wait(thread)
+		end
+	end
+end
+
 -- Built-in protocols ------------------------------------------------------------------
 
 skynet.register_protocol { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pack, unpack = skynet.unpack }
@@ -779,5 +868,20 @@ skynet.register_protocol {
 	unpack = function(...) return ... end,
 	dispatch = error_dispatch,
 }
+-- The debug protocol's handler is loaded the first time it is needed, so a
+-- service that is never inspected does not pay for it.
+skynet.register_protocol {
+	name = "debug",
+	id = skynet.PTYPE_DEBUG,
+	pack = skynet.pack,
+	unpack = skynet.unpack,
+	dispatch = function(...)
+		return require("skynet.debug").dispatch(...)
+	end,
+}
+
+function skynet.info_func(f)
+	return require("skynet.debug").info_func(f)
+end
 
 return skynet

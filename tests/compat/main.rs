@@ -89,4 +89,8 @@ cases!(
     close_on_exit,
     error_messages,
     datacenter,
+    skynet_coroutine,
+    select,
+    multicast,
+    debug_protocol,
 );

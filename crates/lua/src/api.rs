@@ -101,8 +101,8 @@ fn handle_value(h: Handle) -> Value {
 /// so they report failure in their return values instead, and
 /// `lualib/skynet.lua` raises.)
 const FALLIBLE: &[&str] = &[
-    "redirect", "timeout", "register", "name", "kill", "abort", "launch", "monitor", "permits",
-    "memlimit", "callback",
+    "timeout", "register", "name", "kill", "abort", "launch", "monitor", "permits", "memlimit",
+    "callback",
 ];
 
 /// Errors raised from Rust reach Lua as opaque userdata, but skynet code
