@@ -27,6 +27,8 @@ pub struct LuaConfig {
     pub preload: Option<PathBuf>,
     /// Sandbox limits.
     pub sandbox: SandboxOptions,
+    /// Source files compiled once for all services.
+    pub code: Arc<crate::codecache::CodeCache>,
 }
 
 impl LuaConfig {
@@ -40,6 +42,7 @@ impl LuaConfig {
             )),
             preload: None,
             sandbox: SandboxOptions::default(),
+            code: Arc::default(),
         }
     }
 }
@@ -99,7 +102,8 @@ impl LuaService {
             sandbox::new_state(&self.config.sandbox, ctx.clone()).map_err(|e| e.to_string())?;
         let core =
             api::create(&lua, ctx.clone(), self.shared.clone()).map_err(|e| e.to_string())?;
-        crate::modules::install(&lua, &self.config.lua_path, core).map_err(|e| e.to_string())?;
+        crate::modules::install(&lua, &self.config.lua_path, self.config.code.clone(), core)
+            .map_err(|e| e.to_string())?;
         let (path, source) = self
             .config
             .luaservice
@@ -118,13 +122,13 @@ impl LuaService {
             if let Some(pre) = &self.config.preload {
                 let text = std::fs::read(pre)
                     .map_err(|e| mlua::Error::runtime(format!("preload {}: {e}", pre.display())))?;
-                let chunk = sandbox::load_text(&lua, &text, &format!("@{}", pre.display()))?;
+                let chunk = self.config.code.load(&lua, pre, &text)?;
                 chunk.call::<()>(MultiValue::from_iter(
                     args.iter()
                         .map(|a| Value::String(lua.create_string(a).expect("string"))),
                 ))?;
             }
-            let chunk = sandbox::load_text(&lua, &source, &format!("@{}", path.display()))?;
+            let chunk = self.config.code.load(&lua, &path, &source)?;
             let argv: Vec<Value> = args
                 .iter()
                 .map(|a| lua.create_string(a).map(Value::String))

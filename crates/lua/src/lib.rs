@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod codecache;
 pub mod host;
 pub mod modules;
 pub mod paths;

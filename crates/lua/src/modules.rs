@@ -3,11 +3,17 @@
 
 use mlua::{Lua, Table, Value};
 
+use crate::codecache::CodeCache;
 use crate::paths::SearchPath;
-use crate::state::load_text;
+use std::sync::Arc;
 
 /// Installs `require` over `path`, with `skynet.core` preloaded.
-pub fn install(lua: &Lua, path: &SearchPath, core: Table) -> mlua::Result<()> {
+pub fn install(
+    lua: &Lua,
+    path: &SearchPath,
+    code: Arc<CodeCache>,
+    core: Table,
+) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
     loaded.set("skynet.core", core)?;
     for lib in ["string", "table", "math", "coroutine", "utf8", "os"] {
@@ -23,7 +29,7 @@ pub fn install(lua: &Lua, path: &SearchPath, core: Table) -> mlua::Result<()> {
         let (file, bytes) = path
             .find_with(&name, true)
             .map_err(|e| mlua::Error::runtime(format!("module '{name}' not found:{e}")))?;
-        let f = load_text(lua, &bytes, &format!("@{}", file.display()))?;
+        let f = code.load(lua, &file, &bytes)?;
         let v: Value = f.call((name.as_str(), file.display().to_string()))?;
         let v = if v.is_nil() { Value::Boolean(true) } else { v };
         let again: Value = cache.get(name.as_str())?;

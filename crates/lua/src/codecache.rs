@@ -1,0 +1,88 @@
+//! Compile each source file once per node.
+//!
+//! Every service runs its own Lua state, so each needs its own copy of the
+//! functions it loads, but parsing `skynet.lua` and friends again for every
+//! service made spawning slow. The cache compiles a file's text once, in a
+//! private state that runs nothing, and hands each service the compiled
+//! form. Only files read from the configured roots go through it, and only
+//! the runtime ever produces or loads the compiled form: a service can
+//! neither supply precompiled code nor read what the cache holds.
+
+use mlua::chunk::ChunkMode;
+use mlua::{Function, Lua, LuaOptions, StdLib};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+struct Entry {
+    modified: Option<SystemTime>,
+    len: usize,
+    compiled: Arc<Vec<u8>>,
+}
+
+/// Compiled files by path.
+pub struct CodeCache {
+    compiler: Mutex<Lua>,
+    entries: Mutex<HashMap<PathBuf, Entry>>,
+}
+
+impl std::fmt::Debug for CodeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CodeCache({} files)", self.entries.lock().len())
+    }
+}
+
+impl Default for CodeCache {
+    fn default() -> Self {
+        CodeCache {
+            compiler: Mutex::new(
+                Lua::new_with(StdLib::NONE, LuaOptions::default()).expect("a bare Lua state"),
+            ),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl CodeCache {
+    /// Loads the text `source` of `path` into `lua` as a function.
+    pub fn load(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<Function> {
+        let name = format!("@{}", path.display());
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let cached = {
+            let entries = self.entries.lock();
+            entries
+                .get(path)
+                .filter(|e| e.modified == modified && modified.is_some() && e.len == source.len())
+                .map(|e| e.compiled.clone())
+        };
+        let compiled = match cached {
+            Some(c) => c,
+            None => {
+                let bytes = {
+                    let compiler = self.compiler.lock();
+                    let f = compiler
+                        .load(source)
+                        .set_name(name.as_str())
+                        .set_mode(ChunkMode::Text)
+                        .into_function()?;
+                    Arc::new(f.dump(false))
+                };
+                self.entries.lock().insert(
+                    path.to_path_buf(),
+                    Entry {
+                        modified,
+                        len: source.len(),
+                        compiled: bytes.clone(),
+                    },
+                );
+                bytes
+            }
+        };
+        lua.load(compiled.as_slice())
+            .set_name(name)
+            .set_mode(ChunkMode::Binary)
+            .into_function()
+    }
+}
