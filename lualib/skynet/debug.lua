@@ -111,7 +111,7 @@ function command.RUN(source, src, filename, ...)
 	if not allowed(source, "debug_run", "RUN") then
 		error("not permitted: debug RUN needs the debug_run grant (see the audit log)")
 	end
-	skynet.retpack(run(source, src, filename, ...))
+	skynet.retpack(run(src, filename, ...))
 end
 
 function command.EXIT(source)

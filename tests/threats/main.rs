@@ -3,10 +3,13 @@
 
 mod common;
 
+mod debug_injection;
+mod deserializer_bomb;
 mod forged_reply;
 mod kill_without_grant;
 mod mailbox_flood;
 mod name_hijack;
+mod secret_getenv;
 mod spoofed_source;
 mod stale_handle;
 mod timer_bomb;

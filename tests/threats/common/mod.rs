@@ -178,3 +178,52 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// Boots a node whose start service is `tests/threats/lua/<case>.lua`, with
+/// extra config keys, and returns its log once the case says PASS or FAIL
+/// (or after `limit`).
+pub fn lua_case(case: &str, extra: &[(&str, &str)], limit: Duration) -> Vec<String> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/threats/lua");
+    let mut env: std::collections::BTreeMap<String, String> = [
+        ("thread", "2".to_string()),
+        ("harbor", "0".to_string()),
+        ("start", case.to_string()),
+        ("luaservice", format!("{}/?.lua", dir.display())),
+        ("lua_path", format!("{}/?.lua", dir.display())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert((*k).to_string(), (*v).to_string());
+    }
+    let mut settings = skyhold::settings(env, &dir).expect("settings");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    settings.node.log = LogTarget::Memory(log.clone());
+    let node = skyhold::boot(settings).expect("boot");
+    wait_until(limit, || {
+        log.lock()
+            .iter()
+            .any(|l| l.contains("PASS") || l.contains("FAIL") || l.contains("init service failed"))
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    node.shutdown();
+    let lines = log.lock().clone();
+    lines
+}
+
+/// Runs a Lua threat case and panics with its log unless it passed.
+pub fn lua_check(case: &str, extra: &[(&str, &str)]) -> Vec<String> {
+    let log = lua_case(case, extra, Duration::from_secs(30));
+    let passed = log.iter().any(|l| l.contains("PASS"));
+    let failed = log
+        .iter()
+        .any(|l| l.contains("FAIL") || l.contains("init service failed"));
+    if !passed || failed {
+        panic!(
+            "threat case {case} did not pass; its log:\n{}",
+            log.join("\n")
+        );
+    }
+    log
+}

@@ -1,0 +1,37 @@
+//! Threat: a compromised service injects code into another service through
+//! the debug protocol (`RUN`, as skynet's console `inject` does), or makes it
+//! exit. Those commands need grants; the refusal is audited and the target
+//! goes on; a service granted `debug_run` can still use RUN (text only).
+
+use crate::common::*;
+
+#[test]
+fn debug_run_is_refused_without_the_grant() {
+    let log = lua_check("inject_attacker", &[]);
+    assert!(log
+        .iter()
+        .any(|l| l.contains("AUDIT refused debug_run") && l.contains("debug RUN")));
+    assert!(
+        !log.iter().any(|l| l.contains("INJECTED")),
+        "the injected code never ran"
+    );
+}
+
+#[test]
+fn a_granted_operator_can_run_text_but_not_bytecode() {
+    let dir = std::env::temp_dir().join(format!("skyhold-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.lua");
+    std::fs::write(
+        &policy,
+        "roles = { operator = { 'debug_run' } }\nservices = { inject_operator = 'operator' }\n",
+    )
+    .unwrap();
+    let log = lua_check("inject_operator", &[("policy", policy.to_str().unwrap())]);
+    assert!(
+        log.iter().any(|l| l.contains("RUN output: 42")),
+        "{}",
+        log.join("\n")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

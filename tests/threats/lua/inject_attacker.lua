@@ -1,0 +1,19 @@
+local skynet = require "skynet"
+
+local mode = ...
+
+if mode == "victim" then
+	skynet.start(function()
+		skynet.dispatch("lua", function() skynet.ret(skynet.pack("still here")) end)
+	end)
+else
+	skynet.start(function()
+		local victim = skynet.newservice("inject_attacker", "victim")
+		local ok = pcall(skynet.call, victim, "debug", "RUN", "require('skynet').error('INJECTED')", "evil.lua")
+		assert(not ok, "RUN must fail")
+		ok = pcall(skynet.call, victim, "debug", "EXIT")
+		assert(not ok, "EXIT must fail")
+		assert(skynet.call(victim, "lua") == "still here")
+		skynet.error("PASS")
+	end)
+end
