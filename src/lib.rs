@@ -51,6 +51,8 @@ pub struct Settings {
     pub lua: LuaConfig,
     /// The first service (`bootstrap`), as `module args`.
     pub bootstrap: String,
+    /// Socket limits.
+    pub net: skyhold_net::NetLimits,
     /// Notes for the operator (keys that are ignored, and why).
     pub warnings: Vec<String>,
 }
@@ -84,6 +86,12 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
     for key in Limits::KEYS {
         if let Some(v) = env.get(*key) {
             limits.set(key, v)?;
+        }
+    }
+    let mut net = skyhold_net::NetLimits::default();
+    for key in skyhold_net::NetLimits::KEYS {
+        if let Some(v) = env.get(*key) {
+            net.set(key, v)?;
         }
     }
     let policy = match env.get("policy") {
@@ -173,6 +181,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         },
         lua,
         bootstrap,
+        net,
         warnings,
     })
 }
@@ -180,7 +189,16 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
 /// Starts a node from settings and launches its bootstrap service.
 pub fn boot(s: Settings) -> Result<Node, String> {
     let node = Node::start(s.node)?;
-    skyhold_lua::register(&node, Arc::new(s.lua));
+    let sockets = skyhold_net::SocketServer::launch(node.handle(), s.net)?;
+    let retiring = sockets.clone();
+    node.handle()
+        .on_retire(Arc::new(move |h| retiring.release_owner(h)));
+    let mut lua = s.lua;
+    lua.modules.push((
+        "skynet.socketdriver".into(),
+        skyhold_net::driver::module(sockets),
+    ));
+    skyhold_lua::register(&node, Arc::new(lua));
     let (module, args) = s
         .bootstrap
         .split_once(' ')

@@ -93,4 +93,5 @@ cases!(
     select,
     multicast,
     debug_protocol,
+    socket_echo,
 );

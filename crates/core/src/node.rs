@@ -27,6 +27,10 @@ use crate::worker::{self, Probe};
 /// Builds a service instance from its launch arguments.
 pub type Factory = Arc<dyn Fn(&str) -> Result<Box<dyn Service>, String> + Send + Sync>;
 
+/// Called with a service's handle when it retires (the socket layer closes
+/// what it owned).
+pub type RetireHook = Arc<dyn Fn(Handle) + Send + Sync>;
+
 /// A module services can be launched from (skynet's C service modules).
 #[derive(Clone)]
 pub struct Module {
@@ -158,6 +162,7 @@ pub(crate) struct NodeInner {
     secret_keys: Vec<String>,
     secret_prefixes: Vec<String>,
     logger: RwLock<Option<Arc<ServiceCell>>>,
+    retire_hooks: RwLock<Vec<RetireHook>>,
     live: AtomicUsize,
     aborting: AtomicBool,
     stopped: AtomicBool,
@@ -570,6 +575,10 @@ impl NodeInner {
 
     /// Called by a worker once a service has retired.
     pub fn service_gone(&self, id: ServiceId) {
+        let hooks = self.retire_hooks.read().clone();
+        for h in hooks {
+            h(id.handle);
+        }
         let left = self.live.fetch_sub(1, Ordering::AcqRel) - 1;
         let logger = self.logger.read().clone();
         if let Some(l) = &logger {
@@ -766,6 +775,7 @@ impl Node {
             secret_keys: config.secret_keys.clone(),
             secret_prefixes: config.secret_prefixes.clone(),
             logger: RwLock::new(None),
+            retire_hooks: RwLock::new(Vec::new()),
             live: AtomicUsize::new(0),
             aborting: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
@@ -967,6 +977,53 @@ impl NodeRef {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.0.limits
+    }
+
+    /// Delivers a message from the runtime itself (source 0), outside any
+    /// sender's share — socket events, for instance. False if `to` is gone.
+    pub fn push_event(&self, to: Handle, ptype: u8, session: i32, payload: Payload) -> bool {
+        let Some(cell) = self.0.registry.get(to) else {
+            return false;
+        };
+        let msg = Message {
+            source: Handle::SYSTEM,
+            origin: Handle::SYSTEM,
+            session,
+            ptype,
+            payload,
+        };
+        match cell.mailbox.push_system(msg) {
+            Ok(true) => {
+                self.0.schedule(cell);
+                true
+            }
+            Ok(false) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Messages waiting in a live service's mailbox.
+    pub fn queued(&self, h: Handle) -> Option<usize> {
+        self.0.registry.get(h).map(|c| c.mailbox.len())
+    }
+
+    /// Writes a refusal to the audit log on the runtime's behalf.
+    pub fn audit_refused(&self, who: Handle, what: &str, whom: &str, why: &str) {
+        if let Some(c) = self.0.registry.get(who) {
+            c.stats.denied.fetch_add(1, Ordering::Relaxed);
+        }
+        let who = self.0.describe(who);
+        self.0.audit_refused(&who, what, whom, why);
+    }
+
+    /// Runs `hook` with the handle of every service that retires from now on.
+    pub fn on_retire(&self, hook: RetireHook) {
+        self.0.retire_hooks.write().push(hook);
+    }
+
+    /// Writes a line to the node's log as coming from `source`.
+    pub fn log(&self, source: Handle, text: &str) {
+        self.0.log_system(source, text);
     }
 }
 

@@ -17,7 +17,7 @@ use crate::paths::SearchPath;
 use crate::state::{self as sandbox, Budget, SandboxOptions};
 
 /// How Lua services are set up (from the node's config).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LuaConfig {
     /// Where service scripts are found (`luaservice`).
     pub luaservice: SearchPath,
@@ -29,7 +29,12 @@ pub struct LuaConfig {
     pub sandbox: SandboxOptions,
     /// Source files compiled once for all services.
     pub code: Arc<crate::codecache::CodeCache>,
+    /// Rust modules other crates add (the socket driver), by name.
+    pub modules: Vec<(String, ModuleFactory)>,
 }
+
+/// Builds a Rust-backed Lua module for one service.
+pub type ModuleFactory = Arc<dyn Fn(&Lua, &Context) -> mlua::Result<Value> + Send + Sync>;
 
 impl LuaConfig {
     /// Config with skyhold's own `lualib/` and `service/` under `root`.
@@ -43,6 +48,7 @@ impl LuaConfig {
             preload: None,
             sandbox: SandboxOptions::default(),
             code: Arc::default(),
+            modules: Vec::new(),
         }
     }
 }
@@ -102,7 +108,11 @@ impl LuaService {
             sandbox::new_state(&self.config.sandbox, ctx.clone()).map_err(|e| e.to_string())?;
         let core =
             api::create(&lua, ctx.clone(), self.shared.clone()).map_err(|e| e.to_string())?;
-        crate::modules::install(&lua, &self.config.lua_path, self.config.code.clone(), core)
+        let mut extra = vec![("skynet.core".to_string(), Value::Table(core))];
+        for (name, factory) in &self.config.modules {
+            extra.push((name.clone(), factory(&lua, ctx).map_err(|e| e.to_string())?));
+        }
+        crate::modules::install(&lua, &self.config.lua_path, self.config.code.clone(), extra)
             .map_err(|e| e.to_string())?;
         let (path, source) = self
             .config

@@ -1,21 +1,23 @@
 //! `require` confined to the configured `lua_path` (minimal version, to be
 //! replaced by the pinned, hardened loader).
 
-use mlua::{Lua, Table, Value};
+use mlua::{Lua, Value};
 
 use crate::codecache::CodeCache;
 use crate::paths::SearchPath;
 use std::sync::Arc;
 
-/// Installs `require` over `path`, with `skynet.core` preloaded.
+/// Installs `require` over `path`, with the Rust modules preloaded.
 pub fn install(
     lua: &Lua,
     path: &SearchPath,
     code: Arc<CodeCache>,
-    core: Table,
+    preloaded: Vec<(String, Value)>,
 ) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
-    loaded.set("skynet.core", core)?;
+    for (name, module) in preloaded {
+        loaded.set(name, module)?;
+    }
     for lib in ["string", "table", "math", "coroutine", "utf8", "os"] {
         loaded.set(lib, lua.globals().get::<Value>(lib)?)?;
     }

@@ -1,0 +1,187 @@
+//! `skynet.socketdriver`: the Lua side's handle on the socket server, one
+//! table per service, acting with that service's handle (so ownership is
+//! checked against who really calls).
+
+use bytes::Bytes;
+use mlua::{Lua, MultiValue, Value};
+use skyhold_core::{Context, Grant, Handle};
+use skyhold_lua::host::ModuleFactory;
+use std::sync::Arc;
+
+use crate::server::{parse_udp_address, SocketServer};
+
+fn bytes_of(v: &Value) -> mlua::Result<Bytes> {
+    match v {
+        Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Table(t) => {
+            // skynet accepts a table of strings, concatenated.
+            let mut out = Vec::new();
+            for part in t.sequence_values::<mlua::LuaString>() {
+                out.extend_from_slice(&part?.as_bytes());
+            }
+            Ok(Bytes::from(out))
+        }
+        other => Err(mlua::Error::runtime(format!(
+            "socket data must be a string or a table of strings, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn split_host(host: &str, port: Option<u16>) -> mlua::Result<(String, u16)> {
+    if let Some(p) = port {
+        return Ok((
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            p,
+        ));
+    }
+    let (h, p) = host
+        .rsplit_once(':')
+        .ok_or_else(|| mlua::Error::runtime(format!("address '{host}' has no port")))?;
+    let p: u16 = p
+        .parse()
+        .map_err(|_| mlua::Error::runtime(format!("bad port in '{host}'")))?;
+    Ok((
+        h.trim_start_matches('[').trim_end_matches(']').to_string(),
+        p,
+    ))
+}
+
+/// The factory for the `skynet.socketdriver` module.
+pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
+    Arc::new(move |lua: &Lua, ctx: &Context| {
+        let t = lua.create_table()?;
+        let me = ctx.handle();
+        let takeover = ctx.identity().has(Grant::SocketTakeover);
+
+        let s = server.clone();
+        t.set(
+            "listen",
+            lua.create_function(
+                move |lua, (host, port, backlog): (String, Option<u16>, Option<u32>)| {
+                    let (h, p) = split_host(&host, port)?;
+                    match s.listen(me, &h, p, backlog.unwrap_or(32)) {
+                        Ok((id, addr)) => Ok(MultiValue::from_vec(vec![
+                            Value::Integer(i64::from(id)),
+                            Value::String(lua.create_string(addr.ip().to_string())?),
+                            Value::Integer(i64::from(addr.port())),
+                        ])),
+                        Err(e) => Ok(MultiValue::from_vec(vec![
+                            Value::Nil,
+                            Value::String(lua.create_string(e.to_string())?),
+                        ])),
+                    }
+                },
+            )?,
+        )?;
+        let s = server.clone();
+        t.set(
+            "connect",
+            lua.create_function(move |lua, (host, port): (String, Option<u16>)| {
+                let (h, p) = split_host(&host, port)?;
+                match s.connect(me, &h, p) {
+                    Ok(id) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(id))])),
+                    Err(e) => Ok(MultiValue::from_vec(vec![
+                        Value::Nil,
+                        Value::String(lua.create_string(e.to_string())?),
+                    ])),
+                }
+            })?,
+        )?;
+        macro_rules! simple {
+            ($name:literal, $method:ident) => {{
+                let s = server.clone();
+                t.set(
+                    $name,
+                    lua.create_function(move |lua, id: i32| match s.$method(me, id, takeover) {
+                        Ok(()) => Ok((true, Value::Nil)),
+                        Err(e) => Ok((false, Value::String(lua.create_string(e.to_string())?))),
+                    })?,
+                )?;
+            }};
+        }
+        simple!("start", start);
+        simple!("close", close);
+        simple!("shutdown", shutdown);
+        simple!("abandon", abandon);
+        for name in ["send", "lsend"] {
+            let s = server.clone();
+            t.set(
+                name,
+                lua.create_function(move |lua, (id, data): (i32, Value)| {
+                    match s.write(me, id, bytes_of(&data)?, takeover) {
+                        Ok(()) => Ok((true, Value::Nil)),
+                        Err(e) => Ok((false, Value::String(lua.create_string(e.to_string())?))),
+                    }
+                })?,
+            )?;
+        }
+        let s = server.clone();
+        t.set(
+            "delegate",
+            lua.create_function(move |_, (id, to): (i32, u32)| {
+                Ok(s.delegate(me, id, Handle(to)).is_ok())
+            })?,
+        )?;
+        t.set("nodelay", lua.create_function(|_, _id: i32| Ok(()))?)?;
+        let s = server.clone();
+        t.set(
+            "udp",
+            lua.create_function(move |lua, (host, port): (Option<String>, Option<u16>)| {
+                match s.udp(me, host.as_deref().unwrap_or("0.0.0.0"), port.unwrap_or(0)) {
+                    Ok(id) => Ok((Value::Integer(i64::from(id)), Value::Nil)),
+                    Err(e) => Ok((Value::Nil, Value::String(lua.create_string(e.to_string())?))),
+                }
+            })?,
+        )?;
+        let s = server.clone();
+        t.set(
+            "udp_connect",
+            lua.create_function(move |_, (id, host, port): (i32, String, u16)| {
+                s.udp_connect(me, id, &host, port)
+                    .map_err(|e| mlua::Error::runtime(e.to_string()))
+            })?,
+        )?;
+        let s = server.clone();
+        t.set(
+            "udp_send",
+            lua.create_function(move |_, (id, to, data): (i32, mlua::LuaString, Value)| {
+                Ok(s.sendto(me, id, &to.as_bytes(), bytes_of(&data)?).is_ok())
+            })?,
+        )?;
+        t.set(
+            "udp_address",
+            lua.create_function(|_, blob: mlua::LuaString| {
+                match parse_udp_address(&blob.as_bytes()) {
+                    Some(a) => Ok((Some(a.ip().to_string()), Some(a.port()))),
+                    None => Ok((None, None)),
+                }
+            })?,
+        )?;
+        t.set(
+            "unpack",
+            lua.create_function(|lua, msg: mlua::LuaString| {
+                let b = msg.as_bytes();
+                if b.len() < 9 {
+                    return Err(mlua::Error::runtime("malformed socket event"));
+                }
+                let kind = i64::from(b[0]);
+                let id = i64::from(i32::from_le_bytes([b[1], b[2], b[3], b[4]]));
+                let ud = i64::from(i32::from_le_bytes([b[5], b[6], b[7], b[8]]));
+                let data = lua.create_string(&b[9..])?;
+                Ok((kind, id, ud, data))
+            })?,
+        )?;
+        t.set(
+            "bind",
+            lua.create_function(|_, _fd: i64| -> mlua::Result<()> {
+                Err(mlua::Error::runtime(
+                    "socket.bind: skyhold does not hand OS descriptors to services",
+                ))
+            })?,
+        )?;
+        Ok(Value::Table(t))
+    })
+}

@@ -1,0 +1,90 @@
+//! The socket layer's limits, each with a safe default and a config key.
+
+use std::time::Duration;
+
+/// Socket limits.
+#[derive(Clone, Debug)]
+pub struct NetLimits {
+    /// `socket_max_connections`: accepted connections open at once.
+    pub max_connections: usize,
+    /// `socket_max_per_ip`: accepted connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// `socket_accept_rate`: accepts per second per listener.
+    pub accepts_per_second: u32,
+    /// `socket_idle_timeout`: seconds without traffic before a connection is closed.
+    pub idle_timeout: Duration,
+    /// `socket_send_buffer`: unsent bytes after which a connection is closed.
+    pub max_send_buffer: usize,
+    /// `socket_send_warning`: unsent bytes at which the owner is warned.
+    pub send_warning: usize,
+    /// `socket_pause_queue`: owner mailbox length at which reading pauses.
+    pub owner_queue_pause: usize,
+}
+
+impl Default for NetLimits {
+    fn default() -> Self {
+        NetLimits {
+            max_connections: 10_000,
+            max_connections_per_ip: 64,
+            accepts_per_second: 1_000,
+            idle_timeout: Duration::from_secs(300),
+            max_send_buffer: 8 << 20,
+            send_warning: 1 << 20,
+            owner_queue_pause: 4096,
+        }
+    }
+}
+
+impl NetLimits {
+    /// The config keys.
+    pub const KEYS: &'static [&'static str] = &[
+        "socket_max_connections",
+        "socket_max_per_ip",
+        "socket_accept_rate",
+        "socket_idle_timeout",
+        "socket_send_buffer",
+        "socket_send_warning",
+        "socket_pause_queue",
+    ];
+
+    /// Applies one setting; false for a key that is not a socket limit.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let n: u64 = match value.trim().parse() {
+            Ok(n) if n > 0 => n,
+            _ if !Self::KEYS.contains(&key) => return Ok(false),
+            _ => {
+                return Err(format!(
+                    "config key {key}: '{value}' is not a positive whole number"
+                ))
+            }
+        };
+        match key {
+            "socket_max_connections" => self.max_connections = n as usize,
+            "socket_max_per_ip" => self.max_connections_per_ip = n as usize,
+            "socket_accept_rate" => self.accepts_per_second = n.min(u64::from(u32::MAX)) as u32,
+            "socket_idle_timeout" => self.idle_timeout = Duration::from_secs(n),
+            "socket_send_buffer" => self.max_send_buffer = n as usize,
+            "socket_send_warning" => self.send_warning = n as usize,
+            "socket_pause_queue" => self.owner_queue_pause = n as usize,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_sets_something() {
+        for k in NetLimits::KEYS {
+            let mut l = NetLimits::default();
+            assert_eq!(l.set(k, "3"), Ok(true), "{k}");
+        }
+        assert!(NetLimits::default()
+            .set("socket_max_per_ip", "zero")
+            .is_err());
+        assert_eq!(NetLimits::default().set("thread", "2"), Ok(false));
+    }
+}
