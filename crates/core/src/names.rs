@@ -1,9 +1,9 @@
 //! Local names with owners.
 //!
-//! A name belongs to the service that registered it. Registering a taken name
-//! fails with an error naming the holder; binding a name to another service,
+//! A name belongs to the service it names. Registering a taken name fails
+//! with an error naming the holder; binding a name to another service,
 //! taking a name over, or taking a name the policy reserves for another
-//! script needs a grant. Names die with their owner and with their target.
+//! script needs a grant. Names die with the service they name.
 
 use parking_lot::RwLock;
 use std::collections::HashMap;

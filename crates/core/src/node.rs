@@ -450,11 +450,14 @@ impl NodeInner {
                 }
             }
         }
-        let owned = from.names.lock().len();
+        // A name belongs to the service it names, also when a granted
+        // service bound it on that service's behalf (bootstrap names the
+        // launcher, and the name must outlive bootstrap).
+        let owned = target_cell.names.lock().len();
         let previous = self.names.bind(
             name,
             target_cell.id,
-            from.id,
+            target_cell.id,
             takeover,
             self.limits.max_names,
             owned,
@@ -464,11 +467,9 @@ impl NodeInner {
                 p.names.lock().retain(|n| n != name);
             }
         }
-        for cell in [from, &target_cell] {
-            let mut list = cell.names.lock();
-            if !list.iter().any(|n| n == name) {
-                list.push(name.to_string());
-            }
+        let mut list = target_cell.names.lock();
+        if !list.iter().any(|n| n == name) {
+            list.push(name.to_string());
         }
         Ok(())
     }

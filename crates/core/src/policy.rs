@@ -223,6 +223,9 @@ pub struct Policy {
 pub const ORDINARY_ROLE: &str = "service";
 /// Name of the built-in role with every grant.
 pub const SYSTEM_ROLE: &str = "system";
+/// Name of the built-in role of skyhold's gate: it forwards client packets
+/// (PTYPE_CLIENT, shown from the client tag) to agents.
+pub const GATE_ROLE: &str = "gate";
 
 /// Services that get the system role by default: skyhold's own boot services.
 pub const SYSTEM_SCRIPTS: &[&str] = &[
@@ -255,6 +258,12 @@ impl Default for Policy {
         };
         p.define_role(Role::new(ORDINARY_ROLE, []));
         p.define_role(Role::new(SYSTEM_ROLE, Grant::all()));
+        p.define_role(Role::new(
+            GATE_ROLE,
+            [Grant::Redirect, Grant::Send(ptype::CLIENT)],
+        ));
+        p.assign(Subject::Script("gate".into()), GATE_ROLE)
+            .expect("gate role exists");
         for s in SYSTEM_SCRIPTS {
             p.assign(Subject::Script((*s).to_string()), SYSTEM_ROLE)
                 .expect("system role exists");

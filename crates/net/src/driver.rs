@@ -120,6 +120,38 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
         }
         let s = server.clone();
         t.set(
+            "frame",
+            lua.create_function(
+                move |lua, (id, header, max): (i32, Option<u8>, Option<usize>)| {
+                    let limit = s.limits().max_frame;
+                    let (h, max) = match header.unwrap_or(2) {
+                        2 => (
+                            crate::frame::HeaderLen::Two,
+                            max.unwrap_or(limit).min(limit).min(65_535),
+                        ),
+                        4 => match max {
+                            Some(m) => (crate::frame::HeaderLen::Four, m.min(limit.max(65_535))),
+                            None => {
+                                return Err(mlua::Error::runtime(
+                                    "a 4-byte frame header needs an explicit size cap",
+                                ))
+                            }
+                        },
+                        other => {
+                            return Err(mlua::Error::runtime(format!(
+                                "frame header must be 2 or 4 bytes, not {other}"
+                            )))
+                        }
+                    };
+                    match s.set_framing(me, id, h, max, takeover) {
+                        Ok(()) => Ok((true, Value::Nil)),
+                        Err(e) => Ok((false, Value::String(lua.create_string(e.to_string())?))),
+                    }
+                },
+            )?,
+        )?;
+        let s = server.clone();
+        t.set(
             "delegate",
             lua.create_function(move |_, (id, to): (i32, u32)| {
                 Ok(s.delegate(me, id, Handle(to)).is_ok())

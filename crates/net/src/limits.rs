@@ -19,6 +19,15 @@ pub struct NetLimits {
     pub send_warning: usize,
     /// `socket_pause_queue`: owner mailbox length at which reading pauses.
     pub owner_queue_pause: usize,
+    /// `socket_read_rate`: bytes a connection may send per second.
+    pub read_bytes_per_second: usize,
+    /// `socket_frame_rate`: frames a framed connection may send per second.
+    pub frames_per_second: u32,
+    /// `socket_frame_timeout`: seconds to complete a frame once it has begun.
+    pub frame_timeout: Duration,
+    /// `socket_max_frame`: largest frame of a framed connection (2-byte
+    /// headers allow at most 65535; a 4-byte header needs this cap).
+    pub max_frame: usize,
 }
 
 impl Default for NetLimits {
@@ -31,6 +40,10 @@ impl Default for NetLimits {
             max_send_buffer: 8 << 20,
             send_warning: 1 << 20,
             owner_queue_pause: 4096,
+            read_bytes_per_second: 4 << 20,
+            frames_per_second: 2000,
+            frame_timeout: Duration::from_secs(10),
+            max_frame: 65_535,
         }
     }
 }
@@ -45,6 +58,10 @@ impl NetLimits {
         "socket_send_buffer",
         "socket_send_warning",
         "socket_pause_queue",
+        "socket_read_rate",
+        "socket_frame_rate",
+        "socket_frame_timeout",
+        "socket_max_frame",
     ];
 
     /// Applies one setting; false for a key that is not a socket limit.
@@ -66,6 +83,10 @@ impl NetLimits {
             "socket_send_buffer" => self.max_send_buffer = n as usize,
             "socket_send_warning" => self.send_warning = n as usize,
             "socket_pause_queue" => self.owner_queue_pause = n as usize,
+            "socket_read_rate" => self.read_bytes_per_second = n as usize,
+            "socket_frame_rate" => self.frames_per_second = n.min(u64::from(u32::MAX)) as u32,
+            "socket_frame_timeout" => self.frame_timeout = Duration::from_secs(n),
+            "socket_max_frame" => self.max_frame = n as usize,
             _ => return Ok(false),
         }
         Ok(true)

@@ -24,7 +24,57 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
+use crate::frame::{FrameDecoder, HeaderLen};
 use crate::limits::NetLimits;
+
+/// Counts bytes and frames per second against the inbound rate limits.
+struct Inbound {
+    window: tokio::time::Instant,
+    bytes: usize,
+    frames: u32,
+}
+
+impl Inbound {
+    fn new() -> Self {
+        Inbound {
+            window: tokio::time::Instant::now(),
+            bytes: 0,
+            frames: 0,
+        }
+    }
+
+    fn roll(&mut self) {
+        let now = tokio::time::Instant::now();
+        if now.duration_since(self.window) >= Duration::from_secs(1) {
+            self.window = now;
+            self.bytes = 0;
+            self.frames = 0;
+        }
+    }
+
+    fn add_bytes(&mut self, n: usize, limits: &NetLimits) -> Result<(), String> {
+        self.roll();
+        self.bytes += n;
+        if self.bytes > limits.read_bytes_per_second {
+            return Err(format!(
+                "sent more than {} bytes in a second (config socket_read_rate)",
+                limits.read_bytes_per_second
+            ));
+        }
+        Ok(())
+    }
+
+    fn add_frame(&mut self, limits: &NetLimits) -> Result<(), String> {
+        self.frames += 1;
+        if self.frames > limits.frames_per_second {
+            return Err(format!(
+                "sent more than {} frames in a second (config socket_frame_rate)",
+                limits.frames_per_second
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Socket event types, as skynet numbers them.
 pub mod event {
@@ -42,6 +92,8 @@ pub mod event {
     pub const UDP: u8 = 6;
     /// Bytes waiting to be sent passed a threshold (`ud` = KiB).
     pub const WARNING: u8 = 7;
+    /// One complete frame of a framed connection (skyhold's; `ud` = size).
+    pub const FRAME: u8 = 8;
 }
 
 /// Encodes an event as the PTYPE_SOCKET payload our Lua library reads:
@@ -86,6 +138,7 @@ impl std::error::Error for SocketError {}
 
 enum Command {
     Start,
+    Frame(HeaderLen, usize),
     Write(Bytes),
     Close,
     Shutdown,
@@ -279,7 +332,7 @@ impl SocketServer {
                         continue;
                     }
                     Some(Command::Close) | Some(Command::Shutdown) | None => break,
-                    Some(Command::Write(_)) => continue,
+                    Some(Command::Write(_)) | Some(Command::Frame(..)) => continue,
                 }
             }
             tokio::select! {
@@ -397,10 +450,14 @@ impl SocketServer {
         let mut buf = vec![0u8; 64 * 1024];
         let mut reason: Option<String> = None;
         let idle = self.limits.idle_timeout;
-        while let Some(owner) = self.owner(id) {
+        let mut framing: Option<FrameDecoder> = None;
+        let mut frame_deadline: Option<tokio::time::Instant> = None;
+        let mut inbound = Inbound::new();
+        'conn: while let Some(owner) = self.owner(id) {
             // Back-pressure: while the owner has a long queue, stop reading.
             let paused =
                 !started || self.node.queued(owner).unwrap_or(0) > self.limits.owner_queue_pause;
+            let deadline = frame_deadline;
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(Command::Start) => {
@@ -410,6 +467,9 @@ impl SocketServer {
                                 self.emit(o, event::CONNECT, id, 0, b"");
                             }
                         }
+                    }
+                    Some(Command::Frame(header, max)) => {
+                        framing = Some(FrameDecoder::new(header, max));
                     }
                     Some(Command::Write(data)) => {
                         let n = data.len();
@@ -433,14 +493,52 @@ impl SocketServer {
                 r = reader.read(&mut buf), if !paused => match r {
                     Ok(0) => break,
                     Ok(n) => {
-                        if !self.emit(owner, event::DATA, id, n as i32, &buf[..n]) {
+                        if let Err(why) = inbound.add_bytes(n, &self.limits) {
+                            reason = Some(why);
                             break;
                         }
+                        let Some(decoder) = framing.as_mut() else {
+                            if !self.emit(owner, event::DATA, id, n as i32, &buf[..n]) {
+                                break;
+                            }
+                            continue;
+                        };
+                        decoder.feed(&buf[..n]);
+                        loop {
+                            match decoder.next_frame() {
+                                Ok(Some(frame)) => {
+                                    if let Err(why) = inbound.add_frame(&self.limits) {
+                                        reason = Some(why);
+                                        break 'conn;
+                                    }
+                                    if !self.emit(owner, event::FRAME, id, frame.len() as i32, &frame) {
+                                        break 'conn;
+                                    }
+                                }
+                                Ok(None) => break,
+                                Err(e) => {
+                                    reason = Some(format!("{e} (config socket_max_frame)"));
+                                    break 'conn;
+                                }
+                            }
+                        }
+                        frame_deadline = if decoder.buffered() > 0 {
+                            frame_deadline.or_else(|| Some(tokio::time::Instant::now() + self.limits.frame_timeout))
+                        } else {
+                            None
+                        };
                     }
                     Err(e) => {
                         reason = Some(e.to_string());
                         break;
                     }
+                },
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                    reason = Some(format!(
+                        "a frame was not completed within {} s (config socket_frame_timeout)",
+                        self.limits.frame_timeout.as_secs()
+                    ));
+                    break;
                 },
                 _ = tokio::time::sleep(idle), if started => {
                     reason = Some(format!("idle for {} s (config socket_idle_timeout)", idle.as_secs()));
@@ -508,6 +606,19 @@ impl SocketServer {
             let _ = tx.send(cmd);
         }
         Ok(())
+    }
+
+    /// Makes a connection deliver whole frames (`FRAME` events) instead of
+    /// raw data: a `header`-byte big-endian length, at most `max` bytes.
+    pub fn set_framing(
+        &self,
+        caller: Handle,
+        id: i32,
+        header: HeaderLen,
+        max: usize,
+        takeover: bool,
+    ) -> Result<(), SocketError> {
+        self.command(caller, id, "frame", takeover, Command::Frame(header, max))
     }
 
     /// Starts reading (and claims an accepted connection for `caller`).
