@@ -367,7 +367,7 @@ function socket.close(id)
 	local s = sockets[id]
 	driver.close(id)
 	if s then
-		if s.connected and not s.waiting then
+		if s.connected and not s.waiting and not s.udp then
 			s.want = "close"
 			suspend(s)
 			s.want = nil
@@ -438,14 +438,16 @@ end
 -- UDP ------------------------------------------------------------------------
 
 function socket.udp(callback, host, port)
-	local id, err = driver.udp(host, port)
+	local id, addr, bound = driver.udp(host, port)
 	if not id then
-		error(err)
+		error(addr)
 	end
 	local s = new_state(id)
 	s.callback = callback
 	s.connected = true
-	return id
+	s.udp = true
+	-- skynet returns the id; the bound address and port come after it.
+	return id, addr, bound
 end
 
 function socket.udp_connect(id, host, port, callback)

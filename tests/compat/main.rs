@@ -94,4 +94,5 @@ cases!(
     multicast,
     debug_protocol,
     socket_echo,
+    udp,
 );

@@ -163,8 +163,15 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
             "udp",
             lua.create_function(move |lua, (host, port): (Option<String>, Option<u16>)| {
                 match s.udp(me, host.as_deref().unwrap_or("0.0.0.0"), port.unwrap_or(0)) {
-                    Ok(id) => Ok((Value::Integer(i64::from(id)), Value::Nil)),
-                    Err(e) => Ok((Value::Nil, Value::String(lua.create_string(e.to_string())?))),
+                    Ok((id, addr)) => Ok(MultiValue::from_vec(vec![
+                        Value::Integer(i64::from(id)),
+                        Value::String(lua.create_string(addr.ip().to_string())?),
+                        Value::Integer(i64::from(addr.port())),
+                    ])),
+                    Err(e) => Ok(MultiValue::from_vec(vec![
+                        Value::Nil,
+                        Value::String(lua.create_string(e.to_string())?),
+                    ])),
                 }
             })?,
         )?;

@@ -725,13 +725,22 @@ impl SocketServer {
         Ok(())
     }
 
-    /// Opens a UDP socket bound to `host:port` (port 0: any).
-    pub fn udp(self: &Arc<Self>, owner: Handle, host: &str, port: u16) -> Result<i32, SocketError> {
+    /// Opens a UDP socket bound to `host:port` (port 0: any); returns its
+    /// id and the address it is bound to.
+    pub fn udp(
+        self: &Arc<Self>,
+        owner: Handle,
+        host: &str,
+        port: u16,
+    ) -> Result<(i32, SocketAddr), SocketError> {
         let addr = format!("{host}:{port}");
         let sock = self
             .runtime
             .block_on(UdpSocket::bind(&addr))
             .map_err(|e| SocketError::Io(format!("udp {addr}: {e}")))?;
+        let local = sock
+            .local_addr()
+            .map_err(|e| SocketError::Io(e.to_string()))?;
         let sock = Arc::new(sock);
         let (tx, mut rx) = mpsc::unbounded_channel::<Command>();
         let id = {
@@ -771,9 +780,12 @@ impl SocketServer {
                     }
                 }
             }
+            if let Some(owner) = me.owner(id) {
+                me.emit(owner, event::CLOSE, id, 0, b"");
+            }
             me.remove(id);
         });
-        Ok(id)
+        Ok((id, local))
     }
 
     /// Sets a UDP socket's default peer.
