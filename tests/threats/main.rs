@@ -3,13 +3,16 @@
 
 mod common;
 
+mod cpu_bomb;
 mod debug_injection;
 mod deserializer_bomb;
 mod forged_reply;
 mod hostile_clients;
 mod kill_without_grant;
 mod mailbox_flood;
+mod memory_bomb;
 mod name_hijack;
+mod sandbox_escape;
 mod secret_getenv;
 mod socket_takeover;
 mod spoofed_source;

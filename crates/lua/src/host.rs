@@ -205,9 +205,15 @@ impl Service for LuaService {
             i64::from(msg.session),
             i64::from(msg.source.0),
         ));
+        let spent = budget.spent();
         budget.disarm();
         if let Err(e) = r {
             self.report_error(ctx, &msg, &e);
+            if spent && msg.expects_reply() {
+                // The handler was stopped mid-way: its caller gets an error
+                // now rather than waiting for a reply that will not come.
+                let _ = ctx.reply_error(msg.source, msg.session, Default::default());
+            }
         }
         self.refresh_callbacks();
     }

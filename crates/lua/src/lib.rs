@@ -5,6 +5,7 @@
 pub mod api;
 pub mod codecache;
 pub mod host;
+pub mod lpattern;
 pub mod modules;
 pub mod paths;
 pub mod seri;

@@ -1,18 +1,38 @@
-//! Building a service's Lua state (minimal version, to be replaced by the
-//! hardened sandbox module).
+//! A service's Lua state: the sandbox.
+//!
+//! - Only the safe standard libraries: coroutine, table, string, utf8, math,
+//!   and `os` reduced to time/clock/date/difftime. No `io`, `debug` (a
+//!   `debug.traceback` for the running coroutine only), `package.loadlib`,
+//!   `dofile`, `loadfile`, or C modules.
+//! - `string.dump` is deleted from the real string table and the string
+//!   metatable is locked (`getmetatable("")` gives `false`), so bytecode can
+//!   neither be made nor reached through `("").dump`.
+//! - `load` takes text only (mode `t` whatever the caller asks), in the
+//!   service's environment unless one is given.
+//! - `collectgarbage` answers only the harmless options.
+//! - A memory limit per state (`lua_memory_limit`).
+//! - An instruction budget per message (`lua_instruction_budget`) counted by
+//!   a global count hook (coroutines included) and made sticky: once spent,
+//!   `pcall`, `xpcall`, `coroutine.resume`, `coroutine.wrap` and
+//!   `coroutine.close` re-raise instead of catching, so the message ends.
+//! - String pattern functions run in Rust and count their steps against the
+//!   same budget (see [`crate::lpattern`]).
 
 use mlua::chunk::ChunkMode;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use skyhold_core::Context;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
+
+/// The error a spent budget raises.
+pub const BUDGET_ERROR: &str = "instruction budget exceeded";
 
 /// Sandbox limits.
 #[derive(Clone, Debug)]
 pub struct SandboxOptions {
-    /// Bytes of Lua memory per service.
+    /// Bytes of Lua memory per service (`lua_memory_limit`).
     pub memory_limit: usize,
-    /// VM instructions per message.
+    /// VM instructions per message (`lua_instruction_budget`).
     pub instruction_budget: u64,
 }
 
@@ -28,27 +48,119 @@ impl Default for SandboxOptions {
 /// The per-message instruction budget of one state.
 #[derive(Clone)]
 pub struct Budget {
-    left: Arc<AtomicU64>,
-    budget: u64,
-    killed: Arc<AtomicBool>,
+    left: Arc<AtomicI64>,
+    armed: Arc<AtomicBool>,
+    budget: i64,
+    /// A Lua table the wrappers read: `[1] = true` once the budget is spent.
+    flag: Table,
 }
 
+/// Instructions between two looks of the hook.
 const HOOK_EVERY: u32 = 1000;
 
 impl Budget {
+    /// A budget of `instructions` per message for `lua` (not yet counting:
+    /// [`new_state`] installs the hook that counts VM instructions).
+    pub fn new(lua: &Lua, instructions: u64) -> mlua::Result<Budget> {
+        Ok(Budget {
+            left: Arc::new(AtomicI64::new(0)),
+            armed: Arc::new(AtomicBool::new(false)),
+            budget: i64::try_from(instructions).unwrap_or(i64::MAX),
+            flag: lua.create_table()?,
+        })
+    }
+
     /// Starts a message's budget.
     pub fn arm(&self) {
-        self.killed.store(false, Ordering::Relaxed);
         self.left.store(self.budget, Ordering::Relaxed);
+        self.armed.store(true, Ordering::Relaxed);
+        let _ = self.flag.raw_set(1, Value::Nil);
     }
 
     /// Ends it.
     pub fn disarm(&self) {
-        self.left.store(u64::MAX, Ordering::Relaxed);
+        self.armed.store(false, Ordering::Relaxed);
+    }
+
+    /// Takes `steps` from the budget (pattern matching); an error once spent.
+    pub fn charge(&self, steps: i64) -> mlua::Result<()> {
+        if !self.armed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if self.left.fetch_sub(steps, Ordering::Relaxed) - steps <= 0 {
+            let _ = self.flag.raw_set(1, true);
+            return Err(mlua::Error::runtime(BUDGET_ERROR));
+        }
+        Ok(())
+    }
+
+    /// True once this message's budget is spent.
+    pub fn spent(&self) -> bool {
+        self.flag.raw_get::<bool>(1).unwrap_or(false)
     }
 }
 
-/// A new state for a service.
+/// Lua run once per state, with the real functions as arguments, to put
+/// the budget-aware wrappers and the limited `collectgarbage` in place.
+const WRAPPERS: &str = r#"
+local G, flag, budget_error = ...
+local raw_pcall, raw_xpcall, raw_error, raw_select = pcall, xpcall, error, select
+local co = G.coroutine
+local raw_resume, raw_create, raw_close, raw_status = co.resume, co.create, co.close, co.status
+local table_pack, table_unpack = table.pack, table.unpack
+
+local function check(...)
+	if flag[1] then
+		raw_error(budget_error, 0)
+	end
+	return ...
+end
+
+G.pcall = function(f, ...)
+	return check(raw_pcall(f, ...))
+end
+
+G.xpcall = function(f, handler, ...)
+	return check(raw_xpcall(f, function(e)
+		if flag[1] then
+			return e
+		end
+		return handler(e)
+	end, ...))
+end
+
+co.resume = function(c, ...)
+	return check(raw_resume(c, ...))
+end
+
+co.close = function(c)
+	return check(raw_close(c))
+end
+
+co.wrap = function(f)
+	local c = raw_create(f)
+	return function(...)
+		local r = table_pack(raw_resume(c, ...))
+		check()
+		if not r[1] then
+			raw_error(r[2], 0)
+		end
+		return table_unpack(r, 2, r.n)
+	end
+end
+
+local raw_collect = collectgarbage
+local allowed = { count = true, collect = true, step = true, isrunning = true, incremental = true, generational = true }
+G.collectgarbage = function(opt, ...)
+	opt = opt or "collect"
+	if not allowed[opt] then
+		raw_error("collectgarbage '" .. tostring(opt) .. "' is not available in skyhold", 2)
+	end
+	return raw_collect(opt, ...)
+end
+"#;
+
+/// A new sandboxed state for a service, and its budget.
 pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budget)> {
     let lua = Lua::new_with(
         StdLib::COROUTINE
@@ -61,29 +173,37 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
     )?;
     lua.set_memory_limit(opts.memory_limit)?;
     let g = lua.globals();
+
+    // No bytecode can be made, nor reached through the string metatable.
     let string: Table = g.get("string")?;
     string.set("dump", Value::Nil)?;
     lua.load("getmetatable('').__metatable = false")
         .set_mode(ChunkMode::Text)
         .exec()?;
+
     let os: Table = g.get("os")?;
     let small_os = lua.create_table()?;
     for k in ["time", "clock", "date", "difftime"] {
         small_os.set(k, os.get::<Value>(k)?)?;
     }
     g.set("os", small_os)?;
-    for k in ["dofile", "loadfile"] {
+    for k in ["dofile", "loadfile", "package", "io", "debug", "require"] {
         g.set(k, Value::Nil)?;
     }
+
+    // load: text only, in this service's environment unless one is given.
     let env_load = lua.create_function(
-        |lua,
-         (chunk, name, _mode, env): (
-            mlua::LuaString,
-            Option<String>,
-            Option<String>,
-            Option<Table>,
-        )| {
-            let bytes = chunk.as_bytes();
+        |lua, (chunk, name, _mode, env): (Value, Option<String>, Option<String>, Option<Table>)| {
+            let text = match chunk {
+                Value::String(s) => s,
+                _ => {
+                    return Ok((
+                        Value::Nil,
+                        Value::String(lua.create_string("load: only source text can be loaded")?),
+                    ))
+                }
+            };
+            let bytes = text.as_bytes();
             let f = lua
                 .load(&bytes[..])
                 .set_name(name.unwrap_or_else(|| "=(load)".into()))
@@ -99,6 +219,7 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
         },
     )?;
     g.set("load", env_load)?;
+
     let log = ctx.clone();
     g.set(
         "print",
@@ -111,25 +232,49 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
             Ok(())
         })?,
     )?;
-    let budget = Budget {
-        left: Arc::new(AtomicU64::new(u64::MAX)),
-        budget: opts.instruction_budget,
-        killed: Arc::new(AtomicBool::new(false)),
-    };
+
+    // debug.traceback for the running coroutine: nothing else of `debug`.
+    let debug = lua.create_table()?;
+    debug.set(
+        "traceback",
+        lua.create_function(|lua, args: mlua::Variadic<Value>| {
+            let msg = args.iter().find_map(|v| match v {
+                Value::String(s) => Some(s.to_string_lossy()),
+                _ => None,
+            });
+            let on_other_thread = matches!(args.first(), Some(Value::Thread(_)));
+            if on_other_thread {
+                return Ok(msg.unwrap_or_default());
+            }
+            Ok(lua.traceback(msg.as_deref(), 1)?.to_string_lossy())
+        })?,
+    )?;
+    g.set("debug", debug)?;
+
+    let budget = Budget::new(&lua, opts.instruction_budget)?;
+    let flag = budget.flag.clone();
+    let wrap: Function = lua
+        .load(WRAPPERS)
+        .set_name("=sandbox")
+        .set_mode(ChunkMode::Text)
+        .into_function()?;
+    wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
+    crate::lpattern::install(&lua, &string, budget.clone())?;
+
     let b = budget.clone();
     lua.set_global_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |_, _| {
-            let left = b.left.load(Ordering::Relaxed);
-            if left == u64::MAX {
+            if !b.armed.load(Ordering::Relaxed) {
                 return Ok(VmState::Continue);
             }
-            if left < u64::from(HOOK_EVERY) || b.killed.load(Ordering::Relaxed) {
-                b.killed.store(true, Ordering::Relaxed);
-                return Err(mlua::Error::runtime("instruction budget exceeded"));
+            if b.flag.raw_get::<bool>(1).unwrap_or(false) {
+                return Err(mlua::Error::runtime(BUDGET_ERROR));
             }
-            b.left
-                .store(left - u64::from(HOOK_EVERY), Ordering::Relaxed);
+            if b.left.fetch_sub(i64::from(HOOK_EVERY), Ordering::Relaxed) <= i64::from(HOOK_EVERY) {
+                let _ = b.flag.raw_set(1, true);
+                return Err(mlua::Error::runtime(BUDGET_ERROR));
+            }
             Ok(VmState::Continue)
         },
     )?;

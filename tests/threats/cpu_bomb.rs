@@ -1,0 +1,34 @@
+//! Threat: a compromised or buggy service loops forever in a message
+//! handler — plainly, inside pcall/xpcall, inside coroutines, inside a
+//! callback from C (gsub, sort, a metamethod, a `<close>` handler), or with
+//! a pattern that backtracks for hours. The instruction budget per message
+//! stops each one (pattern matching counts its steps too); the caller gets
+//! "call failed", and the service and the node go on.
+
+use crate::common::*;
+
+#[test]
+fn every_kind_of_endless_loop_is_stopped_by_the_budget() {
+    let log = lua_check("cpu_bombs", &[("lua_instruction_budget", "20000000")]);
+    for what in [
+        "plain",
+        "pcall_loop",
+        "xpcall_loop",
+        "coroutine_loop",
+        "gsub_callback",
+        "pattern",
+        "sort",
+        "index_metamethod",
+        "close_handler",
+    ] {
+        assert!(
+            log.iter()
+                .any(|l| l.contains(&format!("bomb {what} stopped"))),
+            "{what} was not reported stopped:\n{}",
+            log.join("\n")
+        );
+    }
+    assert!(log
+        .iter()
+        .any(|l| l.contains("instruction budget exceeded")));
+}

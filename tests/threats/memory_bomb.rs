@@ -1,0 +1,19 @@
+//! Threat: a service allocates until the machine runs out of memory — a
+//! growing table, a giant `string.rep`, doubling concatenation, a slow leak,
+//! the same inside pcall. Each state has a memory limit: the allocation
+//! fails with "not enough memory", the message fails (the caller gets an
+//! error), and the service and the node go on.
+
+use crate::common::*;
+
+#[test]
+fn memory_bombs_hit_the_per_service_limit() {
+    let log = lua_check("memory_bombs", &[("lua_memory_limit", "16777216")]);
+    for what in ["table_growth", "string_rep", "concat_loop", "leak_slowly"] {
+        assert!(
+            log.iter()
+                .any(|l| l.contains(&format!("bomb {what} stopped"))),
+            "{what}"
+        );
+    }
+}
