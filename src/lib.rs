@@ -146,6 +146,10 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             .parse()
             .map_err(|_| format!("config key lua_instruction_budget: '{v}' is not a number"))?;
     }
+    if let Some(manifest) = env.get("lua_pin") {
+        let strict = env.get("lua_pin_strict").is_some_and(|v| v == "true");
+        lua.pins = Arc::new(skyhold_lua::pins::Pins::load(&base.join(manifest), strict)?);
+    }
     if env.contains_key("daemon") {
         warnings.push(
             "config key daemon is ignored: run skyhold under a service manager instead".into(),

@@ -18,3 +18,4 @@ mod socket_takeover;
 mod spoofed_source;
 mod stale_handle;
 mod timer_bomb;
+mod unsafe_require;

@@ -31,6 +31,8 @@ pub struct LuaConfig {
     pub code: Arc<crate::codecache::CodeCache>,
     /// Rust modules other crates add (the socket driver), by name.
     pub modules: Vec<(String, ModuleFactory)>,
+    /// Pinned module hashes (`lua_pin`, `lua_pin_strict`).
+    pub pins: Arc<crate::pins::Pins>,
 }
 
 /// Builds a Rust-backed Lua module for one service.
@@ -49,6 +51,7 @@ impl LuaConfig {
             sandbox: SandboxOptions::default(),
             code: Arc::default(),
             modules: Vec::new(),
+            pins: Arc::default(),
         }
     }
 }
@@ -112,13 +115,22 @@ impl LuaService {
         for (name, factory) in &self.config.modules {
             extra.push((name.clone(), factory(&lua, ctx).map_err(|e| e.to_string())?));
         }
-        crate::modules::install(&lua, &self.config.lua_path, self.config.code.clone(), extra)
-            .map_err(|e| e.to_string())?;
+        crate::modules::install(
+            &lua,
+            &self.config.lua_path,
+            self.config.code.clone(),
+            self.config.pins.clone(),
+            extra,
+        )
+        .map_err(|e| e.to_string())?;
         let (path, source) = self
             .config
             .luaservice
             .find(&name)
             .map_err(|e| format!("can't load service {name}: {e}"))?;
+        self.config
+            .pins
+            .check(&format!("service:{name}"), &source)?;
         let env: Table = lua.globals();
         env.set("SERVICE_NAME", name.as_str())
             .map_err(|e| e.to_string())?;

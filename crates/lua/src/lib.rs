@@ -8,6 +8,7 @@ pub mod host;
 pub mod lpattern;
 pub mod modules;
 pub mod paths;
+pub mod pins;
 pub mod seri;
 pub mod state;
 

@@ -1,10 +1,12 @@
-//! `require` confined to the configured `lua_path` (minimal version, to be
-//! replaced by the pinned, hardened loader).
+//! `require` confined to the configured `lua_path`, checked against the pin
+//! manifest if there is one. Changing `package.path` has no effect: the
+//! search path is the one the operator configured.
 
 use mlua::{Lua, Value};
 
 use crate::codecache::CodeCache;
 use crate::paths::SearchPath;
+use crate::pins::Pins;
 use std::sync::Arc;
 
 /// Installs `require` over `path`, with the Rust modules preloaded.
@@ -12,6 +14,7 @@ pub fn install(
     lua: &Lua,
     path: &SearchPath,
     code: Arc<CodeCache>,
+    pins: Arc<Pins>,
     preloaded: Vec<(String, Value)>,
 ) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
@@ -31,6 +34,7 @@ pub fn install(
         let (file, bytes) = path
             .find_with(&name, true)
             .map_err(|e| mlua::Error::runtime(format!("module '{name}' not found:{e}")))?;
+        pins.check(&name, &bytes).map_err(mlua::Error::runtime)?;
         let f = code.load(lua, &file, &bytes)?;
         let v: Value = f.call((name.as_str(), file.display().to_string()))?;
         let v = if v.is_nil() { Value::Boolean(true) } else { v };
@@ -46,6 +50,28 @@ pub fn install(
     package.set("loaded", loaded)?;
     package.set("path", "")?;
     lua.globals().set("package", package)?;
+    // Errors raised from Rust reach Lua as userdata; skynet code reads error
+    // messages as strings, so require re-raises them as strings.
+    let wrap: mlua::Function = lua
+        .load(
+            r#"
+            local raw = ...
+            local pcall, error, tostring, type = pcall, error, tostring, type
+            return function(name)
+                local ok, r = pcall(raw, name)
+                if ok then
+                    return r
+                end
+                if type(r) ~= "string" then
+                    r = tostring(r):gsub("^runtime error: ", "")
+                end
+                error(r, 2)
+            end
+            "#,
+        )
+        .set_name("=require")
+        .into_function()?;
+    let require: mlua::Function = wrap.call(require)?;
     lua.globals().set("require", require)?;
     Ok(())
 }
