@@ -21,19 +21,38 @@
 //! `in_global` claim, taken under the mailbox lock, decides who may push it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(loom)]
-use loom::sync::{Condvar, Mutex};
+use loom::{
+    hint::spin_loop,
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    sync::{Condvar, Mutex, MutexGuard},
+    thread::yield_now,
+};
 #[cfg(not(loom))]
-use std::sync::{Condvar, Mutex};
+use std::{
+    hint::spin_loop,
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    sync::{Condvar, Mutex, MutexGuard},
+    thread::yield_now,
+};
 
 /// How many times an idle worker polls before it sleeps.
+#[cfg(not(loom))]
 const SPIN_ROUNDS: u32 = 4000;
 /// Polls between two looks at the other workers' slots.
+#[cfg(not(loom))]
 const STEAL_EVERY: u32 = 64;
 /// Looks an item must survive in another worker's slot before it is taken.
+#[cfg(not(loom))]
 const STEAL_AFTER: u32 = 4;
+// Under the model checker, a few rounds explore the same interleavings.
+#[cfg(loom)]
+const SPIN_ROUNDS: u32 = 1;
+#[cfg(loom)]
+const STEAL_EVERY: u32 = 2;
+#[cfg(loom)]
+const STEAL_AFTER: u32 = 1;
 /// Turns a worker may take from its own slot before it must look at the
 /// global queue.
 pub const LOCAL_STREAK: u32 = 32;
@@ -59,7 +78,7 @@ struct LocalSlot<T> {
     stamp: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -158,9 +177,9 @@ impl<T> RunQueue<T> {
                     self.spinning.fetch_sub(1, Ordering::SeqCst);
                     return Some(item);
                 }
-                std::thread::yield_now();
+                yield_now();
             } else {
-                std::hint::spin_loop();
+                spin_loop();
             }
         }
         self.spinning.fetch_sub(1, Ordering::SeqCst);
