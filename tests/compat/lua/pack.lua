@@ -30,5 +30,9 @@ skynet.start(function()
 	for i = 1, 100 do arr[i] = i end
 	local back = skynet.unpack(skynet.pack(arr))
 	assert(#back == 100 and back[100] == 100)
+	local netpack = require "skynet.netpack"
+	assert(netpack.pack("hi") == "\0\2hi")
+	local ok, err = pcall(netpack.pack, string.rep("x", 65536))
+	assert(not ok and err:find("Invalid size (too long)", 1, true))
 	skynet.error("PASS")
 end)
