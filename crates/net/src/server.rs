@@ -164,6 +164,22 @@ struct Entry {
     udp_peer: Option<SocketAddr>,
 }
 
+impl Entry {
+    fn new(kind: Kind, owner: Handle, tx: mpsc::UnboundedSender<Command>) -> Entry {
+        Entry {
+            kind,
+            owner,
+            delegates: Vec::new(),
+            claimable: false,
+            tx: Some(tx),
+            pending_bytes: Arc::default(),
+            peer_ip: None,
+            udp: None,
+            udp_peer: None,
+        }
+    }
+}
+
 /// Counters of the socket layer.
 #[derive(Default, Debug)]
 pub struct NetCounters {
@@ -224,6 +240,14 @@ impl SocketServer {
                 return id;
             }
         }
+    }
+
+    /// Adds a socket under a fresh id.
+    fn register(&self, entry: Entry) -> i32 {
+        let mut sockets = self.sockets.lock();
+        let id = self.new_id(&sockets);
+        sockets.insert(id, entry);
+        id
     }
 
     fn emit(&self, owner: Handle, kind: u8, id: i32, ud: i32, data: &[u8]) -> bool {
@@ -289,25 +313,7 @@ impl SocketServer {
             .local_addr()
             .map_err(|e| SocketError::Io(e.to_string()))?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let id = {
-            let mut sockets = self.sockets.lock();
-            let id = self.new_id(&sockets);
-            sockets.insert(
-                id,
-                Entry {
-                    kind: Kind::Listener,
-                    owner,
-                    delegates: Vec::new(),
-                    claimable: false,
-                    tx: Some(tx),
-                    pending_bytes: Arc::default(),
-                    peer_ip: None,
-                    udp: None,
-                    udp_peer: None,
-                },
-            );
-            id
-        };
+        let id = self.register(Entry::new(Kind::Listener, owner, tx));
         let me = self.clone();
         self.runtime
             .spawn(async move { me.accept_loop(id, listener, rx).await });
@@ -406,25 +412,11 @@ impl SocketServer {
     ) -> i32 {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let id = {
-            let mut sockets = self.sockets.lock();
-            let id = self.new_id(&sockets);
-            sockets.insert(
-                id,
-                Entry {
-                    kind: Kind::Stream,
-                    owner,
-                    delegates: Vec::new(),
-                    claimable: accepted,
-                    tx: Some(tx),
-                    pending_bytes: pending.clone(),
-                    peer_ip: accepted.then_some(peer.ip()),
-                    udp: None,
-                    udp_peer: None,
-                },
-            );
-            id
-        };
+        let mut entry = Entry::new(Kind::Stream, owner, tx);
+        entry.claimable = accepted;
+        entry.pending_bytes = pending.clone();
+        entry.peer_ip = accepted.then_some(peer.ip());
+        let id = self.register(entry);
         let me = self.clone();
         self.runtime
             .spawn(async move { me.stream_task(id, stream, rx, pending, accepted).await });
@@ -743,25 +735,9 @@ impl SocketServer {
             .map_err(|e| SocketError::Io(e.to_string()))?;
         let sock = Arc::new(sock);
         let (tx, mut rx) = mpsc::unbounded_channel::<Command>();
-        let id = {
-            let mut sockets = self.sockets.lock();
-            let id = self.new_id(&sockets);
-            sockets.insert(
-                id,
-                Entry {
-                    kind: Kind::Udp,
-                    owner,
-                    delegates: Vec::new(),
-                    claimable: false,
-                    tx: Some(tx),
-                    pending_bytes: Arc::default(),
-                    peer_ip: None,
-                    udp: Some(sock.clone()),
-                    udp_peer: None,
-                },
-            );
-            id
-        };
+        let mut entry = Entry::new(Kind::Udp, owner, tx);
+        entry.udp = Some(sock.clone());
+        let id = self.register(entry);
         let me = self.clone();
         self.runtime.spawn(async move {
             let mut buf = vec![0u8; 65536];
