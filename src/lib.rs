@@ -211,3 +211,61 @@ pub fn boot(s: Settings) -> Result<Node, String> {
         .map_err(|e| format!("bootstrap: {e}"))?;
     Ok(node)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn keys_skyhold_cannot_honour_are_reported() {
+        let s = settings(
+            env(&[
+                ("cpath", "./cservice/?.so"),
+                ("lua_cpath", "./luaclib/?.so"),
+            ]),
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(s.warnings.iter().any(|w| w.contains("cpath")));
+        assert!(s.warnings.iter().any(|w| w.contains("lua_cpath")));
+    }
+
+    #[test]
+    fn limits_come_from_config_keys_and_bad_values_are_named() {
+        let s = settings(
+            env(&[
+                ("thread", "3"),
+                ("max_timers", "77"),
+                ("socket_max_per_ip", "5"),
+            ]),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(s.node.threads, 3);
+        assert_eq!(s.node.limits.max_timers, 77);
+        assert_eq!(s.net.max_connections_per_ip, 5);
+        let e = settings(env(&[("max_timers", "many")]), Path::new("."))
+            .err()
+            .unwrap();
+        assert!(e.contains("max_timers"), "{e}");
+        let e = settings(env(&[("thread", "x")]), Path::new("."))
+            .err()
+            .unwrap();
+        assert!(e.contains("thread"), "{e}");
+    }
+
+    #[test]
+    fn skyholds_own_libraries_come_first() {
+        let s = settings(env(&[("lua_path", "./mine/?.lua")]), Path::new(".")).unwrap();
+        let t = s.lua.lua_path.templates();
+        assert!(t[0].ends_with("lualib/?.lua"), "{t:?}");
+        assert_eq!(t.last().unwrap(), "./mine/?.lua");
+    }
+}
