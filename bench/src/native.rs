@@ -50,6 +50,11 @@ impl Sender {
             ) {
                 Ok(()) => self.remaining -= 1,
                 Err(SendError::Full { .. }) => return,
+                Err(SendError::UnknownAddress(_)) => {
+                    // The target is gone (the node is shutting down).
+                    self.remaining = 0;
+                    return;
+                }
                 Err(e) => panic!("send failed: {e}"),
             }
         }
@@ -321,6 +326,38 @@ pub fn ring(size: usize, tokens: u64, hops: u64) -> NativeResult {
     }
 }
 
+/// Times `calls` honest calls to a target while another service floods the
+/// same target as fast as the runtime lets it; reports the p99.
+pub fn flood_p99(calls: usize) -> NativeResult {
+    let node = node(2);
+    let echo = node.spawn("target", Box::new(Echo)).unwrap();
+    node.spawn(
+        "flooder",
+        Box::new(Sender {
+            target: echo,
+            remaining: u64::MAX,
+        }),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let (tx, rx) = mpsc::channel();
+    node.spawn("honest", caller(echo, calls as u64, tx))
+        .unwrap();
+    let (_, mut lat) = rx.recv().unwrap();
+    node.shutdown();
+    lat.sort_unstable();
+    NativeResult {
+        name: "flood_p99",
+        value: percentile(&lat, 0.99),
+        unit: "µs p99",
+        note: format!(
+            "{calls} calls during a flood: p50 {:.1} µs, max {:.1} µs",
+            percentile(&lat, 0.5),
+            percentile(&lat, 1.0)
+        ),
+    }
+}
+
 /// Spawns `n` native services and reports services per second.
 pub fn spawn(n: usize) -> NativeResult {
     let node = node(2);
@@ -341,13 +378,14 @@ pub fn spawn(n: usize) -> NativeResult {
 /// The native benchmarks whose names are in `only` (all when empty).
 pub fn all_matching(only: &[String]) -> Vec<NativeResult> {
     type Bench = (&'static str, fn() -> NativeResult);
-    let benches: [Bench; 6] = [
+    let benches: [Bench; 7] = [
         ("send", || send(1_000_000)),
         ("call", || call(200_000, 1)),
         ("call10", || call(200_000, 10)),
         ("ring", || ring(1000, 1, 1_000_000)),
         ("ring100", || ring(1000, 100, 1_000_000)),
         ("spawn", || spawn(10_000)),
+        ("flood_p99", || flood_p99(20_000)),
     ];
     benches
         .iter()
