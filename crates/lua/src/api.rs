@@ -110,9 +110,10 @@ const FALLIBLE: &[&str] = &[
 /// function is therefore wrapped so that its failure is raised again from
 /// Lua as a plain string.
 fn make_errors_strings(lua: &Lua, core: &Table) -> mlua::Result<()> {
-    let wrap: Function = lua
-        .load(
-            r#"
+    let wrap: Function = crate::codecache::internal(
+        lua,
+        "=skynet.core",
+        r#"
             local core, names = ...
             local pcall, error, tostring = pcall, error, tostring
             local function check(ok, ...)
@@ -132,9 +133,7 @@ fn make_errors_strings(lua: &Lua, core: &Table) -> mlua::Result<()> {
                 core[name] = function(...) return check(pcall(f, ...)) end
             end
             "#,
-        )
-        .set_name("=skynet.core")
-        .into_function()?;
+    )?;
     wrap.call::<()>((core.clone(), FALLIBLE.to_vec()))
 }
 

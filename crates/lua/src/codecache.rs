@@ -45,6 +45,38 @@ impl Default for CodeCache {
     }
 }
 
+/// The runtime's own small Lua chunks (sandbox wrappers and the like),
+/// compiled once per process by name.
+type Compiled = Mutex<HashMap<&'static str, Arc<Vec<u8>>>>;
+
+/// The compiled chunks by name.
+static INTERNAL: std::sync::OnceLock<Compiled> = std::sync::OnceLock::new();
+
+/// Loads one of the runtime's own chunks, `text`, named `name`, compiling it
+/// on first use only.
+pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Result<Function> {
+    let cache = INTERNAL.get_or_init(|| Mutex::new(HashMap::new()));
+    let compiled = cache.lock().get(name).cloned();
+    let compiled = match compiled {
+        Some(c) => c,
+        None => {
+            let compiler = Lua::new_with(StdLib::NONE, LuaOptions::default())?;
+            let f = compiler
+                .load(text)
+                .set_name(name)
+                .set_mode(ChunkMode::Text)
+                .into_function()?;
+            let c = Arc::new(f.dump(false));
+            cache.lock().insert(name, c.clone());
+            c
+        }
+    };
+    lua.load(compiled.as_slice())
+        .set_name(name)
+        .set_mode(ChunkMode::Binary)
+        .into_function()
+}
+
 impl CodeCache {
     /// Loads the text `source` of `path` into `lua` as a function.
     pub fn load(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<Function> {

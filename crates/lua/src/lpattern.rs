@@ -700,9 +700,10 @@ pub fn install(lua: &Lua, string: &Table, budget: Budget) -> mlua::Result<()> {
             })
         },
     )?;
-    let wrap: Function = lua
-        .load(
-            r#"
+    let wrap: Function = crate::codecache::internal(
+        lua,
+        "=string",
+        r#"
             local string, mark, find, match, gmatch, gsub = ...
             local error, select = error, select
             local function check(...)
@@ -719,8 +720,6 @@ pub fn install(lua: &Lua, string: &Table, budget: Budget) -> mlua::Result<()> {
                 return function() return check(it()) end
             end
             "#,
-        )
-        .set_name("=string")
-        .into_function()?;
+    )?;
     wrap.call::<()>((string.clone(), err_mark, find, mtch, gmatch, gsub))
 }

@@ -52,9 +52,10 @@ pub fn install(
     lua.globals().set("package", package)?;
     // Errors raised from Rust reach Lua as userdata; skynet code reads error
     // messages as strings, so require re-raises them as strings.
-    let wrap: mlua::Function = lua
-        .load(
-            r#"
+    let wrap: mlua::Function = crate::codecache::internal(
+        lua,
+        "=require",
+        r#"
             local raw = ...
             local pcall, error, tostring, type = pcall, error, tostring, type
             return function(name)
@@ -68,9 +69,7 @@ pub fn install(
                 error(r, 2)
             end
             "#,
-        )
-        .set_name("=require")
-        .into_function()?;
+    )?;
     let require: mlua::Function = wrap.call(require)?;
     lua.globals().set("require", require)?;
     Ok(())

@@ -177,9 +177,8 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
     // No bytecode can be made, nor reached through the string metatable.
     let string: Table = g.get("string")?;
     string.set("dump", Value::Nil)?;
-    lua.load("getmetatable('').__metatable = false")
-        .set_mode(ChunkMode::Text)
-        .exec()?;
+    crate::codecache::internal(&lua, "=lock", "getmetatable('').__metatable = false")?
+        .call::<()>(())?;
 
     let os: Table = g.get("os")?;
     let small_os = lua.create_table()?;
@@ -253,11 +252,7 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
 
     let budget = Budget::new(&lua, opts.instruction_budget)?;
     let flag = budget.flag.clone();
-    let wrap: Function = lua
-        .load(WRAPPERS)
-        .set_name("=sandbox")
-        .set_mode(ChunkMode::Text)
-        .into_function()?;
+    let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
     wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
     crate::lpattern::install(&lua, &string, budget.clone())?;
 
