@@ -49,6 +49,21 @@ fn split_host(host: &str, port: Option<u16>) -> mlua::Result<(String, u16)> {
     ))
 }
 
+/// `id, ip, port` for a socket bound to an address, or `nil, error`.
+fn bound(
+    lua: &Lua,
+    r: Result<(i32, std::net::SocketAddr), crate::server::SocketError>,
+) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(match r {
+        Ok((id, addr)) => vec![
+            Value::Integer(i64::from(id)),
+            Value::String(lua.create_string(addr.ip().to_string())?),
+            Value::Integer(i64::from(addr.port())),
+        ],
+        Err(e) => vec![Value::Nil, Value::String(lua.create_string(e.to_string())?)],
+    }))
+}
+
 /// The factory for the `skynet.socketdriver` module.
 pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
     Arc::new(move |lua: &Lua, ctx: &Context| {
@@ -62,17 +77,7 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
             lua.create_function(
                 move |lua, (host, port, backlog): (String, Option<u16>, Option<u32>)| {
                     let (h, p) = split_host(&host, port)?;
-                    match s.listen(me, &h, p, backlog.unwrap_or(32)) {
-                        Ok((id, addr)) => Ok(MultiValue::from_vec(vec![
-                            Value::Integer(i64::from(id)),
-                            Value::String(lua.create_string(addr.ip().to_string())?),
-                            Value::Integer(i64::from(addr.port())),
-                        ])),
-                        Err(e) => Ok(MultiValue::from_vec(vec![
-                            Value::Nil,
-                            Value::String(lua.create_string(e.to_string())?),
-                        ])),
-                    }
+                    bound(lua, s.listen(me, &h, p, backlog.unwrap_or(32)))
                 },
             )?,
         )?;
@@ -162,17 +167,10 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
         t.set(
             "udp",
             lua.create_function(move |lua, (host, port): (Option<String>, Option<u16>)| {
-                match s.udp(me, host.as_deref().unwrap_or("0.0.0.0"), port.unwrap_or(0)) {
-                    Ok((id, addr)) => Ok(MultiValue::from_vec(vec![
-                        Value::Integer(i64::from(id)),
-                        Value::String(lua.create_string(addr.ip().to_string())?),
-                        Value::Integer(i64::from(addr.port())),
-                    ])),
-                    Err(e) => Ok(MultiValue::from_vec(vec![
-                        Value::Nil,
-                        Value::String(lua.create_string(e.to_string())?),
-                    ])),
-                }
+                bound(
+                    lua,
+                    s.udp(me, host.as_deref().unwrap_or("0.0.0.0"), port.unwrap_or(0)),
+                )
             })?,
         )?;
         let s = server.clone();
