@@ -102,8 +102,9 @@ async fn drive(port: u16, framing: Framing, cfg: EchoConfig) -> Result<EchoResul
     let barrier = Arc::new(tokio::sync::Barrier::new(conns));
     let start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let mut set = tokio::task::JoinSet::new();
-    for stream in streams {
+    for (index, stream) in streams.into_iter().enumerate() {
         set.spawn(conn(
+            index,
             stream,
             frame.clone(),
             cfg.clone(),
@@ -149,6 +150,9 @@ async fn round_trip(stream: &mut TcpStream, frame: &[u8], buf: &mut [u8]) -> Res
     };
     match tokio::time::timeout(ROUND_TRIP_TIMEOUT, io).await {
         Err(_) => Err(format!("no echo within {} s", ROUND_TRIP_TIMEOUT.as_secs())),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err("the node closed the connection".into())
+        }
         Ok(Err(e)) => Err(format!("echo connection: {e}")),
         Ok(Ok(())) if buf != frame => Err("echo reply differs from the request".into()),
         Ok(Ok(())) => Ok(()),
@@ -156,6 +160,7 @@ async fn round_trip(stream: &mut TcpStream, frame: &[u8], buf: &mut [u8]) -> Res
 }
 
 async fn conn(
+    index: usize,
     mut stream: TcpStream,
     frame: Arc<[u8]>,
     cfg: EchoConfig,
@@ -163,8 +168,10 @@ async fn conn(
     start: Arc<OnceLock<Instant>>,
 ) -> Result<(Vec<u64>, Instant), String> {
     let mut buf = vec![0u8; frame.len()];
-    for _ in 0..cfg.warmup {
-        round_trip(&mut stream, &frame, &mut buf).await?;
+    for i in 0..cfg.warmup {
+        round_trip(&mut stream, &frame, &mut buf)
+            .await
+            .map_err(|e| format!("{e} (connection {index}, warm-up round trip {})", i + 1))?;
     }
     barrier.wait().await;
     let begin = *start.get_or_init(Instant::now);
@@ -175,7 +182,14 @@ async fn conn(
         if t >= deadline {
             break;
         }
-        round_trip(&mut stream, &frame, &mut buf).await?;
+        round_trip(&mut stream, &frame, &mut buf)
+            .await
+            .map_err(|e| {
+                format!(
+                    "{e} (connection {index}, timed round trip {})",
+                    lat.len() + 1
+                )
+            })?;
         lat.push(t.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64);
     }
     Ok((lat, Instant::now()))

@@ -78,6 +78,19 @@ pub fn human(v: f64) -> String {
     }
 }
 
+/// A ratio with two significant digits at least (`0.0036×`, `1.25×`).
+pub fn ratio_text(r: f64) -> String {
+    if r.is_nan() || r <= 0.0 || !r.is_finite() {
+        return format!("{r}×");
+    }
+    let digits = if r >= 0.1 {
+        2
+    } else {
+        ((-r.log10()).ceil() as usize + 1).min(9)
+    };
+    format!("{r:.digits$}×")
+}
+
 fn ok_values(runs: &Runs, f: impl Fn(&Measurement) -> Option<f64>) -> Vec<f64> {
     runs.iter()
         .filter_map(|r| r.as_ref().ok())
@@ -182,7 +195,7 @@ impl Report {
                     (b > 0.0).then(|| a / b)
                 });
                 cells.push(match ratio {
-                    Some(r) => format!("{r:.2}×"),
+                    Some(r) => ratio_text(r),
                     None => "—".into(),
                 });
             }
@@ -274,6 +287,13 @@ mod tests {
         assert_eq!(human(529.7), "530");
         assert_eq!(human(2.345), "2.35");
         assert_eq!(human(0.0093), "0.009");
+    }
+
+    #[test]
+    fn ratios() {
+        assert_eq!(ratio_text(1.254), "1.25×");
+        assert_eq!(ratio_text(0.00362), "0.0036×");
+        assert_eq!(ratio_text(0.05), "0.050×");
     }
 
     #[test]
