@@ -10,8 +10,7 @@ local c = require "skynet.core"
 
 local assert, error, pairs, select, tostring, type, setmetatable =
 	assert, error, pairs, select, tostring, type, setmetatable
-local co_create_raw, co_resume, co_yield, co_running, co_close, co_yieldable =
-	coroutine.create, coroutine.resume, coroutine.yield, coroutine.running, coroutine.close, coroutine.isyieldable
+local co_yield, co_running, co_yieldable = coroutine.yield, coroutine.running, coroutine.isyieldable
 local table_unpack, string_format = table.unpack, string.format
 local c_send, c_tostring = c.send, c.tostring
 
@@ -62,179 +61,54 @@ skynet.hpc = c.hpc
 skynet.genid = c.genid
 skynet.identity = c.identity
 
--- Coroutine bookkeeping -----------------------------------------------------
+-- Tasks -------------------------------------------------------------------------
+-- Requests, replies, timers and forks are dispatched by the runtime
+-- (skynet.core), which runs each request in a pooled coroutine and keeps the
+-- bookkeeping. The functions below that wait yield to it: the first value
+-- says what for.
 
-local waiting = {}        -- session -> coroutine waiting for it (or "BREAK")
-local watching = {}       -- session -> address a call went to
-local req_session = {}    -- coroutine -> session of the request it handles
-local req_source = {}     -- coroutine -> source of that request
-local unresponse = {}     -- pending response closure -> address
+local CALL, CALL_DECODED, SLEEP, WAIT, ROOM, QUIT = 2, 3, 4, 5, 6, 7
+local c_sendv, c_callv, c_ret, c_retpack = c.sendv, c.callv, c.ret, c.retpack
+local c_take_request = c.take_request
+
 local sleeping = {}       -- token -> session of a sleep or wait
-local wakeup_queue = {}
-local error_queue = {}
-local fork_queue = { h = 1, t = 0 }
-local room_waiters = {}   -- address -> coroutines waiting for room there
-local pool, pool_n = {}, 0
+local unresponse = {}     -- pending response closure -> address
 local trace_next = nil
-
-local suspend
-
--- The framework coroutine being run: set whenever the dispatcher resumes one.
--- A coroutine made with skynet.coroutine runs inside it, so bookkeeping is
--- keyed by this, not by coroutine.running().
-local running_thread
-
-local function resume(co, ...)
-	running_thread = co
-	return co_resume(co, ...)
-end
-
-local function finished(co)
-	local session = req_session[co]
-	if session and session ~= 0 then
-		c.error(string_format("Maybe forgot response session %s from %s", session, skynet.address(req_source[co])))
-	end
-	req_session[co] = nil
-	req_source[co] = nil
-end
-
--- A pooled coroutine runs one task, parks itself, and is handed the next.
-local function co_main(f)
-	while true do
-		f(co_yield())
-		local co = co_running()
-		finished(co)
-		pool_n = pool_n + 1
-		pool[pool_n] = co
-		f = co_yield("EXIT")
-	end
-end
-
-local function co_create(f)
-	local co
-	if pool_n > 0 then
-		co = pool[pool_n]
-		pool[pool_n] = nil
-		pool_n = pool_n - 1
-	else
-		co = co_create_raw(co_main)
-	end
-	co_resume(co, f)
-	return co
-end
-
-local function wake_errors()
-	local session = table.remove(error_queue, 1)
-	if session then
-		local co = waiting[session]
-		waiting[session] = nil
-		if type(co) == "thread" then
-			return suspend(co, resume(co, false))
-		end
-		return wake_errors()
-	end
-end
-
-local function dispatch_wakeup()
-	local token = table.remove(wakeup_queue, 1)
-	if token then
-		local session = sleeping[token]
-		if session then
-			local co = waiting[session]
-			waiting[session] = "BREAK"
-			return suspend(co, resume(co, false, "BREAK", nil, session))
-		end
-		return dispatch_wakeup()
-	end
-	return wake_errors()
-end
-
-local function traceback(co, msg)
-	if c.traceback then
-		return c.traceback(co, msg)
-	end
-	return msg
-end
-
-function suspend(co, ok, command)
-	if not ok then
-		local session = req_session[co]
-		if session then
-			if session ~= 0 then
-				c_send(req_source[co], PTYPE_ERROR, session, "")
-			end
-			req_session[co] = nil
-			req_source[co] = nil
-		end
-		-- The error ends this dispatch before the wakeups it may have queued
-		-- run; a no-op fork makes them run in this dispatch.
-		skynet.fork(function() end)
-		local tb = traceback(co, tostring(command))
-		-- Run the coroutine's to-be-closed variables.
-		co_close(co)
-		error(tb)
-	end
-	if command == "SUSPEND" or command == "EXIT" then
-		return dispatch_wakeup()
-	elseif command == "QUIT" then
-		return
-	elseif command == "USER" then
-		error("Can't yield from a skynet coroutine")
-	elseif command == nil then
-		return
-	else
-		error("Unknown command : " .. tostring(command) .. "\n" .. traceback(co))
-	end
-end
 
 -- Waiting for room -----------------------------------------------------------
 -- The runtime refuses a send when the sender's share of the target's mailbox
--- is full and tells the service when there is room again. The sending
--- coroutine waits meanwhile; later sends to the same target queue behind it,
--- so one service's messages to one target keep their order.
+-- is full (or when an earlier send of this service to it is still waiting)
+-- and tells the service when there is room again. The sending coroutine
+-- waits meanwhile, so one service's messages to one target keep their order.
 
 local function wait_room(addr)
 	if not co_yieldable() then
 		error("mailbox of " .. skynet.address(addr) .. " is full for this service")
 	end
-	local q = room_waiters[addr]
-	if not q then
-		q = {}
-		room_waiters[addr] = q
-	end
-	q[#q + 1] = running_thread
-	co_yield("SUSPEND")
+	co_yield(ROOM, addr)
 end
 
--- Sends with `raw` (c.send or c.redirect), waiting for room as needed.
-local function send_via(raw, addr, ...)
-	if room_waiters[addr] then
-		wait_room(addr)
-	end
+-- Sends again with `raw` (c.send or c.redirect) until there is room.
+local function send_again(raw, why, err, addr, ...)
 	while true do
-		local r, why, err = raw(addr, ...)
-		if why == nil then
-			return r
-		elseif why == "ERROR" then
+		if why == "ERROR" then
 			error(err, 0)
 		end
 		wait_room(addr)
-	end
-end
-
-local function send(addr, id, session, msg, sz)
-	return send_via(c_send, addr, id, session, msg, sz)
-end
-
-local function on_room(addr)
-	local q = room_waiters[addr]
-	if q then
-		room_waiters[addr] = nil
-		for i = 1, #q do
-			local co = q[i]
-			suspend(co, resume(co))
+		local r
+		r, why, err = raw(addr, ...)
+		if why == nil then
+			return r
 		end
 	end
+end
+
+local function send_via(raw, addr, ...)
+	local r, why, err = raw(addr, ...)
+	if why == nil then
+		return r
+	end
+	return send_again(raw, why, err, addr, ...)
 end
 
 -- Protocols --------------------------------------------------------------------
@@ -245,6 +119,7 @@ function skynet.register_protocol(class)
 	assert(proto[name] == nil and proto[id] == nil, "protocol already registered: " .. name)
 	proto[name] = class
 	proto[id] = class
+	c.proto(id, class)
 end
 
 function skynet.dispatch(typename, func)
@@ -257,26 +132,32 @@ function skynet.dispatch(typename, func)
 	return p and p.dispatch
 end
 
-local function unknown_request(session, address, msg, sz, prototype)
+local hooks = {}
+
+function hooks.unknown_request(session, address, msg, sz, prototype)
 	c.error(string_format("Unknown request (%s): %s", prototype, c_tostring(msg, sz)))
 	error(string_format("Unknown session : %d from %x", session, address))
 end
 
 function skynet.dispatch_unknown_request(f)
-	local old = unknown_request
-	unknown_request = f
+	local old = hooks.unknown_request
+	hooks.unknown_request = f
 	return old
 end
 
-local function unknown_response(session, address, msg, sz)
+function hooks.unknown_response(session, address, msg, sz)
 	c.error(string_format("Response message : %s", c_tostring(msg, sz)))
 	error(string_format("Unknown session : %d from %x", session, address))
 end
 
 function skynet.dispatch_unknown_response(f)
-	local old = unknown_response
-	unknown_response = f
+	local old = hooks.unknown_response
+	hooks.unknown_response = f
 	return old
+end
+
+function hooks.trace(msg, sz)
+	trace_next = c_tostring(msg, sz)
 end
 
 -- Addresses ----------------------------------------------------------------------
@@ -306,43 +187,59 @@ end
 
 function skynet.send(addr, typename, ...)
 	local p = proto[typename]
-	return send(addr, p.id, 0, p.pack(...))
+	if p.pack == skynet.pack then
+		local r, why, msg = c_sendv(addr, p.id, ...)
+		if why == nil then
+			return r
+		end
+		return send_again(c_send, why, msg, addr, p.id, 0, msg)
+	end
+	return send_via(c_send, addr, p.id, 0, p.pack(...))
 end
 
 function skynet.rawsend(addr, typename, msg, sz)
 	local p = proto[typename]
-	return send(addr, p.id, 0, msg, sz)
+	return send_via(c_send, addr, p.id, 0, msg, sz)
 end
 
-local function yield_call(addr, session)
-	watching[session] = addr
-	waiting[session] = running_thread
-	local ok, msg, sz = co_yield("SUSPEND")
-	watching[session] = nil
-	if not ok then
-		error("call failed")
+local function call_result(ok, ...)
+	if ok then
+		return ...
 	end
-	return msg, sz
+	if ok == nil then
+		error((...), 0)
+	end
+	error("call failed")
+end
+
+local function invalid(addr)
+	error("call to invalid address " .. skynet.address(addr))
 end
 
 function skynet.call(addr, typename, ...)
-	local tag = trace_next
 	trace_next = nil
 	local p = proto[typename]
-	if tag then
-		c.trace_send(addr, tag)
+	if p.pack == skynet.pack and p.unpack == skynet.unpack then
+		local session, why, msg = c_callv(addr, p.id, ...)
+		if why ~= nil then
+			session = send_again(c_send, why, msg, addr, p.id, nil, msg)
+		end
+		if session == nil then
+			invalid(addr)
+		end
+		return call_result(co_yield(CALL_DECODED, session, addr))
 	end
-	local session = send(addr, p.id, nil, p.pack(...))
+	local session = send_via(c_send, addr, p.id, nil, p.pack(...))
 	if session == nil then
-		error("call to invalid address " .. skynet.address(addr))
+		invalid(addr)
 	end
-	return p.unpack(yield_call(addr, session))
+	return p.unpack(call_result(co_yield(CALL, session, addr)))
 end
 
 function skynet.rawcall(addr, typename, msg, sz)
 	local p = proto[typename]
-	local session = assert(send(addr, p.id, nil, msg, sz), "call to invalid address")
-	return yield_call(addr, session)
+	local session = assert(send_via(c_send, addr, p.id, nil, msg, sz), "call to invalid address")
+	return call_result(co_yield(CALL, session, addr))
 end
 
 function skynet.redirect(dest, source, typename, session, msg, sz)
@@ -350,46 +247,33 @@ function skynet.redirect(dest, source, typename, session, msg, sz)
 	return send_via(c.redirect, dest, source, id, session, msg, sz)
 end
 
+local function answered(r, err)
+	if r == nil then
+		error(err)
+	end
+	return r
+end
+
 function skynet.ret(msg, sz)
-	msg = msg or ""
-	local co = running_thread
-	local session = req_session[co]
-	if session == nil then
-		error("No session")
-	end
-	req_session[co] = nil
-	if session == 0 then
-		return false
-	end
-	local addr = req_source[co]
-	local r = c_send(addr, PTYPE_RESPONSE, session, msg, sz)
-	if r then
-		return true
-	elseif r == false then
-		c_send(addr, PTYPE_ERROR, session, "")
-	end
-	return false
+	return answered(c_ret(msg or "", sz))
 end
 
 function skynet.retpack(...)
-	return skynet.ret(skynet.pack(...))
+	return answered(c_retpack(...))
 end
 
 function skynet.ignoreret()
-	req_session[running_thread] = nil
+	c_take_request()
 end
 
 function skynet.context()
-	local co = running_thread
-	return req_session[co], req_source[co]
+	return c.context()
 end
 
 function skynet.response(pack)
 	pack = pack or skynet.pack
-	local co = running_thread
-	local session = assert(req_session[co], "no session")
-	req_session[co] = nil
-	local addr = req_source[co]
+	local session, addr = c_take_request()
+	assert(session, "no session")
 	if session == 0 then
 		return function() end
 	end
@@ -432,23 +316,14 @@ function skynet.time()
 end
 
 function skynet.timeout(ti, func)
-	local session = c.timeout(ti)
-	assert(session, "timeout refused")
-	local co = co_create(function() func() end)
-	waiting[session] = co
-	return co
-end
-
-local function suspend_sleep(session, token)
-	waiting[session] = running_thread
-	sleeping[token] = session
-	return co_yield("SUSPEND")
+	return c.start_on_timer(ti, func)
 end
 
 function skynet.sleep(ti, token)
 	local session = c.timeout(ti)
 	token = token or co_running()
-	local ok, why = suspend_sleep(session, token)
+	sleeping[token] = session
+	local ok, why = co_yield(SLEEP, session)
 	sleeping[token] = nil
 	if ok then
 		return
@@ -466,38 +341,26 @@ end
 function skynet.wait(token)
 	local session = c.genid()
 	token = token or co_running()
-	suspend_sleep(session, token)
+	sleeping[token] = session
+	co_yield(WAIT, session)
 	sleeping[token] = nil
-	waiting[session] = nil
 end
 
 function skynet.wakeup(token)
-	if sleeping[token] then
-		wakeup_queue[#wakeup_queue + 1] = token
-		return true
+	local session = sleeping[token]
+	if session then
+		return c.wakeup(session)
 	end
 end
 
-function skynet.fork(func, ...)
-	local n = select("#", ...)
-	local co
-	if n == 0 then
-		co = co_create(func)
-	else
-		local args = { ... }
-		co = co_create(function() func(table_unpack(args, 1, n)) end)
-	end
-	local t = fork_queue.t + 1
-	fork_queue.t = t
-	fork_queue[t] = co
-	return co
-end
+skynet.fork = c.fork
 
 function skynet.killthread(target)
 	local co = target
 	if type(target) == "string" then
-		for session, w in pairs(waiting) do
-			if type(w) == "thread" and tostring(w):find(target, 1, true) then
+		co = nil
+		for _, w in pairs(c.tasks()) do
+			if tostring(w):find(target, 1, true) then
 				co = w
 				break
 			end
@@ -506,96 +369,9 @@ function skynet.killthread(target)
 	if type(co) ~= "thread" then
 		return
 	end
-	for session, w in pairs(waiting) do
-		if w == co then
-			waiting[session] = nil
-			watching[session] = nil
-		end
-	end
-	for i = fork_queue.h, fork_queue.t do
-		if fork_queue[i] == co then
-			fork_queue[i] = co_create(function() end)
-		end
-	end
-	local session = req_session[co]
-	if session and session ~= 0 then
-		c_send(req_source[co], PTYPE_ERROR, session, "")
-	end
-	req_session[co] = nil
-	req_source[co] = nil
-	co_close(co)
+	c.killthread(co)
 	return co
 end
-
--- Dispatch -----------------------------------------------------------------------
-
-local function raw_dispatch(prototype, msg, sz, session, source)
-	if prototype == PTYPE_RESPONSE then
-		local co = waiting[session]
-		if co == "BREAK" then
-			waiting[session] = nil
-		elseif co == nil then
-			unknown_response(session, source, msg, sz)
-		else
-			waiting[session] = nil
-			return suspend(co, resume(co, true, msg, sz, session))
-		end
-		return
-	end
-	local p = proto[prototype]
-	local f = p and p.dispatch
-	if f then
-		local co = co_create(f)
-		req_session[co] = session
-		req_source[co] = source
-		return suspend(co, resume(co, session, source, p.unpack(msg, sz)))
-	elseif prototype == PTYPE_TRACE then
-		trace_next = c_tostring(msg, sz)
-	else
-		if session ~= 0 then
-			c_send(source, PTYPE_ERROR, session, "")
-		end
-		unknown_request(session, source, msg, sz, prototype)
-	end
-end
-
-function skynet.dispatch_message(...)
-	local ok, err = pcall(raw_dispatch, ...)
-	while true do
-		local h = fork_queue.h
-		if h > fork_queue.t then
-			if h > 1 then
-				fork_queue = { h = 1, t = 0 }
-			end
-			break
-		end
-		local co = fork_queue[h]
-		fork_queue[h] = nil
-		fork_queue.h = h + 1
-		local fok, ferr = pcall(suspend, co, resume(co))
-		if not fok then
-			if ok then
-				ok, err = false, tostring(ferr)
-			else
-				err = tostring(err) .. "\n" .. tostring(ferr)
-			end
-		end
-	end
-	if not ok then
-		error(err, 0)
-	end
-end
-
-local function on_room_message(addr)
-	local ok, err = pcall(on_room, addr)
-	if not ok then
-		error(err, 0)
-	end
-end
-
--- Used by skynet.manager's forward_type and filter, which install their own
--- dispatcher.
-skynet.room_handler = on_room_message
 
 -- Errors from other services ------------------------------------------------------
 
@@ -608,14 +384,8 @@ local function error_dispatch(error_session, error_source)
 				unresponse[resp] = nil
 			end
 		end
-		for session, addr in pairs(watching) do
-			if addr == error_source then
-				error_queue[#error_queue + 1] = session
-			end
-		end
-	elseif watching[error_session] then
-		error_queue[#error_queue + 1] = error_session
 	end
+	c.fail_calls(error_session, error_source)
 end
 
 function skynet.term(addr)
@@ -670,30 +440,34 @@ function skynet.endless()
 	return c.stat("endless") == 1
 end
 
+local function traceback(co, msg)
+	if c.traceback then
+		return c.traceback(co, msg)
+	end
+	return msg
+end
+
 function skynet.task(ret)
+	local tasks = c.tasks()
 	if ret == nil then
 		local n = 0
-		for _, w in pairs(waiting) do
-			if type(w) == "thread" then
-				n = n + 1
-			end
+		for _ in pairs(tasks) do
+			n = n + 1
 		end
 		return n
 	end
 	if type(ret) == "table" then
-		for session, w in pairs(waiting) do
-			if type(w) == "thread" then
-				ret[session] = traceback(w)
-			end
+		for session, w in pairs(tasks) do
+			ret[session] = traceback(w)
 		end
 		return
 	end
 	if type(ret) == "number" then
-		local w = waiting[ret]
-		return type(w) == "thread" and traceback(w) or nil
+		local w = tasks[ret]
+		return w and traceback(w) or nil
 	end
 	if type(ret) == "thread" then
-		for session, w in pairs(waiting) do
+		for session, w in pairs(tasks) do
 			if w == ret then
 				return session
 			end
@@ -702,27 +476,16 @@ function skynet.task(ret)
 end
 
 function skynet.exit()
-	fork_queue = { h = 1, t = 0 }
 	skynet.send(".launcher", "lua", "REMOVE", skynet.self(), false)
 	-- Requests being handled and replies still owed get an error; the
 	-- runtime also answers any request still queued and tells the services
 	-- this one was calling that it is gone.
-	for co, session in pairs(req_session) do
-		if session ~= 0 then
-			c_send(req_source[co], PTYPE_ERROR, session, "")
-		end
-	end
+	c.exit_tasks()
 	for resp in pairs(unresponse) do
 		resp(false)
 	end
-	local current = running_thread
-	for session, w in pairs(waiting) do
-		if type(w) == "thread" and w ~= current then
-			co_close(w)
-		end
-	end
 	c.exit()
-	co_yield("QUIT")
+	co_yield(QUIT)
 end
 
 -- Start ------------------------------------------------------------------------
@@ -758,7 +521,6 @@ function skynet.init_service(start)
 end
 
 function skynet.start(start_func)
-	c.callback(skynet.dispatch_message, on_room_message)
 	skynet.timeout(0, function()
 		skynet.init_service(start_func)
 	end)
@@ -859,6 +621,8 @@ function request_meta:select(timeout)
 end
 
 -- Built-in protocols ------------------------------------------------------------------
+
+c.hooks(hooks, skynet.unpack)
 
 skynet.register_protocol { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pack, unpack = skynet.unpack }
 skynet.register_protocol { name = "response", id = PTYPE_RESPONSE }

@@ -39,27 +39,18 @@ function skynet.name(name, handle)
 	end
 end
 
-local dispatch_message = skynet.dispatch_message
-
 function skynet.forward_type(map, start_func)
-	-- Messages of the mapped types are re-dispatched as the mapped type.
-	c.callback(function(ptype, msg, sz, ...)
-		local prototype = map[ptype]
-		if prototype then
-			dispatch_message(prototype, msg, sz, ...)
-		else
-			dispatch_message(ptype, msg, sz, ...)
-		end
-	end, skynet.room_handler)
+	-- Messages of the mapped types are dispatched as the mapped type.
+	c.filter(function(ptype, msg, sz, ...)
+		return map[ptype] or ptype, msg, sz, ...
+	end)
 	skynet.timeout(0, function()
 		skynet.init_service(start_func)
 	end)
 end
 
 function skynet.filter(f, start_func)
-	c.callback(function(...)
-		dispatch_message(f(...))
-	end, skynet.room_handler)
+	c.filter(f)
 	skynet.timeout(0, function()
 		skynet.init_service(start_func)
 	end)

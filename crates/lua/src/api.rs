@@ -4,32 +4,18 @@
 //! stamps the source, checks the policy and enforces the limits; nothing here
 //! takes a source address from Lua.
 
-use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
-use parking_lot::Mutex;
+use mlua::{Function, Lua, MultiValue, Table, Thread, Value, Variadic};
 use skyhold_core::{ptype, Context, Grant, Handle, Payload, SendError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::dispatch::{send_result, Dispatcher};
 use crate::seri;
-
-/// The Lua functions the runtime calls: the message dispatcher and the
-/// room notifier, set by `skynet.start` (and replaced by `skynet.exit`).
-#[derive(Default)]
-pub struct Callbacks {
-    /// `dispatch(ptype, msg, sz, session, source)`.
-    pub dispatch: Option<Function>,
-    /// `room(address)`: a target has room again for this service.
-    pub room: Option<Function>,
-}
 
 /// State the core functions share with the host.
 #[derive(Default)]
 pub struct Shared {
-    /// The callbacks, and whether they changed since the host last looked.
-    pub callbacks: Mutex<Callbacks>,
-    /// Set when `callbacks` changed.
-    pub changed: AtomicBool,
     /// A memory limit asked for by `skynet.memlimit` (0: none).
     pub memlimit: AtomicUsize,
     /// True while the service's main chunk runs (when `memlimit` may be called).
@@ -71,25 +57,216 @@ fn payload(msg: &Value) -> mlua::Result<Payload> {
     }
 }
 
-fn send_result(lua: &Lua, r: Result<i32, SendError>) -> mlua::Result<MultiValue> {
-    match r {
-        Ok(session) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(
-            session,
-        ))])),
-        Err(SendError::UnknownAddress(_)) | Err(SendError::UnexpectedReply(_)) => {
-            Ok(MultiValue::new())
-        }
-        Err(SendError::TooLarge { .. }) => Ok(MultiValue::from_vec(vec![Value::Boolean(false)])),
-        Err(SendError::Full { .. }) => Ok(MultiValue::from_vec(vec![
-            Value::Nil,
-            Value::String(lua.create_string("FULL")?),
-        ])),
-        Err(e) => Ok(MultiValue::from_vec(vec![
-            Value::Nil,
-            Value::String(lua.create_string("ERROR")?),
-            Value::String(lua.create_string(e.to_string())?),
-        ])),
+/// `nil, "FULL"`, and the packed message when the caller must keep it to
+/// send again once there is room.
+fn full(lua: &Lua, packed: Option<&[u8]>) -> mlua::Result<MultiValue> {
+    let mut v = vec![Value::Nil, Value::String(lua.create_string("FULL")?)];
+    if let Some(p) = packed {
+        v.push(Value::String(lua.create_string(p)?));
     }
+    Ok(MultiValue::from_vec(v))
+}
+
+/// Packs `values` and sends them (`call` false: one-way, session 0) or
+/// calls with them; results as [`send_result`], except that a full share
+/// also hands back the packed message.
+fn send_packed(
+    lua: &Lua,
+    ctx: &Context,
+    d: &Dispatcher,
+    (addr, ty, values): (Value, u8, MultiValue),
+    call: bool,
+) -> mlua::Result<MultiValue> {
+    let Some(dest) = resolve(ctx, &addr) else {
+        return Ok(MultiValue::new());
+    };
+    let bytes = match seri::pack_values(&values) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(MultiValue::from_vec(vec![
+                Value::Nil,
+                Value::String(lua.create_string("ERROR")?),
+                Value::String(lua.create_string(error_text(&e))?),
+            ]))
+        }
+    };
+    if d.must_wait_room(dest) {
+        return full(lua, Some(&bytes));
+    }
+    let r = if call {
+        ctx.call(dest, ty, Payload::from(bytes.as_slice()))
+    } else {
+        ctx.send(dest, ty, 0, Payload::from(bytes.as_slice()))
+            .map(|()| 0)
+    };
+    match r {
+        Err(SendError::Full { .. }) => full(lua, Some(&bytes)),
+        r => send_result(lua, r),
+    }
+}
+
+/// Answers the running task's request: `true` if the reply went out,
+/// `false` if it could not (or the request was a one-way send), and
+/// `nil, "No session"` if there is no request to answer.
+fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Result<MultiValue> {
+    let Some((session, source)) = d.take_request() else {
+        return Ok(MultiValue::from_vec(vec![
+            Value::Nil,
+            Value::String(lua.create_string("No session")?),
+        ]));
+    };
+    if session == 0 {
+        return Ok(MultiValue::from_vec(vec![Value::Boolean(false)]));
+    }
+    let ok = match ctx.reply(source, session, body) {
+        Ok(()) => true,
+        Err(SendError::TooLarge { .. }) => {
+            let _ = ctx.reply_error(source, session, Payload::empty());
+            false
+        }
+        Err(_) => false,
+    };
+    Ok(MultiValue::from_vec(vec![Value::Boolean(ok)]))
+}
+
+/// The `skynet.core` functions over the service's [`Dispatcher`].
+fn dispatch_functions(
+    lua: &Lua,
+    core: &Table,
+    ctx: &Context,
+    dispatcher: &Arc<Dispatcher>,
+) -> mlua::Result<()> {
+    let (c, d) = (ctx.clone(), dispatcher.clone());
+    core.set(
+        "sendv",
+        lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
+            send_packed(lua, &c, &d, args, false)
+        })?,
+    )?;
+    let (c, d) = (ctx.clone(), dispatcher.clone());
+    core.set(
+        "callv",
+        lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
+            send_packed(lua, &c, &d, args, true)
+        })?,
+    )?;
+    let (c, d) = (ctx.clone(), dispatcher.clone());
+    core.set(
+        "ret",
+        lua.create_function(move |lua, (msg, _sz): (Value, Value)| {
+            answer(lua, &c, &d, payload(&msg)?)
+        })?,
+    )?;
+    let (c, d) = (ctx.clone(), dispatcher.clone());
+    core.set(
+        "retpack",
+        lua.create_function(
+            move |lua, values: MultiValue| match seri::pack_values(&values) {
+                Ok(bytes) => answer(lua, &c, &d, Payload::from(bytes)),
+                Err(e) => Ok(MultiValue::from_vec(vec![
+                    Value::Nil,
+                    Value::String(lua.create_string(error_text(&e))?),
+                ])),
+            },
+        )?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "take_request",
+        lua.create_function(move |_, ()| {
+            Ok(match d.take_request() {
+                Some((s, src)) => (Value::Integer(i64::from(s)), handle_value(src)),
+                None => (Value::Nil, Value::Nil),
+            })
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "context",
+        lua.create_function(move |_, ()| {
+            Ok(match d.request() {
+                Some((s, src)) => (Value::Integer(i64::from(s)), handle_value(src)),
+                None => (Value::Nil, Value::Nil),
+            })
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "proto",
+        lua.create_function(move |_, (id, class): (u8, Table)| {
+            d.set_proto(id, class);
+            Ok(())
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "hooks",
+        lua.create_function(move |_, (hooks, unpack): (Table, Value)| {
+            d.set_hooks(hooks);
+            d.set_builtin_unpack(unpack);
+            Ok(())
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "filter",
+        lua.create_function(move |_, f: Option<Function>| {
+            d.set_filter(f);
+            Ok(())
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "fork",
+        lua.create_function(move |lua, args: MultiValue| d.fork(lua, args))?,
+    )?;
+    let (c, d) = (ctx.clone(), dispatcher.clone());
+    core.set(
+        "start_on_timer",
+        lua.create_function(move |lua, (ti, f): (i64, Function)| {
+            let session = c
+                .timeout(ti)
+                .map_err(|e| mlua::Error::runtime(e.to_string()))?;
+            d.start_on_timer(lua, session, f)
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "wakeup",
+        lua.create_function(move |_, session: i32| Ok(d.wakeup(session)))?,
+    )?;
+    let (c, d) = (ctx.clone(), dispatcher.clone());
+    core.set(
+        "fail_calls",
+        lua.create_function(move |_, (session, addr): (i32, Value)| {
+            if let Some(h) = resolve(&c, &addr) {
+                d.fail_calls(session, h);
+            }
+            Ok(())
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "tasks",
+        lua.create_function(move |lua, ()| {
+            let t = lua.create_table()?;
+            for (session, thread) in d.tasks() {
+                t.raw_set(session, thread)?;
+            }
+            Ok(t)
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "killthread",
+        lua.create_function(move |_, t: Thread| d.kill_thread(&t))?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "exit_tasks",
+        lua.create_function(move |_, ()| d.exit_tasks())?,
+    )?;
+    Ok(())
 }
 
 fn handle_value(h: Handle) -> Value {
@@ -101,8 +278,19 @@ fn handle_value(h: Handle) -> Value {
 /// so they report failure in their return values instead, and
 /// `lualib/skynet.lua` raises.)
 const FALLIBLE: &[&str] = &[
-    "timeout", "register", "name", "kill", "abort", "launch", "monitor", "permits", "memlimit",
-    "callback",
+    "timeout",
+    "register",
+    "name",
+    "kill",
+    "abort",
+    "launch",
+    "monitor",
+    "permits",
+    "memlimit",
+    "proto",
+    "killthread",
+    "exit_tasks",
+    "start_on_timer",
 ];
 
 /// Errors raised from Rust reach Lua as opaque userdata, but skynet code
@@ -137,19 +325,19 @@ fn make_errors_strings(lua: &Lua, core: &Table) -> mlua::Result<()> {
     wrap.call::<()>((core.clone(), FALLIBLE.to_vec()))
 }
 
-/// The text of an error, without mlua's prefix.
-fn error_text(e: &mlua::Error) -> String {
-    match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
-        other => other.to_string(),
-    }
-}
+use crate::dispatch::error_text;
 
 /// Builds the `skynet.core` table for one service.
-pub fn create(lua: &Lua, ctx: Context, shared: Arc<Shared>) -> mlua::Result<Table> {
+pub fn create(
+    lua: &Lua,
+    ctx: Context,
+    shared: Arc<Shared>,
+    dispatcher: Arc<Dispatcher>,
+) -> mlua::Result<Table> {
     let core = lua.create_table()?;
 
     let c = ctx.clone();
+    let d = dispatcher.clone();
     core.set(
         "send",
         lua.create_function(
@@ -157,6 +345,11 @@ pub fn create(lua: &Lua, ctx: Context, shared: Arc<Shared>) -> mlua::Result<Tabl
                 let Some(dest) = resolve(&c, &addr) else {
                     return Ok(MultiValue::new());
                 };
+                let is_reply = matches!(session, Some(s) if s != 0)
+                    && (ty == ptype::RESPONSE || ty == ptype::ERROR);
+                if !is_reply && d.must_wait_room(dest) {
+                    return full(lua, None);
+                }
                 let body = payload(&msg)?;
                 let r = match session {
                     None => c.call(dest, ty, body),
@@ -436,19 +629,7 @@ pub fn create(lua: &Lua, ctx: Context, shared: Arc<Shared>) -> mlua::Result<Tabl
         })?,
     )?;
 
-    let sh = shared;
-    core.set(
-        "callback",
-        lua.create_function(move |_, (dispatch, room): (Function, Option<Function>)| {
-            let mut cb = sh.callbacks.lock();
-            cb.dispatch = Some(dispatch);
-            if room.is_some() {
-                cb.room = room;
-            }
-            sh.changed.store(true, Ordering::Release);
-            Ok(())
-        })?,
-    )?;
+    dispatch_functions(lua, &core, &ctx, &dispatcher)?;
 
     // pack(...) -> msg, size | nil, error
     core.set(

@@ -6,13 +6,14 @@
 //! arguments as strings. Each message is handed to the dispatcher the script
 //! installed with `skynet.start`, under the per-message instruction budget.
 
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use mlua::{Lua, MultiValue, Table, Value};
 use skyhold_core::{ptype, Context, Message, Module, Node, Service};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::api::{self, Shared};
+use crate::dispatch::Dispatcher;
 use crate::paths::SearchPath;
 use crate::state::{self as sandbox, Budget, SandboxOptions};
 
@@ -77,8 +78,7 @@ pub struct LuaService {
     lua: Option<Lua>,
     budget: Option<Budget>,
     shared: Arc<Shared>,
-    dispatch: Option<Function>,
-    room: Option<Function>,
+    dispatcher: Option<Arc<Dispatcher>>,
 }
 
 impl LuaService {
@@ -90,16 +90,7 @@ impl LuaService {
             lua: None,
             budget: None,
             shared: Arc::new(Shared::default()),
-            dispatch: None,
-            room: None,
-        }
-    }
-
-    fn refresh_callbacks(&mut self) {
-        if self.shared.changed.swap(false, Ordering::AcqRel) {
-            let cb = self.shared.callbacks.lock();
-            self.dispatch = cb.dispatch.clone();
-            self.room = cb.room.clone();
+            dispatcher: None,
         }
     }
 
@@ -109,8 +100,9 @@ impl LuaService {
         let args: Vec<String> = words.map(str::to_string).collect();
         let (lua, budget) =
             sandbox::new_state(&self.config.sandbox, ctx.clone()).map_err(|e| e.to_string())?;
-        let core =
-            api::create(&lua, ctx.clone(), self.shared.clone()).map_err(|e| e.to_string())?;
+        let dispatcher = Arc::new(Dispatcher::new(&lua, ctx.clone()).map_err(|e| e.to_string())?);
+        let core = api::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
+            .map_err(|e| e.to_string())?;
         let mut extra = vec![("skynet.core".to_string(), Value::Table(core))];
         for (name, factory) in &self.config.modules {
             extra.push((name.clone(), factory(&lua, ctx).map_err(|e| e.to_string())?));
@@ -166,11 +158,11 @@ impl LuaService {
         }
         self.lua = Some(lua);
         self.budget = Some(budget);
-        self.refresh_callbacks();
+        self.dispatcher = Some(dispatcher);
         Ok(())
     }
 
-    fn report_error(&self, ctx: &Context, msg: &Message, err: &mlua::Error) {
+    fn report_error(&self, ctx: &Context, msg: &Message, err: &str) {
         ctx.log(&format!(
             "lua call [{:x} to {} : {} msgsz = {}] error : \x1b[31m{}\x1b[0m",
             msg.source.0,
@@ -197,49 +189,45 @@ impl Service for LuaService {
     }
 
     fn handle(&mut self, ctx: &Context, msg: Message) {
-        self.refresh_callbacks();
-        let (Some(lua), Some(f)) = (self.lua.as_ref(), self.dispatch.as_ref()) else {
+        let (Some(lua), Some(d), Some(budget)) = (
+            self.lua.as_ref(),
+            self.dispatcher.as_ref(),
+            self.budget.as_ref(),
+        ) else {
             if msg.expects_reply() {
                 let _ = ctx.reply_error(msg.source, msg.session, Default::default());
             }
             return;
         };
-        let budget = self.budget.as_ref().expect("budget set with lua");
-        let body = match lua.create_string(msg.payload.as_slice()) {
-            Ok(s) => s,
-            Err(e) => return self.report_error(ctx, &msg, &e),
-        };
+        let mut errors = Vec::new();
         budget.arm();
-        let r = f.call::<()>((
-            i64::from(msg.ptype),
-            body,
-            msg.payload.len() as i64,
-            i64::from(msg.session),
-            i64::from(msg.source.0),
-        ));
+        d.message(lua, &msg, &mut errors);
         let spent = budget.spent();
         budget.disarm();
-        if let Err(e) = r {
-            self.report_error(ctx, &msg, &e);
+        if !errors.is_empty() {
+            self.report_error(ctx, &msg, &errors.join("\n"));
             if spent && msg.expects_reply() {
                 // The handler was stopped mid-way: its caller gets an error
                 // now rather than waiting for a reply that will not come.
                 let _ = ctx.reply_error(msg.source, msg.session, Default::default());
             }
         }
-        self.refresh_callbacks();
     }
 
     fn room(&mut self, ctx: &Context, target: skyhold_core::Handle) {
-        self.refresh_callbacks();
-        let (Some(f), Some(budget)) = (self.room.as_ref(), self.budget.as_ref()) else {
+        let (Some(lua), Some(d), Some(budget)) = (
+            self.lua.as_ref(),
+            self.dispatcher.as_ref(),
+            self.budget.as_ref(),
+        ) else {
             return;
         };
+        let mut errors = Vec::new();
         budget.arm();
-        let r = f.call::<()>(i64::from(target.0));
+        d.room(lua, target, &mut errors);
         budget.disarm();
-        if let Err(e) = r {
-            ctx.log(&format!("lua room callback error : {e}"));
+        if !errors.is_empty() {
+            ctx.log(&format!("lua room callback error : {}", errors.join("\n")));
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod codecache;
+pub mod dispatch;
 pub mod host;
 pub mod lpattern;
 pub mod modules;

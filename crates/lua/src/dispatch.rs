@@ -1,0 +1,764 @@
+//! The dispatcher: skynet's coroutine scheduling for one service, in Rust.
+//!
+//! Every request runs in a framework coroutine ("task"). A task that calls,
+//! sleeps, waits or waits for mailbox room yields a command to the
+//! dispatcher, which keeps the bookkeeping skynet.lua keeps in Lua tables:
+//! which coroutine waits for which session, the request each task answers,
+//! the wake-up, failed-call and fork queues, and a pool of parked
+//! coroutines. `lualib/skynet.lua` is left with the few functions that must
+//! yield, and those yield straight back here.
+//!
+//! The lock on the state is never held while Lua runs: a task may call back
+//! into `skynet.core`, which takes it again.
+
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value};
+use parking_lot::Mutex;
+use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::seri;
+
+/// The first value a task yields: what it is waiting for.
+pub mod command {
+    /// The task returned; its coroutine is parked for reuse.
+    pub const EXIT: i64 = 1;
+    /// `CALL, session, address`: waiting for a reply, delivered raw.
+    pub const CALL: i64 = 2;
+    /// `CALL_DECODED, session, address`: waiting for a reply, delivered
+    /// already unpacked (the call used skynet.pack/unpack).
+    pub const CALL_DECODED: i64 = 3;
+    /// `SLEEP, session`: waiting for a timer or a wakeup.
+    pub const SLEEP: i64 = 4;
+    /// `WAIT, session`: waiting for a wakeup.
+    pub const WAIT: i64 = 5;
+    /// `ROOM, address`: waiting for room in that address's mailbox.
+    pub const ROOM: i64 = 6;
+    /// The service is exiting: run nothing more.
+    pub const QUIT: i64 = 7;
+}
+
+/// Coroutines kept parked for reuse.
+const POOL_MAX: usize = 32;
+
+/// The Lua body of every task coroutine: run a function, park, repeat.
+const TASK_LOOP: &str = r#"
+local yield = coroutine.yield
+local EXIT = ...
+local function task(f, ...)
+	f(...)
+	return task(yield(EXIT))
+end
+return task
+"#;
+
+enum Waiter {
+    Call {
+        thread: Thread,
+        addr: Handle,
+        decode: bool,
+    },
+    Sleep(Thread),
+    /// `skynet.wait`: only a wakeup ends it.
+    Wakeup(Thread),
+    /// `skynet.timeout`: a parked coroutine and the function it will run.
+    Start {
+        thread: Thread,
+        func: Function,
+    },
+    /// A sleeper that was woken early: its timer's reply is dropped.
+    Break,
+}
+
+impl Waiter {
+    fn thread(&self) -> Option<&Thread> {
+        match self {
+            Waiter::Call { thread, .. }
+            | Waiter::Sleep(thread)
+            | Waiter::Wakeup(thread)
+            | Waiter::Start { thread, .. } => Some(thread),
+            Waiter::Break => None,
+        }
+    }
+}
+
+struct Fork {
+    thread: Thread,
+    args: MultiValue,
+}
+
+#[derive(Default)]
+struct State {
+    protos: Vec<Option<Table>>,
+    pool: Vec<Thread>,
+    /// thread → (session, source) of the request it still has to answer.
+    requests: HashMap<usize, (i32, Handle)>,
+    waiting: HashMap<i32, Waiter>,
+    room: HashMap<Handle, VecDeque<Thread>>,
+    wakeups: VecDeque<i32>,
+    failed: VecDeque<i32>,
+    forks: VecDeque<Fork>,
+    current: Option<Thread>,
+    hooks: Option<Table>,
+    filter: Option<Function>,
+    builtin_unpack: Option<Value>,
+    quitting: bool,
+}
+
+/// One service's dispatcher (shared by the host and `skynet.core`).
+pub struct Dispatcher {
+    ctx: Context,
+    task: Function,
+    state: Mutex<State>,
+    /// Addresses with coroutines waiting for room (read without the lock on
+    /// every send).
+    room_waiting: AtomicUsize,
+}
+
+fn key(t: &Thread) -> usize {
+    t.to_pointer() as usize
+}
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v {
+        Some(Value::Integer(i)) => Some(*i),
+        Some(Value::Number(n)) if n.fract() == 0.0 => Some(*n as i64),
+        _ => None,
+    }
+}
+
+/// What went wrong while dispatching one message, for the host to log.
+pub type Errors = Vec<String>;
+
+/// The text of an error, without mlua's prefix.
+pub fn error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { traceback, cause } => {
+            format!("{}\n{traceback}", error_text(cause))
+        }
+        mlua::Error::WithContext { context, cause } => {
+            format!("{context}: {}", error_text(cause))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The body of a message as the dispatcher hands it on.
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    Lua(Value, i64),
+}
+
+impl Body<'_> {
+    fn lua(&self, lua: &Lua) -> mlua::Result<(Value, i64)> {
+        match self {
+            Body::Bytes(b) => Ok((Value::String(lua.create_string(b)?), b.len() as i64)),
+            Body::Lua(v, n) => Ok((v.clone(), *n)),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher for the service behind `ctx`, running tasks in `lua`.
+    pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
+        let task: Function =
+            crate::codecache::internal(lua, "=task", TASK_LOOP)?.call(command::EXIT)?;
+        let state = State {
+            protos: vec![None; 256],
+            ..State::default()
+        };
+        Ok(Dispatcher {
+            ctx,
+            task,
+            state: Mutex::new(state),
+            room_waiting: AtomicUsize::new(0),
+        })
+    }
+
+    // -- What skynet.core asks of it ---------------------------------------
+
+    /// Registers protocol `id` (the class table of `skynet.register_protocol`).
+    pub fn set_proto(&self, id: u8, class: Table) {
+        self.state.lock().protos[usize::from(id)] = Some(class);
+    }
+
+    /// The `unpack` of the "lua" protocol, decoded in Rust when a protocol uses it.
+    pub fn set_builtin_unpack(&self, f: Value) {
+        self.state.lock().builtin_unpack = Some(f);
+    }
+
+    /// Lua functions for the cases skynet lets a service override:
+    /// `unknown_request`, `unknown_response` and `trace`.
+    pub fn set_hooks(&self, hooks: Table) {
+        self.state.lock().hooks = Some(hooks);
+    }
+
+    /// A function every message goes through first (`skynet.filter`,
+    /// `skynet.forward_type`); it returns the message to dispatch.
+    pub fn set_filter(&self, f: Option<Function>) {
+        self.state.lock().filter = f;
+    }
+
+    /// True if a coroutine waits for room at `dest`: a new send must queue
+    /// behind it to keep this service's messages to `dest` in order.
+    pub fn must_wait_room(&self, dest: Handle) -> bool {
+        self.room_waiting.load(Ordering::Relaxed) > 0 && self.state.lock().room.contains_key(&dest)
+    }
+
+    /// The request the running task answers, taken (`ret`, `response`,
+    /// `ignoreret`); `None` if it has none.
+    pub fn take_request(&self) -> Option<(i32, Handle)> {
+        let mut st = self.state.lock();
+        let k = key(st.current.as_ref()?);
+        st.requests.remove(&k)
+    }
+
+    /// The request the running task answers, left in place (`context`).
+    pub fn request(&self) -> Option<(i32, Handle)> {
+        let st = self.state.lock();
+        let k = key(st.current.as_ref()?);
+        st.requests.get(&k).copied()
+    }
+
+    /// A parked coroutine, or a new one.
+    fn take_thread(&self, lua: &Lua) -> mlua::Result<Thread> {
+        if let Some(t) = self.state.lock().pool.pop() {
+            return Ok(t);
+        }
+        lua.create_thread(self.task.clone())
+    }
+
+    /// `skynet.fork`: a coroutine that will run `args[0](args[1..])` after
+    /// the current message.
+    pub fn fork(&self, lua: &Lua, args: MultiValue) -> mlua::Result<Thread> {
+        let thread = self.take_thread(lua)?;
+        self.state.lock().forks.push_back(Fork {
+            thread: thread.clone(),
+            args,
+        });
+        Ok(thread)
+    }
+
+    /// `skynet.timeout`: a coroutine that runs `func` when timer `session` fires.
+    pub fn start_on_timer(&self, lua: &Lua, session: i32, func: Function) -> mlua::Result<Thread> {
+        let thread = self.take_thread(lua)?;
+        self.state.lock().waiting.insert(
+            session,
+            Waiter::Start {
+                thread: thread.clone(),
+                func,
+            },
+        );
+        Ok(thread)
+    }
+
+    /// `skynet.wakeup`: breaks the sleep or wait on `session` (after the
+    /// running task suspends). False if nothing sleeps there.
+    pub fn wakeup(&self, session: i32) -> bool {
+        let mut st = self.state.lock();
+        match st.waiting.get(&session) {
+            Some(Waiter::Sleep(_)) | Some(Waiter::Wakeup(_)) => {
+                st.wakeups.push_back(session);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Fails the call on `session`, or, with session 0, every call to
+    /// `addr` (it is gone). Used by the "error" protocol and `skynet.term`.
+    pub fn fail_calls(&self, session: i32, addr: Handle) {
+        let mut st = self.state.lock();
+        if session == 0 {
+            let mut gone: Vec<i32> = st
+                .waiting
+                .iter()
+                .filter_map(|(s, w)| match w {
+                    Waiter::Call { addr: a, .. } if *a == addr => Some(*s),
+                    _ => None,
+                })
+                .collect();
+            gone.sort_unstable();
+            st.failed.extend(gone);
+        } else if matches!(st.waiting.get(&session), Some(Waiter::Call { .. })) {
+            st.failed.push_back(session);
+        }
+    }
+
+    /// The coroutines waiting on a session (`skynet.task`), by session.
+    pub fn tasks(&self) -> Vec<(i32, Thread)> {
+        let st = self.state.lock();
+        let mut v: Vec<(i32, Thread)> = st
+            .waiting
+            .iter()
+            .filter_map(|(s, w)| match w {
+                Waiter::Call { thread, .. } | Waiter::Sleep(thread) | Waiter::Wakeup(thread) => {
+                    Some((*s, thread.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        v.sort_unstable_by_key(|(s, _)| *s);
+        v
+    }
+
+    /// `skynet.killthread`: forgets everything `thread` waits for, fails the
+    /// request it answers and closes it (running its to-be-closed variables).
+    /// False if the dispatcher did not know it.
+    pub fn kill_thread(&self, thread: &Thread) -> mlua::Result<bool> {
+        let k = key(thread);
+        let mut known = false;
+        {
+            let mut st = self.state.lock();
+            let before = st.waiting.len();
+            st.waiting.retain(|_, w| w.thread().map(key) != Some(k));
+            known |= st.waiting.len() != before;
+            for q in st.room.values_mut() {
+                q.retain(|t| key(t) != k);
+            }
+            st.room.retain(|_, q| !q.is_empty());
+            self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+            let before = st.forks.len();
+            st.forks.retain(|f| key(&f.thread) != k);
+            known |= st.forks.len() != before;
+            if let Some((session, source)) = st.requests.remove(&k) {
+                known = true;
+                if session != 0 {
+                    let _ = self.ctx.reply_error(source, session, Payload::empty());
+                }
+            }
+        }
+        if known {
+            thread.reset(self.task.clone())?;
+        }
+        Ok(known)
+    }
+
+    /// `skynet.exit`: drops the fork queue, fails every request still owed
+    /// and closes every waiting coroutine but the running one.
+    pub fn exit_tasks(&self) -> mlua::Result<()> {
+        let closing: Vec<Thread> = {
+            let mut st = self.state.lock();
+            st.forks.clear();
+            for (_, (session, source)) in st.requests.drain() {
+                if session != 0 {
+                    let _ = self.ctx.reply_error(source, session, Payload::empty());
+                }
+            }
+            let current = st.current.as_ref().map(key);
+            let mut v: Vec<Thread> = st
+                .waiting
+                .drain()
+                .filter_map(|(_, w)| w.thread().cloned())
+                .collect();
+            for (_, q) in st.room.drain() {
+                v.extend(q);
+            }
+            self.room_waiting.store(0, Ordering::Relaxed);
+            v.retain(|t| Some(key(t)) != current);
+            v
+        };
+        for t in closing {
+            let _ = t.reset(self.task.clone());
+        }
+        Ok(())
+    }
+
+    // -- What the host asks of it -------------------------------------------
+
+    /// Handles one message: wakes the coroutine waiting for a reply, or runs
+    /// the protocol's dispatch function in a task; then the wake-ups it
+    /// caused and the forks it queued.
+    pub fn message(&self, lua: &Lua, msg: &Message, errors: &mut Errors) {
+        let filter = self.state.lock().filter.clone();
+        let r = match filter {
+            None => self.route(
+                lua,
+                msg.ptype,
+                Body::Bytes(msg.payload.as_slice()),
+                msg.session,
+                msg.source,
+                errors,
+            ),
+            Some(f) => self.filtered(lua, &f, msg, errors),
+        };
+        if let Err(e) = r {
+            errors.push(error_text(&e));
+        }
+        self.settle(lua, errors);
+        self.run_forks(lua, errors);
+    }
+
+    /// A target has room again: the coroutines waiting to send there go on.
+    pub fn room(&self, lua: &Lua, target: Handle, errors: &mut Errors) {
+        let waiters = {
+            let mut st = self.state.lock();
+            let q = st.room.remove(&target);
+            self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+            q
+        };
+        for t in waiters.into_iter().flatten() {
+            self.resume(lua, t, (), errors);
+            self.settle(lua, errors);
+        }
+        self.run_forks(lua, errors);
+    }
+
+    fn filtered(
+        &self,
+        lua: &Lua,
+        f: &Function,
+        msg: &Message,
+        errors: &mut Errors,
+    ) -> mlua::Result<()> {
+        let body = lua.create_string(msg.payload.as_slice())?;
+        let (ty, m, sz, session, source): (u8, Value, Option<i64>, i32, u32) = f.call((
+            i64::from(msg.ptype),
+            body,
+            msg.payload.len() as i64,
+            i64::from(msg.session),
+            i64::from(msg.source.0),
+        ))?;
+        let sz = match (&m, sz) {
+            (_, Some(n)) => n,
+            (Value::String(s), None) => s.as_bytes().len() as i64,
+            _ => 0,
+        };
+        self.route(lua, ty, Body::Lua(m, sz), session, Handle(source), errors)
+    }
+
+    fn route(
+        &self,
+        lua: &Lua,
+        ty: u8,
+        body: Body,
+        session: i32,
+        source: Handle,
+        errors: &mut Errors,
+    ) -> mlua::Result<()> {
+        if ty == ptype::RESPONSE {
+            return self.response(lua, body, session, source, errors);
+        }
+        let (class, builtin) = {
+            let st = self.state.lock();
+            (
+                st.protos[usize::from(ty)].clone(),
+                st.builtin_unpack.clone(),
+            )
+        };
+        let dispatch = match &class {
+            Some(c) => c.raw_get::<Option<Function>>("dispatch")?,
+            None => None,
+        };
+        let Some(dispatch) = dispatch else {
+            if ty == ptype::TRACE {
+                let (m, sz) = body.lua(lua)?;
+                return self.hook(lua, "trace", (m, sz));
+            }
+            if session != 0 {
+                let _ = self.ctx.reply_error(source, session, Payload::empty());
+            }
+            let (m, sz) = body.lua(lua)?;
+            return self.hook(
+                lua,
+                "unknown_request",
+                (session, i64::from(source.0), m, sz, i64::from(ty)),
+            );
+        };
+        let unpack: Value = class.expect("dispatch implies a class").raw_get("unpack")?;
+        let unpacked = match (&unpack, &body) {
+            (Value::Nil, _) => body
+                .lua(lua)
+                .map(|(m, sz)| MultiValue::from_vec(vec![m, Value::Integer(sz)])),
+            (u, Body::Bytes(b))
+                if Some(u.to_pointer()) == builtin.as_ref().map(Value::to_pointer) =>
+            {
+                seri::unpack_values(lua, b)
+            }
+            (Value::Function(f), _) => {
+                let (m, sz) = body.lua(lua)?;
+                f.call::<MultiValue>((m, sz))
+            }
+            (other, _) => Err(mlua::Error::runtime(format!(
+                "attempt to call a {} value (the protocol's unpack)",
+                other.type_name()
+            ))),
+        };
+        let mut args = match unpacked {
+            Ok(a) => a,
+            Err(e) => {
+                if session != 0 {
+                    let _ = self.ctx.reply_error(source, session, Payload::empty());
+                }
+                return Err(e);
+            }
+        };
+        let thread = self.take_thread(lua)?;
+        self.state
+            .lock()
+            .requests
+            .insert(key(&thread), (session, source));
+        args.push_front(Value::Integer(i64::from(source.0)));
+        args.push_front(Value::Integer(i64::from(session)));
+        args.push_front(Value::Function(dispatch));
+        self.resume(lua, thread, args, errors);
+        Ok(())
+    }
+
+    fn response(
+        &self,
+        lua: &Lua,
+        body: Body,
+        session: i32,
+        source: Handle,
+        errors: &mut Errors,
+    ) -> mlua::Result<()> {
+        let wait = {
+            let mut st = self.state.lock();
+            st.waiting.remove(&session)
+        };
+        match wait {
+            None => {
+                let (m, sz) = body.lua(lua)?;
+                self.hook(
+                    lua,
+                    "unknown_response",
+                    (session, i64::from(source.0), m, sz),
+                )
+            }
+            Some(Waiter::Break) => Ok(()),
+            Some(Waiter::Start { thread, func }) => {
+                self.resume(lua, thread, func, errors);
+                Ok(())
+            }
+            Some(Waiter::Call {
+                thread,
+                decode: true,
+                ..
+            }) => {
+                let args = match &body {
+                    Body::Bytes(b) => seri::unpack_values(lua, b),
+                    Body::Lua(Value::String(s), _) => seri::unpack_values(lua, &s.as_bytes()),
+                    Body::Lua(_, _) => Ok(MultiValue::new()),
+                };
+                let args = match args {
+                    Ok(mut a) => {
+                        a.push_front(Value::Boolean(true));
+                        a
+                    }
+                    Err(e) => MultiValue::from_vec(vec![
+                        Value::Nil,
+                        Value::String(lua.create_string(error_text(&e))?),
+                    ]),
+                };
+                self.resume(lua, thread, args, errors);
+                Ok(())
+            }
+            Some(Waiter::Call { thread, .. })
+            | Some(Waiter::Sleep(thread))
+            | Some(Waiter::Wakeup(thread)) => {
+                let (m, sz) = body.lua(lua)?;
+                self.resume(lua, thread, (true, m, sz, session), errors);
+                Ok(())
+            }
+        }
+    }
+
+    fn hook(&self, lua: &Lua, name: &str, args: impl IntoLuaMulti) -> mlua::Result<()> {
+        let _ = lua;
+        let hooks = self.state.lock().hooks.clone();
+        match hooks.map(|h| h.raw_get::<Option<Function>>(name)) {
+            Some(Ok(Some(f))) => f.call::<()>(args),
+            Some(Err(e)) => Err(e),
+            _ => Err(mlua::Error::runtime(format!(
+                "no handler for this message ({name})"
+            ))),
+        }
+    }
+
+    /// Resumes `thread` and files what it yields.
+    fn resume(&self, lua: &Lua, thread: Thread, args: impl IntoLuaMulti, errors: &mut Errors) {
+        let _ = lua;
+        self.state.lock().current = Some(thread.clone());
+        let r = thread.resume::<MultiValue>(args);
+        let mut st = self.state.lock();
+        st.current = None;
+        let k = key(&thread);
+        let vals = match r {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some((session, source)) = st.requests.remove(&k) {
+                    if session != 0 {
+                        let _ = self.ctx.reply_error(source, session, Payload::empty());
+                    }
+                }
+                drop(st);
+                errors.push(error_text(&e));
+                // Closing runs the coroutine's to-be-closed variables.
+                match thread.reset(self.task.clone()) {
+                    Ok(()) => self.park(thread),
+                    Err(e) => errors.push(error_text(&e)),
+                }
+                return;
+            }
+        };
+        match int(vals.front()) {
+            Some(command::EXIT) => {
+                if let Some((session, source)) = st.requests.remove(&k) {
+                    if session != 0 {
+                        self.ctx.log(&format!(
+                            "Maybe forgot response session {session} from {source}"
+                        ));
+                    }
+                }
+                if st.pool.len() < POOL_MAX {
+                    st.pool.push(thread);
+                }
+            }
+            Some(c @ (command::CALL | command::CALL_DECODED)) => {
+                let addr = vals.get(2).and_then(|v| crate::api::resolve(&self.ctx, v));
+                let (Some(session), Some(addr)) = (int(vals.get(1)), addr) else {
+                    errors.push("a call yielded without its session".into());
+                    return;
+                };
+                st.waiting.insert(
+                    session as i32,
+                    Waiter::Call {
+                        thread,
+                        addr,
+                        decode: c == command::CALL_DECODED,
+                    },
+                );
+            }
+            Some(command::SLEEP) => {
+                if let Some(session) = int(vals.get(1)) {
+                    st.waiting.insert(session as i32, Waiter::Sleep(thread));
+                }
+            }
+            Some(command::WAIT) => {
+                if let Some(session) = int(vals.get(1)) {
+                    st.waiting.insert(session as i32, Waiter::Wakeup(thread));
+                }
+            }
+            Some(command::ROOM) => {
+                if let Some(addr) = vals.get(1).and_then(|v| crate::api::resolve(&self.ctx, v)) {
+                    st.room.entry(addr).or_default().push_back(thread);
+                    self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+                }
+            }
+            Some(command::QUIT) => st.quitting = true,
+            _ => {
+                // A bare coroutine.yield in a handler: skynet drops the
+                // coroutine, and so do we (its request was answered or is
+                // reported as forgotten).
+                if thread.is_finished() {
+                    return;
+                }
+                let what = vals
+                    .front()
+                    .map(|v| v.to_string().unwrap_or_default())
+                    .unwrap_or_else(|| "nil".into());
+                if what != "nil" {
+                    errors.push(format!("Unknown command : {what}"));
+                }
+            }
+        }
+    }
+
+    fn park(&self, thread: Thread) {
+        let mut st = self.state.lock();
+        if st.pool.len() < POOL_MAX {
+            st.pool.push(thread);
+        }
+    }
+
+    /// Runs the queued wake-ups, then the failed calls, until none are left.
+    fn settle(&self, lua: &Lua, errors: &mut Errors) {
+        enum Next {
+            Woken(Thread, i32),
+            Failed(Thread),
+            Skip,
+        }
+        loop {
+            let next = {
+                let mut st = self.state.lock();
+                if st.quitting {
+                    return;
+                }
+                if let Some(session) = st.wakeups.pop_front() {
+                    match st.waiting.remove(&session) {
+                        Some(Waiter::Sleep(t)) => {
+                            // The timer still fires; its reply is dropped.
+                            st.waiting.insert(session, Waiter::Break);
+                            Next::Woken(t, session)
+                        }
+                        Some(Waiter::Wakeup(t)) => Next::Woken(t, session),
+                        Some(other) => {
+                            st.waiting.insert(session, other);
+                            Next::Skip
+                        }
+                        None => Next::Skip,
+                    }
+                } else if let Some(session) = st.failed.pop_front() {
+                    match st.waiting.remove(&session) {
+                        Some(Waiter::Call { thread, .. }) => Next::Failed(thread),
+                        Some(other) => {
+                            st.waiting.insert(session, other);
+                            Next::Skip
+                        }
+                        None => Next::Skip,
+                    }
+                } else {
+                    return;
+                }
+            };
+            match next {
+                Next::Woken(t, session) => {
+                    self.resume(lua, t, (false, "BREAK", Value::Nil, session), errors)
+                }
+                Next::Failed(t) => self.resume(lua, t, false, errors),
+                Next::Skip => {}
+            }
+        }
+    }
+
+    fn run_forks(&self, lua: &Lua, errors: &mut Errors) {
+        loop {
+            let fork = {
+                let mut st = self.state.lock();
+                if st.quitting {
+                    return;
+                }
+                st.forks.pop_front()
+            };
+            let Some(fork) = fork else { return };
+            self.resume(lua, fork.thread, fork.args, errors);
+            self.settle(lua, errors);
+        }
+    }
+}
+
+/// Maps a failed send for Lua: `nil` for a bad address, `false` for a
+/// message too large, `nil, "FULL"` when the share is full, and
+/// `nil, "ERROR", text` otherwise.
+pub fn send_result(lua: &Lua, r: Result<i32, SendError>) -> mlua::Result<MultiValue> {
+    match r {
+        Ok(session) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(
+            session,
+        ))])),
+        Err(SendError::UnknownAddress(_)) | Err(SendError::UnexpectedReply(_)) => {
+            Ok(MultiValue::new())
+        }
+        Err(SendError::TooLarge { .. }) => Ok(MultiValue::from_vec(vec![Value::Boolean(false)])),
+        Err(SendError::Full { .. }) => Ok(MultiValue::from_vec(vec![
+            Value::Nil,
+            Value::String(lua.create_string("FULL")?),
+        ])),
+        Err(e) => Ok(MultiValue::from_vec(vec![
+            Value::Nil,
+            Value::String(lua.create_string("ERROR")?),
+            Value::String(lua.create_string(e.to_string())?),
+        ])),
+    }
+}
