@@ -127,6 +127,7 @@ function skynet.dispatch(typename, func)
 	if func then
 		local old = p.dispatch
 		p.dispatch = func
+		c.proto(p.id, p)
 		return old
 	end
 	return p and p.dispatch

@@ -193,10 +193,7 @@ fn dispatch_functions(
     let d = dispatcher.clone();
     core.set(
         "proto",
-        lua.create_function(move |_, (id, class): (u8, Table)| {
-            d.set_proto(id, class);
-            Ok(())
-        })?,
+        lua.create_function(move |_, (id, class): (u8, Table)| d.set_proto(id, &class))?,
     )?;
     let d = dispatcher.clone();
     core.set(

@@ -52,18 +52,49 @@ end
 return task
 "#;
 
+/// A task coroutine and its identity (the address of its Lua thread, read
+/// once: asking mlua for it costs a lock).
+#[derive(Clone)]
+struct Task {
+    thread: Thread,
+    key: usize,
+}
+
+impl Task {
+    fn new(thread: Thread) -> Task {
+        let key = thread.to_pointer() as usize;
+        Task { thread, key }
+    }
+}
+
+/// A protocol as registered, with what dispatching needs read out of its
+/// class table.
+struct Proto {
+    dispatch: Option<Function>,
+    unpack: Unpack,
+}
+
+enum Unpack {
+    /// skynet.unpack: decoded in Rust, no Lua string made.
+    Builtin,
+    /// Any other function: called with the message and its size.
+    Lua(Function),
+    /// None: the handler gets the message and its size.
+    Raw,
+}
+
 enum Waiter {
     Call {
-        thread: Thread,
+        task: Task,
         addr: Handle,
         decode: bool,
     },
-    Sleep(Thread),
+    Sleep(Task),
     /// `skynet.wait`: only a wakeup ends it.
-    Wakeup(Thread),
+    Wakeup(Task),
     /// `skynet.timeout`: a parked coroutine and the function it will run.
     Start {
-        thread: Thread,
+        task: Task,
         func: Function,
     },
     /// A sleeper that was woken early: its timer's reply is dropped.
@@ -71,34 +102,37 @@ enum Waiter {
 }
 
 impl Waiter {
-    fn thread(&self) -> Option<&Thread> {
+    fn task(&self) -> Option<&Task> {
         match self {
-            Waiter::Call { thread, .. }
-            | Waiter::Sleep(thread)
-            | Waiter::Wakeup(thread)
-            | Waiter::Start { thread, .. } => Some(thread),
+            Waiter::Call { task, .. }
+            | Waiter::Sleep(task)
+            | Waiter::Wakeup(task)
+            | Waiter::Start { task, .. } => Some(task),
             Waiter::Break => None,
         }
     }
 }
 
 struct Fork {
-    thread: Thread,
+    task: Task,
     args: MultiValue,
 }
 
 #[derive(Default)]
 struct State {
-    protos: Vec<Option<Table>>,
-    pool: Vec<Thread>,
+    /// By id; a service registers a handful, so a short list beats a table
+    /// of 256 (memory per service counts).
+    protos: Vec<(u8, Proto)>,
+    pool: Vec<Task>,
     /// thread → (session, source) of the request it still has to answer.
     requests: HashMap<usize, (i32, Handle)>,
     waiting: HashMap<i32, Waiter>,
-    room: HashMap<Handle, VecDeque<Thread>>,
+    room: HashMap<Handle, VecDeque<Task>>,
     wakeups: VecDeque<i32>,
     failed: VecDeque<i32>,
     forks: VecDeque<Fork>,
-    current: Option<Thread>,
+    /// The key of the task being resumed.
+    current: Option<usize>,
     hooks: Option<Table>,
     filter: Option<Function>,
     builtin_unpack: Option<Value>,
@@ -113,10 +147,6 @@ pub struct Dispatcher {
     /// Addresses with coroutines waiting for room (read without the lock on
     /// every send).
     room_waiting: AtomicUsize,
-}
-
-fn key(t: &Thread) -> usize {
-    t.to_pointer() as usize
 }
 
 fn int(v: Option<&Value>) -> Option<i64> {
@@ -164,10 +194,7 @@ impl Dispatcher {
     pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
         let task: Function =
             crate::codecache::internal(lua, "=task", TASK_LOOP)?.call(command::EXIT)?;
-        let state = State {
-            protos: vec![None; 256],
-            ..State::default()
-        };
+        let state = State::default();
         Ok(Dispatcher {
             ctx,
             task,
@@ -178,12 +205,36 @@ impl Dispatcher {
 
     // -- What skynet.core asks of it ---------------------------------------
 
-    /// Registers protocol `id` (the class table of `skynet.register_protocol`).
-    pub fn set_proto(&self, id: u8, class: Table) {
-        self.state.lock().protos[usize::from(id)] = Some(class);
+    /// Registers protocol `id` from its class table (`skynet.register_protocol`,
+    /// and again whenever `skynet.dispatch` changes its handler). The
+    /// handler and `unpack` are read now, not per message.
+    pub fn set_proto(&self, id: u8, class: &Table) -> mlua::Result<()> {
+        let dispatch: Option<Function> = class.raw_get("dispatch")?;
+        let unpack: Value = class.raw_get("unpack")?;
+        let mut st = self.state.lock();
+        let unpack = match unpack {
+            Value::Nil => Unpack::Raw,
+            u if Some(u.to_pointer()) == st.builtin_unpack.as_ref().map(Value::to_pointer) => {
+                Unpack::Builtin
+            }
+            Value::Function(f) => Unpack::Lua(f),
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "protocol {id}: unpack must be a function, not a {}",
+                    other.type_name()
+                )))
+            }
+        };
+        let proto = Proto { dispatch, unpack };
+        match st.protos.iter_mut().find(|(i, _)| *i == id) {
+            Some(slot) => slot.1 = proto,
+            None => st.protos.push((id, proto)),
+        }
+        Ok(())
     }
 
-    /// The `unpack` of the "lua" protocol, decoded in Rust when a protocol uses it.
+    /// The `unpack` of the "lua" protocol, decoded in Rust when a protocol
+    /// registered after this uses it.
     pub fn set_builtin_unpack(&self, f: Value) {
         self.state.lock().builtin_unpack = Some(f);
     }
@@ -210,46 +261,41 @@ impl Dispatcher {
     /// `ignoreret`); `None` if it has none.
     pub fn take_request(&self) -> Option<(i32, Handle)> {
         let mut st = self.state.lock();
-        let k = key(st.current.as_ref()?);
+        let k = st.current?;
         st.requests.remove(&k)
     }
 
     /// The request the running task answers, left in place (`context`).
     pub fn request(&self) -> Option<(i32, Handle)> {
         let st = self.state.lock();
-        let k = key(st.current.as_ref()?);
-        st.requests.get(&k).copied()
+        st.requests.get(&st.current?).copied()
     }
 
     /// A parked coroutine, or a new one.
-    fn take_thread(&self, lua: &Lua) -> mlua::Result<Thread> {
+    fn take_task(&self, lua: &Lua) -> mlua::Result<Task> {
         if let Some(t) = self.state.lock().pool.pop() {
             return Ok(t);
         }
-        lua.create_thread(self.task.clone())
+        Ok(Task::new(lua.create_thread(self.task.clone())?))
     }
 
     /// `skynet.fork`: a coroutine that will run `args[0](args[1..])` after
     /// the current message.
     pub fn fork(&self, lua: &Lua, args: MultiValue) -> mlua::Result<Thread> {
-        let thread = self.take_thread(lua)?;
-        self.state.lock().forks.push_back(Fork {
-            thread: thread.clone(),
-            args,
-        });
+        let task = self.take_task(lua)?;
+        let thread = task.thread.clone();
+        self.state.lock().forks.push_back(Fork { task, args });
         Ok(thread)
     }
 
     /// `skynet.timeout`: a coroutine that runs `func` when timer `session` fires.
     pub fn start_on_timer(&self, lua: &Lua, session: i32, func: Function) -> mlua::Result<Thread> {
-        let thread = self.take_thread(lua)?;
-        self.state.lock().waiting.insert(
-            session,
-            Waiter::Start {
-                thread: thread.clone(),
-                func,
-            },
-        );
+        let task = self.take_task(lua)?;
+        let thread = task.thread.clone();
+        self.state
+            .lock()
+            .waiting
+            .insert(session, Waiter::Start { task, func });
         Ok(thread)
     }
 
@@ -293,8 +339,8 @@ impl Dispatcher {
             .waiting
             .iter()
             .filter_map(|(s, w)| match w {
-                Waiter::Call { thread, .. } | Waiter::Sleep(thread) | Waiter::Wakeup(thread) => {
-                    Some((*s, thread.clone()))
+                Waiter::Call { task, .. } | Waiter::Sleep(task) | Waiter::Wakeup(task) => {
+                    Some((*s, task.thread.clone()))
                 }
                 _ => None,
             })
@@ -307,20 +353,20 @@ impl Dispatcher {
     /// request it answers and closes it (running its to-be-closed variables).
     /// False if the dispatcher did not know it.
     pub fn kill_thread(&self, thread: &Thread) -> mlua::Result<bool> {
-        let k = key(thread);
+        let k = thread.to_pointer() as usize;
         let mut known = false;
         {
             let mut st = self.state.lock();
             let before = st.waiting.len();
-            st.waiting.retain(|_, w| w.thread().map(key) != Some(k));
+            st.waiting.retain(|_, w| w.task().map(|t| t.key) != Some(k));
             known |= st.waiting.len() != before;
             for q in st.room.values_mut() {
-                q.retain(|t| key(t) != k);
+                q.retain(|t| t.key != k);
             }
             st.room.retain(|_, q| !q.is_empty());
             self.room_waiting.store(st.room.len(), Ordering::Relaxed);
             let before = st.forks.len();
-            st.forks.retain(|f| key(&f.thread) != k);
+            st.forks.retain(|f| f.task.key != k);
             known |= st.forks.len() != before;
             if let Some((session, source)) = st.requests.remove(&k) {
                 known = true;
@@ -338,7 +384,7 @@ impl Dispatcher {
     /// `skynet.exit`: drops the fork queue, fails every request still owed
     /// and closes every waiting coroutine but the running one.
     pub fn exit_tasks(&self) -> mlua::Result<()> {
-        let closing: Vec<Thread> = {
+        let closing: Vec<Task> = {
             let mut st = self.state.lock();
             st.forks.clear();
             for (_, (session, source)) in st.requests.drain() {
@@ -346,21 +392,21 @@ impl Dispatcher {
                     let _ = self.ctx.reply_error(source, session, Payload::empty());
                 }
             }
-            let current = st.current.as_ref().map(key);
-            let mut v: Vec<Thread> = st
+            let current = st.current;
+            let mut v: Vec<Task> = st
                 .waiting
                 .drain()
-                .filter_map(|(_, w)| w.thread().cloned())
+                .filter_map(|(_, w)| w.task().cloned())
                 .collect();
             for (_, q) in st.room.drain() {
                 v.extend(q);
             }
             self.room_waiting.store(0, Ordering::Relaxed);
-            v.retain(|t| Some(key(t)) != current);
+            v.retain(|t| Some(t.key) != current);
             v
         };
         for t in closing {
-            let _ = t.reset(self.task.clone());
+            let _ = t.thread.reset(self.task.clone());
         }
         Ok(())
     }
@@ -386,12 +432,12 @@ impl Dispatcher {
         if let Err(e) = r {
             errors.push(error_text(&e));
         }
-        self.settle(lua, errors);
-        self.run_forks(lua, errors);
+        self.settle(errors);
+        self.run_forks(errors);
     }
 
     /// A target has room again: the coroutines waiting to send there go on.
-    pub fn room(&self, lua: &Lua, target: Handle, errors: &mut Errors) {
+    pub fn room(&self, target: Handle, errors: &mut Errors) {
         let waiters = {
             let mut st = self.state.lock();
             let q = st.room.remove(&target);
@@ -399,10 +445,10 @@ impl Dispatcher {
             q
         };
         for t in waiters.into_iter().flatten() {
-            self.resume(lua, t, (), errors);
-            self.settle(lua, errors);
+            self.resume(t, (), errors);
+            self.settle(errors);
         }
-        self.run_forks(lua, errors);
+        self.run_forks(errors);
     }
 
     fn filtered(
@@ -440,50 +486,48 @@ impl Dispatcher {
         if ty == ptype::RESPONSE {
             return self.response(lua, body, session, source, errors);
         }
-        let (class, builtin) = {
+        let (dispatch, unpack) = {
             let st = self.state.lock();
-            (
-                st.protos[usize::from(ty)].clone(),
-                st.builtin_unpack.clone(),
-            )
-        };
-        let dispatch = match &class {
-            Some(c) => c.raw_get::<Option<Function>>("dispatch")?,
-            None => None,
+            match st.protos.iter().find(|(i, _)| *i == ty).map(|(_, p)| p) {
+                Some(Proto {
+                    dispatch: Some(f),
+                    unpack,
+                }) => (
+                    Some(f.clone()),
+                    match unpack {
+                        Unpack::Builtin => None,
+                        Unpack::Lua(f) => Some(Some(f.clone())),
+                        Unpack::Raw => Some(None),
+                    },
+                ),
+                _ => (None, None),
+            }
         };
         let Some(dispatch) = dispatch else {
             if ty == ptype::TRACE {
                 let (m, sz) = body.lua(lua)?;
-                return self.hook(lua, "trace", (m, sz));
+                return self.hook("trace", (m, sz));
             }
             if session != 0 {
                 let _ = self.ctx.reply_error(source, session, Payload::empty());
             }
             let (m, sz) = body.lua(lua)?;
             return self.hook(
-                lua,
                 "unknown_request",
                 (session, i64::from(source.0), m, sz, i64::from(ty)),
             );
         };
-        let unpack: Value = class.expect("dispatch implies a class").raw_get("unpack")?;
-        let unpacked = match (&unpack, &body) {
-            (Value::Nil, _) => body
+        let unpacked = match (unpack, &body) {
+            (None, Body::Bytes(b)) => seri::unpack_values(lua, b),
+            (None, Body::Lua(Value::String(s), _)) => seri::unpack_values(lua, &s.as_bytes()),
+            (None, Body::Lua(..)) => Ok(MultiValue::new()),
+            (Some(None), _) => body
                 .lua(lua)
                 .map(|(m, sz)| MultiValue::from_vec(vec![m, Value::Integer(sz)])),
-            (u, Body::Bytes(b))
-                if Some(u.to_pointer()) == builtin.as_ref().map(Value::to_pointer) =>
-            {
-                seri::unpack_values(lua, b)
-            }
-            (Value::Function(f), _) => {
+            (Some(Some(f)), _) => {
                 let (m, sz) = body.lua(lua)?;
                 f.call::<MultiValue>((m, sz))
             }
-            (other, _) => Err(mlua::Error::runtime(format!(
-                "attempt to call a {} value (the protocol's unpack)",
-                other.type_name()
-            ))),
         };
         let mut args = match unpacked {
             Ok(a) => a,
@@ -494,15 +538,15 @@ impl Dispatcher {
                 return Err(e);
             }
         };
-        let thread = self.take_thread(lua)?;
+        let task = self.take_task(lua)?;
         self.state
             .lock()
             .requests
-            .insert(key(&thread), (session, source));
+            .insert(task.key, (session, source));
         args.push_front(Value::Integer(i64::from(source.0)));
         args.push_front(Value::Integer(i64::from(session)));
         args.push_front(Value::Function(dispatch));
-        self.resume(lua, thread, args, errors);
+        self.resume(task, args, errors);
         Ok(())
     }
 
@@ -514,28 +558,19 @@ impl Dispatcher {
         source: Handle,
         errors: &mut Errors,
     ) -> mlua::Result<()> {
-        let wait = {
-            let mut st = self.state.lock();
-            st.waiting.remove(&session)
-        };
+        let wait = self.state.lock().waiting.remove(&session);
         match wait {
             None => {
                 let (m, sz) = body.lua(lua)?;
-                self.hook(
-                    lua,
-                    "unknown_response",
-                    (session, i64::from(source.0), m, sz),
-                )
+                self.hook("unknown_response", (session, i64::from(source.0), m, sz))
             }
             Some(Waiter::Break) => Ok(()),
-            Some(Waiter::Start { thread, func }) => {
-                self.resume(lua, thread, func, errors);
+            Some(Waiter::Start { task, func }) => {
+                self.resume(task, func, errors);
                 Ok(())
             }
             Some(Waiter::Call {
-                thread,
-                decode: true,
-                ..
+                task, decode: true, ..
             }) => {
                 let args = match &body {
                     Body::Bytes(b) => seri::unpack_values(lua, b),
@@ -552,21 +587,20 @@ impl Dispatcher {
                         Value::String(lua.create_string(error_text(&e))?),
                     ]),
                 };
-                self.resume(lua, thread, args, errors);
+                self.resume(task, args, errors);
                 Ok(())
             }
-            Some(Waiter::Call { thread, .. })
-            | Some(Waiter::Sleep(thread))
-            | Some(Waiter::Wakeup(thread)) => {
+            Some(Waiter::Call { task, .. })
+            | Some(Waiter::Sleep(task))
+            | Some(Waiter::Wakeup(task)) => {
                 let (m, sz) = body.lua(lua)?;
-                self.resume(lua, thread, (true, m, sz, session), errors);
+                self.resume(task, (true, m, sz, session), errors);
                 Ok(())
             }
         }
     }
 
-    fn hook(&self, lua: &Lua, name: &str, args: impl IntoLuaMulti) -> mlua::Result<()> {
-        let _ = lua;
+    fn hook(&self, name: &str, args: impl IntoLuaMulti) -> mlua::Result<()> {
         let hooks = self.state.lock().hooks.clone();
         match hooks.map(|h| h.raw_get::<Option<Function>>(name)) {
             Some(Ok(Some(f))) => f.call::<()>(args),
@@ -577,18 +611,16 @@ impl Dispatcher {
         }
     }
 
-    /// Resumes `thread` and files what it yields.
-    fn resume(&self, lua: &Lua, thread: Thread, args: impl IntoLuaMulti, errors: &mut Errors) {
-        let _ = lua;
-        self.state.lock().current = Some(thread.clone());
-        let r = thread.resume::<MultiValue>(args);
+    /// Resumes `task` and files what it yields.
+    fn resume(&self, task: Task, args: impl IntoLuaMulti, errors: &mut Errors) {
+        self.state.lock().current = Some(task.key);
+        let r = task.thread.resume::<MultiValue>(args);
         let mut st = self.state.lock();
         st.current = None;
-        let k = key(&thread);
         let vals = match r {
             Ok(v) => v,
             Err(e) => {
-                if let Some((session, source)) = st.requests.remove(&k) {
+                if let Some((session, source)) = st.requests.remove(&task.key) {
                     if session != 0 {
                         let _ = self.ctx.reply_error(source, session, Payload::empty());
                     }
@@ -596,8 +628,8 @@ impl Dispatcher {
                 drop(st);
                 errors.push(error_text(&e));
                 // Closing runs the coroutine's to-be-closed variables.
-                match thread.reset(self.task.clone()) {
-                    Ok(()) => self.park(thread),
+                match task.thread.reset(self.task.clone()) {
+                    Ok(()) => self.park(task),
                     Err(e) => errors.push(error_text(&e)),
                 }
                 return;
@@ -605,7 +637,7 @@ impl Dispatcher {
         };
         match int(vals.front()) {
             Some(command::EXIT) => {
-                if let Some((session, source)) = st.requests.remove(&k) {
+                if let Some((session, source)) = st.requests.remove(&task.key) {
                     if session != 0 {
                         self.ctx.log(&format!(
                             "Maybe forgot response session {session} from {source}"
@@ -613,7 +645,7 @@ impl Dispatcher {
                     }
                 }
                 if st.pool.len() < POOL_MAX {
-                    st.pool.push(thread);
+                    st.pool.push(task);
                 }
             }
             Some(c @ (command::CALL | command::CALL_DECODED)) => {
@@ -625,7 +657,7 @@ impl Dispatcher {
                 st.waiting.insert(
                     session as i32,
                     Waiter::Call {
-                        thread,
+                        task,
                         addr,
                         decode: c == command::CALL_DECODED,
                     },
@@ -633,17 +665,17 @@ impl Dispatcher {
             }
             Some(command::SLEEP) => {
                 if let Some(session) = int(vals.get(1)) {
-                    st.waiting.insert(session as i32, Waiter::Sleep(thread));
+                    st.waiting.insert(session as i32, Waiter::Sleep(task));
                 }
             }
             Some(command::WAIT) => {
                 if let Some(session) = int(vals.get(1)) {
-                    st.waiting.insert(session as i32, Waiter::Wakeup(thread));
+                    st.waiting.insert(session as i32, Waiter::Wakeup(task));
                 }
             }
             Some(command::ROOM) => {
                 if let Some(addr) = vals.get(1).and_then(|v| crate::api::resolve(&self.ctx, v)) {
-                    st.room.entry(addr).or_default().push_back(thread);
+                    st.room.entry(addr).or_default().push_back(task);
                     self.room_waiting.store(st.room.len(), Ordering::Relaxed);
                 }
             }
@@ -652,9 +684,6 @@ impl Dispatcher {
                 // A bare coroutine.yield in a handler: skynet drops the
                 // coroutine, and so do we (its request was answered or is
                 // reported as forgotten).
-                if thread.is_finished() {
-                    return;
-                }
                 let what = vals
                     .front()
                     .map(|v| v.to_string().unwrap_or_default())
@@ -666,18 +695,18 @@ impl Dispatcher {
         }
     }
 
-    fn park(&self, thread: Thread) {
+    fn park(&self, task: Task) {
         let mut st = self.state.lock();
         if st.pool.len() < POOL_MAX {
-            st.pool.push(thread);
+            st.pool.push(task);
         }
     }
 
     /// Runs the queued wake-ups, then the failed calls, until none are left.
-    fn settle(&self, lua: &Lua, errors: &mut Errors) {
+    fn settle(&self, errors: &mut Errors) {
         enum Next {
-            Woken(Thread, i32),
-            Failed(Thread),
+            Woken(Task, i32),
+            Failed(Task),
             Skip,
         }
         loop {
@@ -702,7 +731,7 @@ impl Dispatcher {
                     }
                 } else if let Some(session) = st.failed.pop_front() {
                     match st.waiting.remove(&session) {
-                        Some(Waiter::Call { thread, .. }) => Next::Failed(thread),
+                        Some(Waiter::Call { task, .. }) => Next::Failed(task),
                         Some(other) => {
                             st.waiting.insert(session, other);
                             Next::Skip
@@ -715,15 +744,15 @@ impl Dispatcher {
             };
             match next {
                 Next::Woken(t, session) => {
-                    self.resume(lua, t, (false, "BREAK", Value::Nil, session), errors)
+                    self.resume(t, (false, "BREAK", Value::Nil, session), errors)
                 }
-                Next::Failed(t) => self.resume(lua, t, false, errors),
+                Next::Failed(t) => self.resume(t, false, errors),
                 Next::Skip => {}
             }
         }
     }
 
-    fn run_forks(&self, lua: &Lua, errors: &mut Errors) {
+    fn run_forks(&self, errors: &mut Errors) {
         loop {
             let fork = {
                 let mut st = self.state.lock();
@@ -733,8 +762,8 @@ impl Dispatcher {
                 st.forks.pop_front()
             };
             let Some(fork) = fork else { return };
-            self.resume(lua, fork.thread, fork.args, errors);
-            self.settle(lua, errors);
+            self.resume(fork.task, fork.args, errors);
+            self.settle(errors);
         }
     }
 }

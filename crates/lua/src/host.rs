@@ -103,16 +103,18 @@ impl LuaService {
         let dispatcher = Arc::new(Dispatcher::new(&lua, ctx.clone()).map_err(|e| e.to_string())?);
         let core = api::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
             .map_err(|e| e.to_string())?;
-        let mut extra = vec![("skynet.core".to_string(), Value::Table(core))];
+        let mut lazy: Vec<(String, crate::modules::LazyModule)> = Vec::new();
         for (name, factory) in &self.config.modules {
-            extra.push((name.clone(), factory(&lua, ctx).map_err(|e| e.to_string())?));
+            let (c, factory) = (ctx.clone(), factory.clone());
+            lazy.push((name.clone(), Box::new(move |lua| factory(lua, &c))));
         }
         crate::modules::install(
             &lua,
             &self.config.lua_path,
             self.config.code.clone(),
             self.config.pins.clone(),
-            extra,
+            vec![("skynet.core".to_string(), Value::Table(core))],
+            lazy,
         )
         .map_err(|e| e.to_string())?;
         let (path, source) = self
@@ -215,16 +217,12 @@ impl Service for LuaService {
     }
 
     fn room(&mut self, ctx: &Context, target: skyhold_core::Handle) {
-        let (Some(lua), Some(d), Some(budget)) = (
-            self.lua.as_ref(),
-            self.dispatcher.as_ref(),
-            self.budget.as_ref(),
-        ) else {
+        let (Some(d), Some(budget)) = (self.dispatcher.as_ref(), self.budget.as_ref()) else {
             return;
         };
         let mut errors = Vec::new();
         budget.arm();
-        d.room(lua, target, &mut errors);
+        d.room(target, &mut errors);
         budget.disarm();
         if !errors.is_empty() {
             ctx.log(&format!("lua room callback error : {}", errors.join("\n")));

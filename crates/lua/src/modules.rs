@@ -9,13 +9,19 @@ use crate::paths::SearchPath;
 use crate::pins::Pins;
 use std::sync::Arc;
 
-/// Installs `require` over `path`, with the Rust modules preloaded.
+/// A Rust module built the first time a service requires it (most services
+/// never touch most of them, and each costs memory in every state).
+pub type LazyModule = Box<dyn Fn(&Lua) -> mlua::Result<Value> + Send>;
+
+/// Installs `require` over `path`, with the Rust modules `preloaded` and
+/// the ones in `lazy` built on first use.
 pub fn install(
     lua: &Lua,
     path: &SearchPath,
     code: Arc<CodeCache>,
     pins: Arc<Pins>,
     preloaded: Vec<(String, Value)>,
+    lazy: Vec<(String, LazyModule)>,
 ) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
     for (name, module) in preloaded {
@@ -30,6 +36,11 @@ pub fn install(
         let hit: Value = cache.get(name.as_str())?;
         if !hit.is_nil() {
             return Ok(hit);
+        }
+        if let Some((_, build)) = lazy.iter().find(|(n, _)| *n == name) {
+            let v = build(lua)?;
+            cache.set(name.as_str(), v.clone())?;
+            return Ok(v);
         }
         let (file, bytes) = path
             .find_with(&name, true)

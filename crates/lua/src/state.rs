@@ -50,6 +50,9 @@ impl Default for SandboxOptions {
 pub struct Budget {
     left: Arc<AtomicI64>,
     armed: Arc<AtomicBool>,
+    /// Mirrors `flag[1]`, so a message that never ran out of budget costs
+    /// no table access.
+    tripped: Arc<AtomicBool>,
     budget: i64,
     /// A Lua table the wrappers read: `[1] = true` once the budget is spent.
     flag: Table,
@@ -65,6 +68,7 @@ impl Budget {
         Ok(Budget {
             left: Arc::new(AtomicI64::new(0)),
             armed: Arc::new(AtomicBool::new(false)),
+            tripped: Arc::new(AtomicBool::new(false)),
             budget: i64::try_from(instructions).unwrap_or(i64::MAX),
             flag: lua.create_table()?,
         })
@@ -74,7 +78,16 @@ impl Budget {
     pub fn arm(&self) {
         self.left.store(self.budget, Ordering::Relaxed);
         self.armed.store(true, Ordering::Relaxed);
-        let _ = self.flag.raw_set(1, Value::Nil);
+        if self.tripped.swap(false, Ordering::Relaxed) {
+            let _ = self.flag.raw_set(1, Value::Nil);
+        }
+    }
+
+    /// Marks the budget spent: the wrappers and the hook re-raise from now
+    /// until the next message.
+    fn trip(&self) {
+        self.tripped.store(true, Ordering::Relaxed);
+        let _ = self.flag.raw_set(1, true);
     }
 
     /// Ends it.
@@ -88,7 +101,7 @@ impl Budget {
             return Ok(());
         }
         if self.left.fetch_sub(steps, Ordering::Relaxed) - steps <= 0 {
-            let _ = self.flag.raw_set(1, true);
+            self.trip();
             return Err(mlua::Error::runtime(BUDGET_ERROR));
         }
         Ok(())
@@ -96,7 +109,7 @@ impl Budget {
 
     /// True once this message's budget is spent.
     pub fn spent(&self) -> bool {
-        self.flag.raw_get::<bool>(1).unwrap_or(false)
+        self.tripped.load(Ordering::Relaxed)
     }
 }
 
@@ -263,11 +276,11 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
             if !b.armed.load(Ordering::Relaxed) {
                 return Ok(VmState::Continue);
             }
-            if b.flag.raw_get::<bool>(1).unwrap_or(false) {
+            if b.spent() {
                 return Err(mlua::Error::runtime(BUDGET_ERROR));
             }
             if b.left.fetch_sub(i64::from(HOOK_EVERY), Ordering::Relaxed) <= i64::from(HOOK_EVERY) {
-                let _ = b.flag.raw_set(1, true);
+                b.trip();
                 return Err(mlua::Error::runtime(BUDGET_ERROR));
             }
             Ok(VmState::Continue)
