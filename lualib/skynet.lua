@@ -73,7 +73,6 @@ local c_take_request = c.take_request
 
 local sleeping = {}       -- token -> session of a sleep or wait
 local unresponse = {}     -- pending response closure -> address
-local trace_next = nil
 
 -- Waiting for room -----------------------------------------------------------
 -- The runtime refuses a send when the sender's share of the target's mailbox
@@ -140,25 +139,9 @@ function hooks.unknown_request(session, address, msg, sz, prototype)
 	error(string_format("Unknown session : %d from %x", session, address))
 end
 
-function skynet.dispatch_unknown_request(f)
-	local old = hooks.unknown_request
-	hooks.unknown_request = f
-	return old
-end
-
 function hooks.unknown_response(session, address, msg, sz)
 	c.error(string_format("Response message : %s", c_tostring(msg, sz)))
 	error(string_format("Unknown session : %d from %x", session, address))
-end
-
-function skynet.dispatch_unknown_response(f)
-	local old = hooks.unknown_response
-	hooks.unknown_response = f
-	return old
-end
-
-function hooks.trace(msg, sz)
-	trace_next = c_tostring(msg, sz)
 end
 
 -- Addresses ----------------------------------------------------------------------
@@ -176,14 +159,6 @@ function skynet.self()
 	return self_handle
 end
 
-function skynet.localname(name)
-	return c.query(name)
-end
-
-function skynet.harbor(addr)
-	return c.harbor(addr)
-end
-
 -- Sending and calling ----------------------------------------------------------
 
 function skynet.send(addr, typename, ...)
@@ -198,10 +173,7 @@ function skynet.send(addr, typename, ...)
 	return send_via(c_send, addr, p.id, 0, p.pack(...))
 end
 
-function skynet.rawsend(addr, typename, msg, sz)
-	local p = proto[typename]
-	return send_via(c_send, addr, p.id, 0, msg, sz)
-end
+local invalid
 
 local function call_result(ok, ...)
 	if ok then
@@ -213,12 +185,11 @@ local function call_result(ok, ...)
 	error("call failed")
 end
 
-local function invalid(addr)
+function invalid(addr)
 	error("call to invalid address " .. skynet.address(addr))
 end
 
 function skynet.call(addr, typename, ...)
-	trace_next = nil
 	local p = proto[typename]
 	if p.pack == skynet.pack and p.unpack == skynet.unpack then
 		local session, why, msg = c_callv(addr, p.id, ...)
@@ -235,17 +206,6 @@ function skynet.call(addr, typename, ...)
 		invalid(addr)
 	end
 	return p.unpack(call_result(co_yield(CALL, session, addr)))
-end
-
-function skynet.rawcall(addr, typename, msg, sz)
-	local p = proto[typename]
-	local session = assert(send_via(c_send, addr, p.id, nil, msg, sz), "call to invalid address")
-	return call_result(co_yield(CALL, session, addr))
-end
-
-function skynet.redirect(dest, source, typename, session, msg, sz)
-	local id = type(typename) == "number" and typename or proto[typename].id
-	return send_via(c.redirect, dest, source, id, session, msg, sz)
 end
 
 local function answered(r, err)
@@ -265,10 +225,6 @@ end
 
 function skynet.ignoreret()
 	c_take_request()
-end
-
-function skynet.context()
-	return c.context()
 end
 
 function skynet.response(pack)
@@ -307,14 +263,6 @@ function skynet.response(pack)
 end
 
 -- Time -------------------------------------------------------------------------
-
-function skynet.starttime()
-	return c.starttime()
-end
-
-function skynet.time()
-	return skynet.now() / 100 + c.starttime()
-end
 
 function skynet.timeout(ti, func)
 	return c.start_on_timer(ti, func)
@@ -356,24 +304,6 @@ end
 
 skynet.fork = c.fork
 
-function skynet.killthread(target)
-	local co = target
-	if type(target) == "string" then
-		co = nil
-		for _, w in pairs(c.tasks()) do
-			if tostring(w):find(target, 1, true) then
-				co = w
-				break
-			end
-		end
-	end
-	if type(co) ~= "thread" then
-		return
-	end
-	c.killthread(co)
-	return co
-end
-
 -- Errors from other services ------------------------------------------------------
 
 local function error_dispatch(error_session, error_source)
@@ -399,10 +329,6 @@ function skynet.getenv(key)
 	return c.getenv(key)
 end
 
-function skynet.setenv(key, value)
-	assert(c.setenv(key, value), "Can't setenv exist key")
-end
-
 function skynet.error(...)
 	local n = select("#", ...)
 	local parts = { ... }
@@ -410,70 +336,6 @@ function skynet.error(...)
 		parts[i] = tostring(parts[i])
 	end
 	c.error(table.concat(parts, " ", 1, n))
-end
-
-function skynet.tracelog(tag, text)
-	c.error(string_format("<TRACE %s> %d %s", tostring(tag), c.hpc(), tostring(text)))
-end
-
-function skynet.trace(info)
-	trace_next = info or string_format(":%08x-%d", skynet.self(), c.genid())
-	return trace_next
-end
-
-function skynet.tracetag()
-	return trace_next
-end
-
-function skynet.memlimit(bytes)
-	c.memlimit(bytes)
-end
-
-function skynet.mqlen()
-	return c.stat("mqlen")
-end
-
-function skynet.stat(what)
-	return c.stat(what)
-end
-
-function skynet.endless()
-	return c.stat("endless") == 1
-end
-
-local function traceback(co, msg)
-	if c.traceback then
-		return c.traceback(co, msg)
-	end
-	return msg
-end
-
-function skynet.task(ret)
-	local tasks = c.tasks()
-	if ret == nil then
-		local n = 0
-		for _ in pairs(tasks) do
-			n = n + 1
-		end
-		return n
-	end
-	if type(ret) == "table" then
-		for session, w in pairs(tasks) do
-			ret[session] = traceback(w)
-		end
-		return
-	end
-	if type(ret) == "number" then
-		local w = tasks[ret]
-		return w and traceback(w) or nil
-	end
-	if type(ret) == "thread" then
-		for session, w in pairs(tasks) do
-			if w == ret then
-				return session
-			end
-		end
-	end
 end
 
 function skynet.exit()
@@ -487,6 +349,13 @@ function skynet.exit()
 	end
 	c.exit()
 	co_yield(QUIT)
+end
+
+local function traceback(co, msg)
+	if c.traceback then
+		return c.traceback(co, msg)
+	end
+	return msg
 end
 
 -- Start ------------------------------------------------------------------------
@@ -547,80 +416,6 @@ function skynet.queryservice(global, ...)
 	return assert(skynet.call(".service", "lua", "QUERY", global, ...))
 end
 
--- Fan-out calls: skynet.request{addr, name, ...}{...}:select(timeout) ------------
-
-local request_meta = {}
-request_meta.__index = request_meta
-
-function skynet.request(obj)
-	local r = setmetatable({}, request_meta)
-	if obj then
-		return r:add(obj)
-	end
-	return r
-end
-
-function request_meta:add(obj)
-	assert(type(obj) == "table" and not self._thread, "request already selected")
-	self[#self + 1] = obj
-	return self
-end
-request_meta.__call = request_meta.add
-
-function request_meta:close()
-	-- Late replies are ignored once the select loop has ended.
-	self._thread = false
-end
-request_meta.__close = request_meta.close
-
-function request_meta:select(timeout)
-	assert(self._thread == nil, "select can be called once")
-	local thread = co_running()
-	self._thread = thread
-	local queue = {}
-	local outstanding = #self
-	local function arrived(req, resp)
-		if self._thread == thread then
-			queue[#queue + 1] = { req, resp }
-			skynet.wakeup(thread)
-		end
-	end
-	for i = 1, #self do
-		local req = self[i]
-		skynet.fork(function()
-			local r = table.pack(pcall(skynet.call, req[1], req[2], table_unpack(req, 3, #req)))
-			if r[1] then
-				arrived(req, table.pack(table_unpack(r, 2, r.n)))
-			else
-				arrived(req, false)
-			end
-		end)
-	end
-	if timeout then
-		skynet.fork(function()
-			skynet.sleep(timeout)
-			if self._thread == thread then
-				self.timeout = true
-				skynet.wakeup(thread)
-			end
-		end)
-	end
-	return function()
-		while true do
-			local item = table.remove(queue, 1)
-			if item then
-				outstanding = outstanding - 1
-				return item[1], item[2]
-			end
-			if outstanding == 0 or self.timeout then
-				self._thread = false
-				return
-			end
-			skynet.wait(thread)
-		end
-	end
-end
-
 -- Built-in protocols ------------------------------------------------------------------
 
 c.hooks(hooks, skynet.unpack)
@@ -645,8 +440,21 @@ skynet.register_protocol {
 	end,
 }
 
-function skynet.info_func(f)
-	return require("skynet.debug").info_func(f)
-end
+-- The rest of the API (skynet/more.lua) is loaded the first time a service
+-- reads a field this file does not define.
+setmetatable(skynet, {
+	__index = function(t, k)
+		setmetatable(t, nil)
+		require("skynet.more")(skynet, c, {
+			proto = proto,
+			hooks = hooks,
+			send_via = send_via,
+			call_result = call_result,
+			traceback = traceback,
+			CALL = CALL,
+		})
+		return rawget(t, k)
+	end,
+})
 
 return skynet

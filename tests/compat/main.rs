@@ -96,3 +96,23 @@ cases!(
     socket_echo,
     udp,
 );
+
+/// The trace lines of a traced call: the caller's `trace`, its `call`, the
+/// callee's `request` and `end`, and `tracelog`, all under one tag.
+#[test]
+fn trace() {
+    let log = run_case("trace");
+    let pass = log
+        .iter()
+        .find(|l| l.contains("PASS trace"))
+        .unwrap_or_else(|| panic!("case trace did not pass; its log:\n{}", log.join("\n")));
+    let tag = pass.rsplit(' ').next().expect("tag");
+    let prefix = format!("<TRACE {tag}> ");
+    for what in ["trace compat", "call :", "request from :", "end", "checked"] {
+        assert!(
+            log.iter().any(|l| l.contains(&prefix) && l.contains(what)),
+            "no '{what}' trace line for {tag}; log:\n{}",
+            log.join("\n")
+        );
+    }
+}

@@ -22,9 +22,10 @@ pub struct Shared {
     pub loading: AtomicBool,
 }
 
-fn hpc_origin() -> Instant {
+/// Nanoseconds on a monotonic clock (`skynet.hpc`).
+pub fn hpc_ns() -> i64 {
     static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
+    ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as i64
 }
 
 /// Resolves an address as skynet accepts it: a handle number, `:hex`, or a name.
@@ -94,6 +95,7 @@ fn send_packed(
         return full(lua, Some(&bytes));
     }
     let r = if call {
+        d.trace_call(dest);
         ctx.call(dest, ty, Payload::from(bytes.as_slice()))
     } else {
         ctx.send(dest, ty, 0, Payload::from(bytes.as_slice()))
@@ -255,6 +257,27 @@ fn dispatch_functions(
     )?;
     let d = dispatcher.clone();
     core.set(
+        "trace",
+        lua.create_function(move |_, info: Option<mlua::LuaString>| {
+            Ok(d.trace(info.map(|s| s.to_string_lossy()).as_deref()))
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "tracetag",
+        lua.create_function(move |_, ()| Ok(d.trace_tag()))?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
+        "tracelog",
+        lua.create_function(move |_, (tag, text): (Value, Value)| {
+            let tag = tag.to_string().unwrap_or_default();
+            d.trace_log(&tag, &text.to_string().unwrap_or_default());
+            Ok(())
+        })?,
+    )?;
+    let d = dispatcher.clone();
+    core.set(
         "killthread",
         lua.create_function(move |_, t: Thread| d.kill_thread(&t))?,
     )?;
@@ -349,7 +372,10 @@ pub fn create(
                 }
                 let body = payload(&msg)?;
                 let r = match session {
-                    None => c.call(dest, ty, body),
+                    None => {
+                        d.trace_call(dest);
+                        c.call(dest, ty, body)
+                    }
                     Some(s) => {
                         let s = i32::try_from(s)
                             .map_err(|_| mlua::Error::runtime("session out of range"))?;
@@ -476,10 +502,7 @@ pub fn create(
         "starttime",
         lua.create_function(move |_, ()| Ok(c.start_time()))?,
     )?;
-    core.set(
-        "hpc",
-        lua.create_function(|_, ()| Ok(hpc_origin().elapsed().as_nanos() as i64))?,
-    )?;
+    core.set("hpc", lua.create_function(|_, ()| Ok(hpc_ns()))?)?;
 
     let c = ctx.clone();
     core.set(

@@ -137,6 +137,10 @@ struct State {
     filter: Option<Function>,
     builtin_unpack: Option<Value>,
     quitting: bool,
+    /// A trace tag that applies to the next request from that source.
+    trace_next: Option<(Handle, String)>,
+    /// Trace tags of the tasks being traced.
+    tags: HashMap<usize, String>,
 }
 
 /// One service's dispatcher (shared by the host and `skynet.core`).
@@ -411,6 +415,47 @@ impl Dispatcher {
         Ok(())
     }
 
+    // -- Tracing ---------------------------------------------------------------
+
+    /// `skynet.trace`: starts tracing the running task under a new tag and
+    /// returns it. `None` outside a task.
+    pub fn trace(&self, info: Option<&str>) -> Option<String> {
+        let k = self.state.lock().current?;
+        let tag = format!(":{:08x}-{}", self.ctx.handle().0, self.ctx.new_session());
+        self.trace_log(&tag, &format!("trace {}", info.unwrap_or("")));
+        self.state.lock().tags.insert(k, tag.clone());
+        Some(tag)
+    }
+
+    /// `skynet.tracetag`: the running task's trace tag.
+    pub fn trace_tag(&self) -> Option<String> {
+        let st = self.state.lock();
+        st.tags.get(&st.current?).cloned()
+    }
+
+    /// Writes one trace line: `<TRACE tag> nanoseconds text`.
+    pub fn trace_log(&self, tag: &str, text: &str) {
+        self.ctx
+            .log(&format!("<TRACE {tag}> {} {text}", crate::api::hpc_ns()));
+    }
+
+    /// Before the running task calls `dest`: if it is traced, the tag goes
+    /// ahead of the call (PTYPE_TRACE), so the callee's task is traced too.
+    pub fn trace_call(&self, dest: Handle) {
+        let Some(tag) = self.trace_tag() else { return };
+        self.trace_log(&tag, &format!("call {dest}"));
+        let _ = self
+            .ctx
+            .send(dest, ptype::TRACE, 0, Payload::from(tag.as_str()));
+    }
+
+    /// A task ended: its trace (if any) ends with it.
+    fn trace_end(&self, st: &mut State, key: usize, how: &str) {
+        if let Some(tag) = st.tags.remove(&key) {
+            self.trace_log(&tag, how);
+        }
+    }
+
     // -- What the host asks of it -------------------------------------------
 
     /// Handles one message: wakes the coroutine waiting for a reply, or runs
@@ -505,8 +550,12 @@ impl Dispatcher {
         };
         let Some(dispatch) = dispatch else {
             if ty == ptype::TRACE {
-                let (m, sz) = body.lua(lua)?;
-                return self.hook("trace", (m, sz));
+                let tag = match &body {
+                    Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                    Body::Lua(v, _) => v.to_string().unwrap_or_default(),
+                };
+                self.state.lock().trace_next = Some((source, tag));
+                return Ok(());
             }
             if session != 0 {
                 let _ = self.ctx.reply_error(source, session, Payload::empty());
@@ -539,10 +588,20 @@ impl Dispatcher {
             }
         };
         let task = self.take_task(lua)?;
-        self.state
-            .lock()
-            .requests
-            .insert(task.key, (session, source));
+        let traced = {
+            let mut st = self.state.lock();
+            st.requests.insert(task.key, (session, source));
+            match st.trace_next.take() {
+                Some((from, tag)) if from == source => {
+                    st.tags.insert(task.key, tag.clone());
+                    Some(tag)
+                }
+                _ => None,
+            }
+        };
+        if let Some(tag) = traced {
+            self.trace_log(&tag, &format!("request from {source}"));
+        }
         args.push_front(Value::Integer(i64::from(source.0)));
         args.push_front(Value::Integer(i64::from(session)));
         args.push_front(Value::Function(dispatch));
@@ -625,6 +684,7 @@ impl Dispatcher {
                         let _ = self.ctx.reply_error(source, session, Payload::empty());
                     }
                 }
+                self.trace_end(&mut st, task.key, "error");
                 drop(st);
                 errors.push(error_text(&e));
                 // Closing runs the coroutine's to-be-closed variables.
@@ -637,6 +697,7 @@ impl Dispatcher {
         };
         match int(vals.front()) {
             Some(command::EXIT) => {
+                self.trace_end(&mut st, task.key, "end");
                 if let Some((session, source)) = st.requests.remove(&task.key) {
                     if session != 0 {
                         self.ctx.log(&format!(

@@ -154,6 +154,10 @@ impl LuaService {
         budget.disarm();
         self.shared.loading.store(false, Ordering::Release);
         result.map_err(|e| e.to_string())?;
+        // Loading leaves garbage (compiler temporaries, the chunk's closures
+        // that ran once); a service may sit idle for hours, so collect now
+        // rather than keep it until the heap doubles.
+        let _ = lua.gc_collect();
         let limit = self.shared.memlimit.load(Ordering::Acquire);
         if limit > 0 {
             let _ = lua.set_memory_limit(limit);
