@@ -24,12 +24,23 @@ local function buf_take_all(s)
 	if s.size == 0 then
 		return ""
 	end
-	local first = s.chunks[1]
-	if s.offset > 1 then
-		s.chunks[1] = string_sub(first, s.offset)
+	local chunks = s.chunks
+	local out
+	if chunks[2] == nil then
+		-- One chunk (the usual case for a reader that keeps up): hand it
+		-- over without building a new string or a new table.
+		out = chunks[1]
+		chunks[1] = nil
+		if s.offset > 1 then
+			out = string_sub(out, s.offset)
+		end
+	else
+		if s.offset > 1 then
+			chunks[1] = string_sub(chunks[1], s.offset)
+		end
+		out = table_concat(chunks)
+		s.chunks = {}
 	end
-	local out = table_concat(s.chunks)
-	s.chunks = {}
 	s.offset = 1
 	s.size = 0
 	return out

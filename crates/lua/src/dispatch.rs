@@ -566,27 +566,30 @@ impl Dispatcher {
                 (session, i64::from(source.0), m, sz, i64::from(ty)),
             );
         };
+        // The task is resumed with (dispatch, session, source, values...).
+        let mut args = MultiValue::with_capacity(8);
+        args.push_back(Value::Function(dispatch));
+        args.push_back(Value::Integer(i64::from(session)));
+        args.push_back(Value::Integer(i64::from(source.0)));
         let unpacked = match (unpack, &body) {
-            (None, Body::Bytes(b)) => seri::unpack_values(lua, b),
-            (None, Body::Lua(Value::String(s), _)) => seri::unpack_values(lua, &s.as_bytes()),
-            (None, Body::Lua(..)) => Ok(MultiValue::new()),
-            (Some(None), _) => body
-                .lua(lua)
-                .map(|(m, sz)| MultiValue::from_vec(vec![m, Value::Integer(sz)])),
+            (None, Body::Bytes(b)) => seri::unpack_into(lua, b, &mut args),
+            (None, Body::Lua(Value::String(s), _)) => seri::unpack_into(lua, &s.as_bytes(), &mut args),
+            (None, Body::Lua(..)) => Ok(()),
+            (Some(None), _) => body.lua(lua).map(|(m, sz)| {
+                args.push_back(m);
+                args.push_back(Value::Integer(sz));
+            }),
             (Some(Some(f)), _) => {
                 let (m, sz) = body.lua(lua)?;
-                f.call::<MultiValue>((m, sz))
+                f.call::<MultiValue>((m, sz)).map(|v| args.extend(v))
             }
         };
-        let mut args = match unpacked {
-            Ok(a) => a,
-            Err(e) => {
-                if session != 0 {
-                    let _ = self.ctx.reply_error(source, session, Payload::empty());
-                }
-                return Err(e);
+        if let Err(e) = unpacked {
+            if session != 0 {
+                let _ = self.ctx.reply_error(source, session, Payload::empty());
             }
-        };
+            return Err(e);
+        }
         let task = self.take_task(lua)?;
         let traced = {
             let mut st = self.state.lock();
@@ -602,9 +605,6 @@ impl Dispatcher {
         if let Some(tag) = traced {
             self.trace_log(&tag, &format!("request from {source}"));
         }
-        args.push_front(Value::Integer(i64::from(source.0)));
-        args.push_front(Value::Integer(i64::from(session)));
-        args.push_front(Value::Function(dispatch));
         self.resume(task, args, errors);
         Ok(())
     }
@@ -673,10 +673,11 @@ impl Dispatcher {
     /// Resumes `task` and files what it yields.
     fn resume(&self, task: Task, args: impl IntoLuaMulti, errors: &mut Errors) {
         self.state.lock().current = Some(task.key);
-        let r = task.thread.resume::<MultiValue>(args);
+        // Three values at most are read, and a tuple costs no allocation.
+        let r = task.thread.resume::<(Value, Value, Value)>(args);
         let mut st = self.state.lock();
         st.current = None;
-        let vals = match r {
+        let (first, second, third) = match r {
             Ok(v) => v,
             Err(e) => {
                 if let Some((session, source)) = st.requests.remove(&task.key) {
@@ -695,7 +696,7 @@ impl Dispatcher {
                 return;
             }
         };
-        match int(vals.front()) {
+        match int(Some(&first)) {
             Some(command::EXIT) => {
                 self.trace_end(&mut st, task.key, "end");
                 if let Some((session, source)) = st.requests.remove(&task.key) {
@@ -710,8 +711,8 @@ impl Dispatcher {
                 }
             }
             Some(c @ (command::CALL | command::CALL_DECODED)) => {
-                let addr = vals.get(2).and_then(|v| crate::api::resolve(&self.ctx, v));
-                let (Some(session), Some(addr)) = (int(vals.get(1)), addr) else {
+                let addr = crate::api::resolve(&self.ctx, &third);
+                let (Some(session), Some(addr)) = (int(Some(&second)), addr) else {
                     errors.push("a call yielded without its session".into());
                     return;
                 };
@@ -725,17 +726,17 @@ impl Dispatcher {
                 );
             }
             Some(command::SLEEP) => {
-                if let Some(session) = int(vals.get(1)) {
+                if let Some(session) = int(Some(&second)) {
                     st.waiting.insert(session as i32, Waiter::Sleep(task));
                 }
             }
             Some(command::WAIT) => {
-                if let Some(session) = int(vals.get(1)) {
+                if let Some(session) = int(Some(&second)) {
                     st.waiting.insert(session as i32, Waiter::Wakeup(task));
                 }
             }
             Some(command::ROOM) => {
-                if let Some(addr) = vals.get(1).and_then(|v| crate::api::resolve(&self.ctx, v)) {
+                if let Some(addr) = crate::api::resolve(&self.ctx, &second) {
                     st.room.entry(addr).or_default().push_back(task);
                     self.room_waiting.store(st.room.len(), Ordering::Relaxed);
                 }
@@ -745,10 +746,7 @@ impl Dispatcher {
                 // A bare coroutine.yield in a handler: skynet drops the
                 // coroutine, and so do we (its request was answered or is
                 // reported as forgotten).
-                let what = vals
-                    .front()
-                    .map(|v| v.to_string().unwrap_or_default())
-                    .unwrap_or_else(|| "nil".into());
+                let what = first.to_string().unwrap_or_default();
                 if what != "nil" {
                     errors.push(format!("Unknown command : {what}"));
                 }

@@ -159,10 +159,17 @@ impl pack::Builder for LuaBuilder<'_> {
 /// Decodes every value in `bytes` (the results of `skynet.unpack`).
 pub fn unpack_values(lua: &Lua, bytes: &[u8]) -> mlua::Result<MultiValue> {
     let mut out = MultiValue::new();
+    unpack_into(lua, bytes, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes every value in `bytes` onto the end of `out` (after arguments
+/// the caller put there first).
+pub fn unpack_into(lua: &Lua, bytes: &[u8], out: &mut MultiValue) -> mlua::Result<()> {
     let mut builder = LuaBuilder { lua };
     pack::unpack_with(bytes, &pack::Limits::default(), &mut builder, |_, v| {
         out.push_back(v);
         Ok(())
     })?;
-    Ok(out)
+    Ok(())
 }
