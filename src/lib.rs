@@ -146,6 +146,15 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             .parse()
             .map_err(|_| format!("config key lua_instruction_budget: '{v}' is not a number"))?;
     }
+    match env.get("lua_on_limit").map(String::as_str) {
+        None | Some("fail") => {}
+        Some("retire") => lua.sandbox.retire_on_limit = true,
+        Some(other) => {
+            return Err(format!(
+                "config key lua_on_limit: '{other}' is not one of fail, retire"
+            ))
+        }
+    }
     if let Some(manifest) = env.get("lua_pin") {
         let strict = env.get("lua_pin_strict").is_some_and(|v| v == "true");
         lua.pins = Arc::new(skyhold_lua::pins::Pins::load(&base.join(manifest), strict)?);
@@ -259,6 +268,12 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("thread"), "{e}");
+        let e = settings(env(&[("lua_on_limit", "ignore")]), Path::new("."))
+            .err()
+            .unwrap();
+        assert!(e.contains("lua_on_limit"), "{e}");
+        let s = settings(env(&[("lua_on_limit", "retire")]), Path::new(".")).unwrap();
+        assert!(s.lua.sandbox.retire_on_limit);
     }
 
     #[test]

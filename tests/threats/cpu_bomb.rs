@@ -32,3 +32,21 @@ fn every_kind_of_endless_loop_is_stopped_by_the_budget() {
         .iter()
         .any(|l| l.contains("instruction budget exceeded")));
 }
+
+#[test]
+fn with_retire_on_limit_a_looping_service_is_retired() {
+    let log = lua_check(
+        "retire_on_limit",
+        &[
+            ("lua_instruction_budget", "5000000"),
+            ("lua_on_limit", "retire"),
+            ("bomb", "loop"),
+        ],
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("retired: it broke its instruction budget")),
+        "{}",
+        log.join("\n")
+    );
+}

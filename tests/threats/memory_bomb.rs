@@ -17,3 +17,21 @@ fn memory_bombs_hit_the_per_service_limit() {
         );
     }
 }
+
+#[test]
+fn with_retire_on_limit_a_hoarding_service_is_retired() {
+    let log = lua_check(
+        "retire_on_limit",
+        &[
+            ("lua_memory_limit", "8388608"),
+            ("lua_on_limit", "retire"),
+            ("bomb", "eat"),
+        ],
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("retired: it broke its memory limit")),
+        "{}",
+        log.join("\n")
+    );
+}

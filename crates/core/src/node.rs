@@ -136,6 +136,11 @@ pub struct NodeCounters {
     pub panics: AtomicU64,
     /// Messages the monitor reported as maybe in an endless loop.
     pub endless_reports: AtomicU64,
+    /// Messages stopped because their service broke a per-message limit
+    /// (a Lua instruction budget or memory limit).
+    pub limit_breaks: AtomicU64,
+    /// Services retired for breaking such a limit (`lua_on_limit = retire`).
+    pub limit_retirements: AtomicU64,
 }
 
 pub(crate) struct TimerItem {

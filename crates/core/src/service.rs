@@ -241,6 +241,21 @@ impl Context {
         self.cell.request_exit();
     }
 
+    /// Records that this service's message was stopped for breaking
+    /// `limit` (counted node-wide); with `retire`, the service is retired
+    /// too, and says why in the log.
+    pub fn broke_limit(&self, limit: &str, retire: bool) {
+        let counters = &self.node.counters;
+        counters.limit_breaks.fetch_add(1, Ordering::Relaxed);
+        if retire {
+            counters.limit_retirements.fetch_add(1, Ordering::Relaxed);
+            self.log(&format!(
+                "retired: it broke its {limit} (policy: retire on limit)"
+            ));
+            self.exit();
+        }
+    }
+
     /// Retires every service, ending the node (needs `abort`).
     pub fn abort(&self) -> Result<(), SendError> {
         if !self.node.check(&self.cell, Grant::Abort, "node") {

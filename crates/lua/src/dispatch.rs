@@ -15,7 +15,7 @@ use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value};
 use parking_lot::Mutex;
 use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::seri;
 
@@ -151,6 +151,19 @@ pub struct Dispatcher {
     /// Addresses with coroutines waiting for room (read without the lock on
     /// every send).
     room_waiting: AtomicUsize,
+    /// Set when a task failed for want of memory (the state's limit).
+    out_of_memory: AtomicBool,
+}
+
+/// True if `e` is, or was caused by, a failed allocation.
+fn is_memory_error(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::MemoryError(_) => true,
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+            is_memory_error(cause)
+        }
+        _ => false,
+    }
 }
 
 fn int(v: Option<&Value>) -> Option<i64> {
@@ -204,6 +217,7 @@ impl Dispatcher {
             task,
             state: Mutex::new(state),
             room_waiting: AtomicUsize::new(0),
+            out_of_memory: AtomicBool::new(false),
         })
     }
 
@@ -458,6 +472,11 @@ impl Dispatcher {
 
     // -- What the host asks of it -------------------------------------------
 
+    /// True (once) if a task failed for want of memory since the last look.
+    pub fn take_out_of_memory(&self) -> bool {
+        self.out_of_memory.swap(false, Ordering::Relaxed)
+    }
+
     /// Handles one message: wakes the coroutine waiting for a reply, or runs
     /// the protocol's dispatch function in a task; then the wake-ups it
     /// caused and the forks it queued.
@@ -573,7 +592,9 @@ impl Dispatcher {
         args.push_back(Value::Integer(i64::from(source.0)));
         let unpacked = match (unpack, &body) {
             (None, Body::Bytes(b)) => seri::unpack_into(lua, b, &mut args),
-            (None, Body::Lua(Value::String(s), _)) => seri::unpack_into(lua, &s.as_bytes(), &mut args),
+            (None, Body::Lua(Value::String(s), _)) => {
+                seri::unpack_into(lua, &s.as_bytes(), &mut args)
+            }
             (None, Body::Lua(..)) => Ok(()),
             (Some(None), _) => body.lua(lua).map(|(m, sz)| {
                 args.push_back(m);
@@ -686,6 +707,9 @@ impl Dispatcher {
                     }
                 }
                 self.trace_end(&mut st, task.key, "error");
+                if is_memory_error(&e) {
+                    self.out_of_memory.store(true, Ordering::Relaxed);
+                }
                 drop(st);
                 errors.push(error_text(&e));
                 // Closing runs the coroutine's to-be-closed variables.

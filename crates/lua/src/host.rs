@@ -210,6 +210,7 @@ impl Service for LuaService {
         d.message(lua, &msg, &mut errors);
         let spent = budget.spent();
         budget.disarm();
+        let out_of_memory = d.take_out_of_memory();
         if !errors.is_empty() {
             self.report_error(ctx, &msg, &errors.join("\n"));
             if spent && msg.expects_reply() {
@@ -217,6 +218,12 @@ impl Service for LuaService {
                 // now rather than waiting for a reply that will not come.
                 let _ = ctx.reply_error(msg.source, msg.session, Default::default());
             }
+        }
+        let retire = self.config.sandbox.retire_on_limit;
+        if spent {
+            ctx.broke_limit("instruction budget", retire);
+        } else if out_of_memory {
+            ctx.broke_limit("memory limit", retire);
         }
     }
 

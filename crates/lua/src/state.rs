@@ -34,6 +34,9 @@ pub struct SandboxOptions {
     pub memory_limit: usize,
     /// VM instructions per message (`lua_instruction_budget`).
     pub instruction_budget: u64,
+    /// Retire a service whose message breaks either limit, rather than only
+    /// failing that message (`lua_on_limit = retire`; default `fail`).
+    pub retire_on_limit: bool,
 }
 
 impl Default for SandboxOptions {
@@ -41,6 +44,7 @@ impl Default for SandboxOptions {
         SandboxOptions {
             memory_limit: 64 << 20,
             instruction_budget: 100_000_000,
+            retire_on_limit: false,
         }
     }
 }
