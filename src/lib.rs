@@ -159,6 +159,15 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         let strict = env.get("lua_pin_strict").is_some_and(|v| v == "true");
         lua.pins = Arc::new(skyhold_lua::pins::Pins::load(&base.join(manifest), strict)?);
     }
+    let profile = match env.get("profile").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(format!(
+                "config key profile: '{other}' is not true or false"
+            ))
+        }
+    };
     if env.contains_key("daemon") {
         warnings.push(
             "config key daemon is ignored: run skyhold under a service manager instead".into(),
@@ -190,6 +199,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             env: full_env,
             secret_keys,
             log,
+            profile,
             ..NodeConfig::default()
         },
         lua,

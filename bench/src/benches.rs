@@ -116,8 +116,12 @@ pub fn find(name: &str) -> Option<&'static Bench> {
 /// A runtime a benchmark runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
-    /// `target/release/skyhold CONFIG` with the repository's Lua layer.
-    Skyhold,
+    /// `target/release/skyhold CONFIG` with the repository's Lua layer,
+    /// with per-service CPU accounting (`profile`) on (the default) or off.
+    Skyhold {
+        /// The config key `profile`.
+        profile: bool,
+    },
     /// `$SKYNET_ROOT/skynet CONFIG`, with `profile` on or off.
     Skynet {
         /// The config key `profile`.
@@ -129,7 +133,8 @@ impl Runtime {
     /// The column heading.
     pub fn label(self) -> &'static str {
         match self {
-            Runtime::Skyhold => "skyhold",
+            Runtime::Skyhold { profile: true } => "skyhold",
+            Runtime::Skyhold { profile: false } => "skyhold, profile off",
             Runtime::Skynet { profile: true } => "skynet, profile on",
             Runtime::Skynet { profile: false } => "skynet, profile off",
         }
@@ -138,7 +143,8 @@ impl Runtime {
     /// A short form for progress lines.
     pub fn short(self) -> &'static str {
         match self {
-            Runtime::Skyhold => "skyhold",
+            Runtime::Skyhold { profile: true } => "skyhold",
+            Runtime::Skyhold { profile: false } => "skyhold/off",
             Runtime::Skynet { profile: true } => "skynet/on",
             Runtime::Skynet { profile: false } => "skynet/off",
         }

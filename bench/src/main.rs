@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! cargo run --release -p skyhold-bench -- [--passes N] [--only NAME,...] [--out FILE]
-//!     [--skynet-profile on|off|both] [--runtimes skyhold,skynet] [--scale F]
+//!     [--skynet-profile on|off|both] [--skyhold-profile on|off|both]
+//!     [--runtimes skyhold,skynet] [--scale F]
 //!     [--timeout SECS] [--echo-conns N] [--echo-msgs N] [--native]
 //! ```
 
@@ -33,6 +34,8 @@ usage: skyhold-bench [options]
   --only NAME,...            run only these benchmarks
   --out FILE                 write the markdown table here (default bench/RESULTS.md; '-' = don't write)
   --skynet-profile on|off|both   skynet's `profile` setting (default on)
+  --skyhold-profile on|off|both  skyhold's `profile` (per-service CPU accounting;
+                                 default on); `both` adds a column that shows its cost
   --runtimes LIST            skyhold,skynet (default both)
   --scale F                  multiply the Lua side's counts (default 1; e.g. 0.1 for a quick try)
   --timeout SECS             per run, until the result line (default 180)
@@ -53,6 +56,7 @@ struct Options {
     only: Vec<String>,
     out: Option<PathBuf>,
     profiles: Vec<bool>,
+    skyhold_profiles: Vec<bool>,
     skyhold: bool,
     skynet: bool,
     scale: f64,
@@ -67,6 +71,7 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
         only: Vec::new(),
         out: Some(repo.join("bench/RESULTS.md")),
         profiles: vec![true],
+        skyhold_profiles: vec![true],
         skyhold: true,
         skynet: true,
         scale: 1.0,
@@ -112,6 +117,14 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
                     "off" => vec![false],
                     "both" => vec![true, false],
                     v => return Err(format!("--skynet-profile: '{v}' is not on, off or both")),
+                }
+            }
+            "--skyhold-profile" => {
+                o.skyhold_profiles = match val(&a)?.as_str() {
+                    "on" => vec![true],
+                    "off" => vec![false],
+                    "both" => vec![true, false],
+                    v => return Err(format!("--skyhold-profile: '{v}' is not on, off or both")),
                 }
             }
             "--runtimes" => {
@@ -276,7 +289,9 @@ fn main() -> ExitCode {
 
     let mut columns = Vec::new();
     if opts.skyhold {
-        columns.push(Column::Node(Runtime::Skyhold));
+        for &p in &opts.skyhold_profiles {
+            columns.push(Column::Node(Runtime::Skyhold { profile: p }));
+        }
         meta.push(format!(
             "skyhold: {} (repository at {})",
             skyhold_bin.display(),

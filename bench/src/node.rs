@@ -99,7 +99,10 @@ pub fn config_text(setup: &Setup, bench: &Bench, runtime: Runtime, port: u16) ->
         ("bootstrap", lua_str("snlua bootstrap")),
     ];
     match runtime {
-        Runtime::Skyhold => {
+        Runtime::Skyhold { profile } => {
+            if !profile {
+                keys.push(("profile", "false".into()));
+            }
             let root = path_str(&setup.repo);
             keys.push((
                 "luaservice",
@@ -299,7 +302,7 @@ pub fn run(
     run_id: usize,
 ) -> Result<Measurement, String> {
     let (bin, extra_env): (PathBuf, Vec<(&str, String)>) = match runtime {
-        Runtime::Skyhold => (
+        Runtime::Skyhold { .. } => (
             setup.skyhold_bin.clone(),
             vec![("SKYHOLD_ROOT", path_str(&setup.repo))],
         ),

@@ -171,16 +171,28 @@ impl Report {
             .copied()
             .filter(|c| matches!(c, Column::Node(Runtime::Skynet { .. })))
             .collect();
-        let sky = self
+        // Ratios are taken against skyhold as configured by default (CPU
+        // accounting on), or the only skyhold column there is.
+        let sky_on = self
             .columns
             .iter()
-            .position(|c| *c == Column::Node(Runtime::Skyhold));
+            .position(|c| *c == Column::Node(Runtime::Skyhold { profile: true }));
+        let sky_off = self
+            .columns
+            .iter()
+            .position(|c| *c == Column::Node(Runtime::Skyhold { profile: false }));
+        let sky = sky_on.or(sky_off);
+        // With both, the cost of CPU accounting: on ÷ off.
+        let profile_cost = sky_on.zip(sky_off);
 
         // Headline table.
         let mut head = vec!["benchmark".to_string(), "unit".to_string()];
         head.extend(self.columns.iter().map(|c| c.label().to_string()));
         for c in &skynets {
             head.push(format!("skyhold ÷ {}", c.label()));
+        }
+        if profile_cost.is_some() {
+            head.push("skyhold, profile on ÷ off".to_string());
         }
         out.push_str(&format!("| {} |\n", head.join(" | ")));
         out.push_str(&format!("|{}\n", "---|".repeat(head.len())));
@@ -198,6 +210,13 @@ impl Report {
                     Some(r) => ratio_text(r),
                     None => "—".into(),
                 });
+            }
+            if let Some((on, off)) = profile_cost {
+                let ratio = med_of(&row.runs[on], |m| Some(m.value)).and_then(|a| {
+                    let b = med_of(&row.runs[off], |m| Some(m.value))?;
+                    (b > 0.0).then(|| a / b)
+                });
+                cells.push(ratio.map_or("—".into(), ratio_text));
             }
             out.push_str(&format!("| {} |\n", cells.join(" | ")));
         }

@@ -100,6 +100,9 @@ pub struct NodeConfig {
     pub log: LogTarget,
     /// Where audit lines go besides the log (a file, or a test's collector).
     pub audit_sink: Option<AuditSink>,
+    /// Per-service CPU accounting (skynet's `profile`, on by default): the
+    /// time of each turn is added to the service's `cpu` stat.
+    pub profile: bool,
 }
 
 impl Default for NodeConfig {
@@ -115,6 +118,7 @@ impl Default for NodeConfig {
             secret_prefixes: vec!["secret_".into()],
             log: LogTarget::Stdout,
             audit_sink: None,
+            profile: true,
         }
     }
 }
@@ -159,6 +163,8 @@ pub(crate) struct NodeInner {
     pub probes: Vec<Probe>,
     pub exit_monitor: Mutex<Option<ServiceId>>,
     pub start_time: u64,
+    /// Whether turns are timed for the `cpu` stat.
+    pub profile: bool,
     started: Instant,
     alloc: HandleAllocator,
     wheel: Mutex<Wheel<TimerItem>>,
@@ -773,6 +779,7 @@ impl Node {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            profile: config.profile,
             started: Instant::now(),
             alloc: HandleAllocator::new(config.harbor),
             wheel: Mutex::new(Wheel::new()),

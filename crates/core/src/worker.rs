@@ -101,18 +101,21 @@ pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
     WORKER_INDEX.with(|c| c.set(usize::MAX));
 }
 
-/// Adds the time of one turn to the service's CPU counter when dropped.
+/// Adds the time of one turn to the service's CPU counter when dropped
+/// (when the node profiles: `started` is `None` otherwise).
 struct TurnClock<'a> {
     cell: &'a ServiceCell,
-    started: Instant,
+    started: Option<Instant>,
 }
 
 impl Drop for TurnClock<'_> {
     fn drop(&mut self) {
-        self.cell
-            .stats
-            .cpu_ns
-            .fetch_add(self.started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if let Some(t) = self.started {
+            self.cell
+                .stats
+                .cpu_ns
+                .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
     }
 }
 
@@ -144,7 +147,7 @@ impl Worker {
         }
         let _clock = TurnClock {
             cell: &cell,
-            started: Instant::now(),
+            started: node.profile.then(Instant::now),
         };
         if !slot.initialized {
             slot.initialized = true;

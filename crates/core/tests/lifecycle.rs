@@ -228,3 +228,49 @@ fn abort_ends_the_node() {
     node.shutdown();
     assert_eq!(node.handle().live(), 0);
 }
+
+/// `profile` (on by default) times every turn into the service's `cpu_ns`;
+/// with it off, nothing is timed.
+#[test]
+fn cpu_accounting_follows_profile() {
+    for profile in [true, false] {
+        let node = Node::start(NodeConfig {
+            log: LogTarget::Memory(Arc::new(Mutex::new(Vec::new()))),
+            profile,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let busy = node
+            .spawn(
+                "busy",
+                svc(
+                    |_| {},
+                    move |_, _| {
+                        std::thread::sleep(Duration::from_millis(5));
+                        tx.send(()).unwrap();
+                    },
+                ),
+            )
+            .unwrap();
+        node.spawn(
+            "poker",
+            svc(
+                move |ctx| {
+                    ctx.send(busy, ptype::LUA, 0, Payload::empty()).unwrap();
+                },
+                |_, _| {},
+            ),
+        )
+        .unwrap();
+        get(&rx);
+        std::thread::sleep(Duration::from_millis(20));
+        let cpu = node.handle().stats(busy).unwrap()["cpu_ns"];
+        if profile {
+            assert!(cpu >= 5_000_000, "profiled turn took {cpu} ns");
+        } else {
+            assert_eq!(cpu, 0);
+        }
+        node.shutdown();
+    }
+}
