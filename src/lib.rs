@@ -216,6 +216,21 @@ pub fn boot(s: Settings) -> Result<Node, String> {
     let retiring = sockets.clone();
     node.handle()
         .on_retire(Arc::new(move |h| retiring.release_owner(h)));
+    let gate_sockets = sockets.clone();
+    node.register_module(
+        "gate",
+        skyhold_core::Module {
+            factory: Arc::new(move |args: &str| {
+                let gate = skyhold_net::gate::Gate::new(gate_sockets.clone(), args)
+                    .map_err(|e| e.to_string())?;
+                Ok(Box::new(gate) as Box<dyn skyhold_core::Service>)
+            }),
+            script_host: false,
+            // Any service may start a gate, as any may listen; what the gate
+            // may do is its role's (see policy.rs).
+            ordinary: true,
+        },
+    );
     let mut lua = s.lua;
     lua.modules.push((
         "skynet.socketdriver".into(),

@@ -248,6 +248,14 @@ B.echo_gate = function()
 	report("echo_ready", { "port", PORT })
 end
 
+-- TCP echo through skynet's native gate (skynet.launch("gate", "S", ...)),
+-- a watchdog and one agent per connection (2-byte big-endian framing).
+B.echo_cgate = function()
+	local watchdog = skynet.newservice "bench_cwatchdog"
+	assert(skynet.call(watchdog, "lua", "start", PORT, 1024), "the gate did not start")
+	report("echo_ready", { "port", PORT })
+end
+
 local function run()
 	local f = B[BENCH]
 	if not f then

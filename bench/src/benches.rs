@@ -106,6 +106,13 @@ pub const ALL: &[Bench] = &[
         unit: "msg/s",
         lower_is_better: false,
     },
+    Bench {
+        name: "echo_cgate",
+        what: "TCP echo through the native gate (skynet.launch(\"gate\")) + watchdog + one agent per connection",
+        kind: Kind::Echo(Framing::Len16),
+        unit: "msg/s",
+        lower_is_better: false,
+    },
 ];
 
 /// Looks a benchmark up by name.

@@ -95,6 +95,7 @@ cases!(
     debug_protocol,
     socket_echo,
     udp,
+    cgate,
 );
 
 /// The trace lines of a traced call: the caller's `trace`, its `call`, the

@@ -18,3 +18,22 @@ fn a_service_that_learns_a_socket_id_cannot_use_it() {
         log.join("\n")
     );
 }
+
+/// The same against skynet's native gate: a service that learns a
+/// connection id cannot command the gate (kick, forward to itself), write
+/// through it, or write to the gate's socket directly.
+#[test]
+fn a_service_cannot_steal_a_native_gate_connection() {
+    let log = lua_check("gate_takeover", &[]);
+    for what in [
+        "AUDIT refused gate command",
+        "AUDIT refused gate write",
+        "AUDIT refused socket_takeover",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(what)),
+            "no '{what}' line:\n{}",
+            log.join("\n")
+        );
+    }
+}

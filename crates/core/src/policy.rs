@@ -264,6 +264,8 @@ impl Default for Policy {
         ));
         p.assign(Subject::Script("gate".into()), GATE_ROLE)
             .expect("gate role exists");
+        p.assign(Subject::Native("gate".into()), GATE_ROLE)
+            .expect("gate role exists");
         for s in SYSTEM_SCRIPTS {
             p.assign(Subject::Script((*s).to_string()), SYSTEM_ROLE)
                 .expect("system role exists");

@@ -4,6 +4,7 @@
 
 pub mod driver;
 pub mod frame;
+pub mod gate;
 pub mod limits;
 pub mod server;
 

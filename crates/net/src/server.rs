@@ -309,6 +309,31 @@ impl SocketServer {
             .runtime
             .block_on(TcpListener::bind(&addr))
             .map_err(|e| SocketError::Io(format!("Listen error: {addr}: {e}")))?;
+        self.add_listener(owner, listener)
+    }
+
+    /// Takes over a listener bound elsewhere (a native service binds while
+    /// it is being launched, so clients can connect as soon as the launch
+    /// returns); returns its socket id and address.
+    pub fn adopt_listener(
+        self: &Arc<Self>,
+        owner: Handle,
+        listener: std::net::TcpListener,
+    ) -> Result<(i32, SocketAddr), SocketError> {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| SocketError::Io(e.to_string()))?;
+        let _guard = self.runtime.enter();
+        let listener =
+            TcpListener::from_std(listener).map_err(|e| SocketError::Io(e.to_string()))?;
+        self.add_listener(owner, listener)
+    }
+
+    fn add_listener(
+        self: &Arc<Self>,
+        owner: Handle,
+        listener: TcpListener,
+    ) -> Result<(i32, SocketAddr), SocketError> {
         let local = listener
             .local_addr()
             .map_err(|e| SocketError::Io(e.to_string()))?;
