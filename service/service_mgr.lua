@@ -54,11 +54,34 @@ local function waitfor(name, func, ...)
 	return request(name, func, ...)
 end
 
+-- Unique snax services (snax.uniqueservice, LAUNCH "snaxd" NAME ...) are
+-- kept under "snaxd.NAME" and started as snax.rawnewservice does: a snaxd,
+-- then its init (method id 1) with the arguments. This service never reads
+-- the snax file itself.
+pcall(skynet.register_protocol, {
+	name = "snax",
+	id = skynet.PTYPE_SNAX,
+	pack = skynet.pack,
+	unpack = skynet.unpack,
+})
+
+local function snax_launch(name, ...)
+	local handle = assert(skynet.newservice("snaxd", name), "snax service exited while starting")
+	skynet.call(handle, "snax", 1, ...)
+	return handle
+end
+
 function cmd.LAUNCH(name, ...)
+	if name == "snaxd" then
+		return waitfor("snaxd." .. tostring((...)), snax_launch, ...)
+	end
 	return waitfor(name, skynet.newservice, name, ...)
 end
 
-function cmd.QUERY(name)
+function cmd.QUERY(name, sub)
+	if name == "snaxd" then
+		return waitfor("snaxd." .. tostring(sub))
+	end
 	return waitfor(name)
 end
 

@@ -17,8 +17,13 @@ fn repo() -> PathBuf {
 
 /// Boots a node running `case` and returns its log once the case is done.
 fn run_case(case: &str) -> Vec<String> {
+    run_case_with(case, &[])
+}
+
+/// The same, with `extra` config keys.
+fn run_case_with(case: &str, extra: &[(&str, &str)]) -> Vec<String> {
     let lua_dir = repo().join("tests/compat/lua");
-    let env: BTreeMap<String, String> = [
+    let mut env: BTreeMap<String, String> = [
         ("thread", "2".to_string()),
         ("harbor", "0".to_string()),
         ("start", case.to_string()),
@@ -28,6 +33,9 @@ fn run_case(case: &str) -> Vec<String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    for (k, v) in extra {
+        env.insert((*k).to_string(), (*v).to_string());
+    }
     let mut settings = skyhold::settings(env, &lua_dir).expect("settings");
     let log = Arc::new(Mutex::new(Vec::new()));
     settings.node.log = LogTarget::Memory(log.clone());
@@ -57,7 +65,11 @@ fn is_fatal(line: &str) -> bool {
 }
 
 fn check(case: &str) {
-    let log = run_case(case);
+    check_with(case, &[]);
+}
+
+fn check_with(case: &str, extra: &[(&str, &str)]) {
+    let log = run_case_with(case, extra);
     let passed = log.iter().any(|l| l.contains("PASS"));
     let failed = log.iter().any(|l| l.contains("FAIL") || is_fatal(l));
     if !passed || failed {
@@ -96,7 +108,15 @@ cases!(
     socket_echo,
     udp,
     cgate,
+    service_new,
+    sharedata,
 );
+
+/// snax, with a policy that lets the case hotfix its snax services.
+#[test]
+fn snax() {
+    check_with("snax", &[("policy", "../snax_policy.lua")]);
+}
 
 /// The trace lines of a traced call: the caller's `trace`, its `call`, the
 /// callee's `request` and `end`, and `tracelog`, all under one tag.

@@ -35,3 +35,23 @@ fn a_granted_operator_can_run_text_but_not_bytecode() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Code that moves between services: sealed functions for
+/// `skynet.service.new` are usable only by the service they were sealed to,
+/// functions that capture locals are refused, and snax hotfix (source run
+/// in the snax service) and killing another's snax service need grants.
+#[test]
+fn sealed_code_and_snax_hotfix_are_not_for_anyone() {
+    let log = lua_check("code_transfer", &[]);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("AUDIT refused debug_run") && l.contains("snax hotfix")),
+        "{}",
+        log.join("\n")
+    );
+    assert!(
+        log.iter().any(|l| l.contains("AUDIT refused kill")),
+        "{}",
+        log.join("\n")
+    );
+}

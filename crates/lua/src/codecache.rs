@@ -117,4 +117,21 @@ impl CodeCache {
             .set_mode(ChunkMode::Binary)
             .into_function()
     }
+
+    /// The text of `path`, if this cache compiled it (so the runtime found
+    /// it on a configured, confined path) and it still has the size and
+    /// modification time it had then; `None` otherwise.
+    pub fn loaded_text(&self, path: &Path) -> Option<Vec<u8>> {
+        let (modified, len) = {
+            let entries = self.entries.lock();
+            let e = entries.get(path)?;
+            (e.modified?, e.len)
+        };
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() || meta.len() != len as u64 || meta.modified().ok()? != modified {
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
+        (bytes.len() == len && bytes.first() != Some(&0x1b)).then_some(bytes)
+    }
 }

@@ -104,6 +104,11 @@ impl LuaService {
         let core = api::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
             .map_err(|e| e.to_string())?;
         let mut lazy: Vec<(String, crate::modules::LazyModule)> = Vec::new();
+        let (c, config) = (ctx.clone(), self.config.clone());
+        lazy.push((
+            crate::sources::MODULE.to_string(),
+            Box::new(move |lua| crate::sources::module(lua, &c, &config)),
+        ));
         for (name, factory) in &self.config.modules {
             let (c, factory) = (ctx.clone(), factory.clone());
             lazy.push((name.clone(), Box::new(move |lua| factory(lua, &c))));

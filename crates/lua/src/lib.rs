@@ -11,6 +11,7 @@ pub mod modules;
 pub mod paths;
 pub mod pins;
 pub mod seri;
+pub mod sources;
 pub mod state;
 
 pub use host::{register, LuaConfig, LuaService};
