@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     }
     match skyhold::boot(settings) {
         Ok(node) => {
+            reopen_log_on_sighup(node.handle());
             node.wait();
             ExitCode::SUCCESS
         }
@@ -38,5 +39,27 @@ fn main() -> ExitCode {
             eprintln!("skyhold: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// SIGHUP makes the logger reopen its file, as skynet's does: logrotate
+/// moves the file away, then signals.
+fn reopen_log_on_sighup(node: skyhold_core::NodeRef) {
+    let mut signals = match signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skyhold: cannot watch SIGHUP ({e}); the log file will not be reopened");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("skyhold-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                node.reopen_log();
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("skyhold: cannot watch SIGHUP ({e})");
     }
 }

@@ -648,6 +648,24 @@ impl NodeInner {
         }
     }
 
+    /// Asks the logger to reopen its file (after logrotate moved it: skynet
+    /// does this on SIGHUP).
+    pub fn reopen_log(&self) {
+        let logger = self.logger.read().clone();
+        if let Some(l) = logger {
+            let msg = Message {
+                source: Handle::SYSTEM,
+                origin: Handle::SYSTEM,
+                session: 0,
+                ptype: ptype::SYSTEM,
+                payload: Payload::empty(),
+            };
+            if let Ok(true) = l.mailbox.push_system(msg) {
+                self.schedule(l);
+            }
+        }
+    }
+
     /// A line logged by a service: charged to its share of the logger's
     /// mailbox, and dropped (and counted) when that share is full.
     pub fn log_from(&self, from: &ServiceCell, text: &str) {
@@ -939,6 +957,12 @@ impl Drop for Node {
 }
 
 impl NodeRef {
+    /// Makes the logger reopen its file (the `skyhold` binary calls this on
+    /// SIGHUP, so log rotation works as with skynet).
+    pub fn reopen_log(&self) {
+        self.0.reopen_log();
+    }
+
     /// The verified identity of a live service.
     pub fn identity(&self, h: Handle) -> Option<Identity> {
         self.0.registry.get(h).map(|c| c.identity.clone())

@@ -1,0 +1,89 @@
+//! Operating a node: SIGHUP makes the logger reopen its file, so log
+//! rotation (move the file, then signal) loses no lines.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the node when the test ends, whatever happens.
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ok()
+}
+
+fn contains(path: &Path, what: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|s| s.contains(what))
+}
+
+#[test]
+fn sighup_reopens_the_log_file() {
+    let dir = std::env::temp_dir().join(format!("skyhold-ops-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ticker.lua"),
+        "local skynet = require 'skynet'\n\
+         skynet.start(function()\n\
+         \tlocal n = 0\n\
+         \twhile true do\n\
+         \t\tn = n + 1\n\
+         \t\tskynet.error('tick ' .. n)\n\
+         \t\tskynet.sleep(2)\n\
+         \tend\n\
+         end)\n",
+    )
+    .unwrap();
+    let log = dir.join("node.log");
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "thread = 2\nstart = \"ticker\"\nluaservice = \"{0}/?.lua\"\nlogger = \"{1}\"\n",
+            dir.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_skyhold"))
+        .arg(dir.join("config"))
+        .env("SKYHOLD_ROOT", env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start skyhold");
+    let node = Node(child);
+    assert!(
+        wait_for(Duration::from_secs(20), || contains(&log, "tick 2")),
+        "the node never logged to its file"
+    );
+    let rotated = dir.join("node.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &node.0.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    assert!(
+        wait_for(Duration::from_secs(20), || contains(&log, "tick")),
+        "no new log file after SIGHUP"
+    );
+    assert!(
+        contains(&rotated, "tick 1"),
+        "the rotated file keeps the old lines"
+    );
+    drop(node);
+    std::fs::remove_dir_all(&dir).ok();
+}
