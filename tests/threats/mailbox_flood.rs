@@ -107,8 +107,13 @@ fn a_flood_leaves_the_target_serving_its_other_callers() {
             }
             if calls < 30 && pending.is_none() {
                 calls += 1;
-                pending = Some((Instant::now(), counter2.load(Ordering::Relaxed)));
+                let at = Instant::now();
                 ctx.call(tgt, ptype::LUA, Payload::from("ping")).unwrap();
+                // Counted once the call is queued: flood messages handled
+                // from here on were handled ahead of it. (Counting before
+                // the call would also count what the target handled while
+                // this thread was descheduled, on a loaded machine.)
+                pending = Some((at, counter2.load(Ordering::Relaxed)));
                 ctx.timeout(1).unwrap();
             } else if m.ptype == ptype::RESPONSE
                 && m.source.is_system()
