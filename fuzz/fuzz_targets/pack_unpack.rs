@@ -5,58 +5,8 @@
 #![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
-use skyhold_pack::{
-    pack, unpack, unpack_with, Builder, DecodeError, Limits, PackError, Table, Value,
-};
-
-/// Counts what the decoder asks a builder to allocate.
-#[derive(Default)]
-struct Recorder {
-    array_hints: usize,
-    string_bytes: usize,
-    calls: usize,
-}
-
-impl Builder for Recorder {
-    type Value = ();
-    type Table = ();
-    type Error = DecodeError;
-    fn nil(&mut self) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn boolean(&mut self, _: bool) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn integer(&mut self, _: i64) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn real(&mut self, _: f64) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn string(&mut self, s: &[u8]) -> Result<(), DecodeError> {
-        self.calls += 1;
-        self.string_bytes += s.len();
-        Ok(())
-    }
-    fn begin_table(&mut self, n: usize) -> Result<(), DecodeError> {
-        self.calls += 1;
-        self.array_hints += n;
-        Ok(())
-    }
-    fn array_item(&mut self, _: &mut (), _: usize, _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn hash_item(&mut self, _: &mut (), _: (), _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn end_table(&mut self, _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-}
+use skyhold_pack::recorder::Recorder;
+use skyhold_pack::{pack, unpack, DecodeError, Limits, PackError, Table, Value};
 
 /// Structural equality where a NaN equals a NaN with the same bits.
 fn same(a: &Value, b: &Value) -> bool {
@@ -78,11 +28,10 @@ fn same_table(a: &Table, b: &Table) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut rec = Recorder::default();
-    let streamed = unpack_with(data, &Limits::default(), &mut rec, |_, _| Ok(()));
+    let (streamed, rec) = Recorder::record(data, &Limits::default());
     assert!(rec.array_hints <= data.len());
     assert!(rec.string_bytes <= data.len());
-    assert!(rec.calls <= data.len());
+    assert!(rec.calls() <= data.len());
 
     let tree = unpack(data);
     match (&streamed, &tree) {

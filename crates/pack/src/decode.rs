@@ -568,6 +568,7 @@ pub fn unpack_limited(input: &[u8], limits: &Limits) -> Result<Vec<Value>, Decod
 mod tests {
     use super::*;
     use crate::pack;
+    use crate::recorder::Recorder;
     use std::time::{Duration, Instant};
 
     fn unhex(s: &str) -> Vec<u8> {
@@ -802,59 +803,8 @@ mod tests {
         );
     }
 
-    /// Records what a builder is asked to allocate.
-    #[derive(Default)]
-    struct Recorder {
-        tables: Vec<usize>,
-        string_bytes: usize,
-        values: usize,
-    }
-
-    impl Builder for Recorder {
-        type Value = ();
-        type Table = ();
-        type Error = DecodeError;
-        fn nil(&mut self) -> Result<(), DecodeError> {
-            self.values += 1;
-            Ok(())
-        }
-        fn boolean(&mut self, _: bool) -> Result<(), DecodeError> {
-            self.values += 1;
-            Ok(())
-        }
-        fn integer(&mut self, _: i64) -> Result<(), DecodeError> {
-            self.values += 1;
-            Ok(())
-        }
-        fn real(&mut self, _: f64) -> Result<(), DecodeError> {
-            self.values += 1;
-            Ok(())
-        }
-        fn string(&mut self, s: &[u8]) -> Result<(), DecodeError> {
-            self.values += 1;
-            self.string_bytes += s.len();
-            Ok(())
-        }
-        fn begin_table(&mut self, n: usize) -> Result<(), DecodeError> {
-            self.tables.push(n);
-            Ok(())
-        }
-        fn array_item(&mut self, _: &mut (), _: usize, _: ()) -> Result<(), DecodeError> {
-            Ok(())
-        }
-        fn hash_item(&mut self, _: &mut (), _: (), _: ()) -> Result<(), DecodeError> {
-            Ok(())
-        }
-        fn end_table(&mut self, _: ()) -> Result<(), DecodeError> {
-            self.values += 1;
-            Ok(())
-        }
-    }
-
     fn record(input: &[u8]) -> (Result<(), DecodeError>, Recorder) {
-        let mut rec = Recorder::default();
-        let r = unpack_with(input, &Limits::default(), &mut rec, |_, _| Ok(()));
-        (r, rec)
+        Recorder::record(input, &Limits::default())
     }
 
     /// §7.6: `FE 22 FFFFFF7F` made skynet reserve 2^31-1 slots.
@@ -870,7 +820,7 @@ mod tests {
                 available: 0
             })
         );
-        assert!(rec.tables.is_empty());
+        assert_eq!((rec.tables, rec.array_hints), (0, 0));
         assert!(err("FE 22 FFFFFF7F").to_string().contains("2147483647"));
     }
 
@@ -966,11 +916,7 @@ mod tests {
         let unlimited = Limits {
             max_depth: usize::MAX,
         };
-        let (r, _) = {
-            let mut rec = Recorder::default();
-            let r = unpack_with(&input, &unlimited, &mut rec, |_, _| Ok(()));
-            (r, rec)
-        };
+        let (r, _) = Recorder::record(&input, &unlimited);
         assert!(r.is_err());
         assert!(t.elapsed() < Duration::from_secs(5));
     }
@@ -986,7 +932,7 @@ mod tests {
         // With a custom builder, the builder decides.
         let (r, rec) = record(&input);
         assert_eq!(r, Ok(()));
-        assert_eq!(rec.values, 3);
+        assert_eq!((rec.tables, rec.scalars), (1, 2));
     }
 
     #[test]

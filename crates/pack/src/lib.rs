@@ -21,6 +21,8 @@
 #![forbid(unsafe_code)]
 
 mod decode;
+#[doc(hidden)]
+pub mod recorder;
 mod tag;
 mod value;
 pub mod write;

@@ -2,7 +2,8 @@
 //! integer encoder's choice of form.
 
 use proptest::prelude::*;
-use skyhold_pack::{pack, unpack, unpack_with, write, Builder, DecodeError, Limits, Table, Value};
+use skyhold_pack::recorder::Recorder;
+use skyhold_pack::{pack, unpack, write, DecodeError, Limits, Table, Value};
 
 /// A scalar that may be a table key: never nil, never NaN, and never an
 /// integral float (Lua turns `t[2.0]` into `t[2]`).
@@ -55,60 +56,10 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Records what a decoder asks a builder to allocate.
-#[derive(Default)]
-struct Recorder {
-    array_hints: usize,
-    string_bytes: usize,
-    calls: usize,
-}
-
-impl Builder for Recorder {
-    type Value = ();
-    type Table = ();
-    type Error = DecodeError;
-    fn nil(&mut self) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn boolean(&mut self, _: bool) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn integer(&mut self, _: i64) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn real(&mut self, _: f64) -> Result<(), DecodeError> {
-        self.calls += 1;
-        Ok(())
-    }
-    fn string(&mut self, s: &[u8]) -> Result<(), DecodeError> {
-        self.calls += 1;
-        self.string_bytes += s.len();
-        Ok(())
-    }
-    fn begin_table(&mut self, n: usize) -> Result<(), DecodeError> {
-        self.calls += 1;
-        self.array_hints += n;
-        Ok(())
-    }
-    fn array_item(&mut self, _: &mut (), _: usize, _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn hash_item(&mut self, _: &mut (), _: (), _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn end_table(&mut self, _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-}
-
 /// Checks that decoding `input` never asks for more than the input can
 /// justify, and that the tree decoder agrees with the builder decoder.
 fn check_hostile(input: &[u8]) {
-    let mut rec = Recorder::default();
-    let r = unpack_with(input, &Limits::default(), &mut rec, |_, _| Ok(()));
+    let (r, rec) = Recorder::record(input, &Limits::default());
     // Every array item, string byte and value has its own input byte.
     assert!(
         rec.array_hints <= input.len(),
@@ -117,7 +68,7 @@ fn check_hostile(input: &[u8]) {
         input.len()
     );
     assert!(rec.string_bytes <= input.len());
-    assert!(rec.calls <= input.len());
+    assert!(rec.calls() <= input.len());
     let tree = unpack(input);
     match (&r, &tree) {
         (Ok(()), Ok(_)) => {}
