@@ -1,6 +1,7 @@
 //! `skyhold CONFIG`: runs a node from a skynet-style config file.
 #![forbid(unsafe_code)]
 
+use signal_hook::iterator::Signals;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -29,9 +30,14 @@ fn main() -> ExitCode {
     for w in &settings.warnings {
         eprintln!("skyhold: {w}");
     }
+    // Watched before the node starts: a SIGHUP during boot is then held for
+    // the logger instead of ending the process (its default action).
+    let sighup = watch_sighup();
     match skyhold::boot(settings) {
         Ok(node) => {
-            reopen_log_on_sighup(node.handle());
+            if let Some(signals) = sighup {
+                reopen_log_on_sighup(signals, node.handle());
+            }
             node.wait();
             ExitCode::SUCCESS
         }
@@ -42,16 +48,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// SIGHUP makes the logger reopen its file, as skynet's does: logrotate
-/// moves the file away, then signals.
-fn reopen_log_on_sighup(node: skyhold_core::NodeRef) {
-    let mut signals = match signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP]) {
-        Ok(s) => s,
+/// Starts catching SIGHUP (None, with a warning, if that fails).
+fn watch_sighup() -> Option<Signals> {
+    match Signals::new([signal_hook::consts::SIGHUP]) {
+        Ok(s) => Some(s),
         Err(e) => {
             eprintln!("skyhold: cannot watch SIGHUP ({e}); the log file will not be reopened");
-            return;
+            None
         }
-    };
+    }
+}
+
+/// SIGHUP makes the logger reopen its file, as skynet's does: logrotate
+/// moves the file away, then signals.
+fn reopen_log_on_sighup(mut signals: Signals, node: skyhold_core::NodeRef) {
     let spawned = std::thread::Builder::new()
         .name("skyhold-sighup".into())
         .spawn(move || {
