@@ -386,6 +386,7 @@ impl Dispatcher {
             let before = st.forks.len();
             st.forks.retain(|f| f.task.key != k);
             known |= st.forks.len() != before;
+            st.tags.remove(&k);
             if let Some((session, source)) = st.requests.remove(&k) {
                 known = true;
                 if session != 0 {
@@ -405,6 +406,7 @@ impl Dispatcher {
         let closing: Vec<Task> = {
             let mut st = self.state.lock();
             st.forks.clear();
+            st.tags.clear();
             for (_, (session, source)) in st.requests.drain() {
                 if session != 0 {
                     let _ = self.ctx.reply_error(source, session, Payload::empty());
