@@ -246,36 +246,20 @@ impl Gate {
 
     fn report(&mut self, ctx: &Context, text: Vec<u8>) {
         if let Some(w) = self.watchdog {
-            self.deliver(
-                ctx,
-                w,
-                ctx.handle(),
-                ptype::TEXT,
-                0,
-                Payload::from(text),
-                -1,
-            );
+            let item = Waiting {
+                source: ctx.handle(),
+                ptype: ptype::TEXT,
+                session: 0,
+                payload: Payload::from(text),
+            };
+            self.deliver(ctx, w, item, -1);
         }
     }
 
-    /// Sends, or queues behind earlier messages to `dest` that wait for room.
-    #[allow(clippy::too_many_arguments)]
-    fn deliver(
-        &mut self,
-        ctx: &Context,
-        dest: Handle,
-        source: Handle,
-        ty: u8,
-        session: i32,
-        payload: Payload,
-        fd: i32,
-    ) {
-        let item = Waiting {
-            source,
-            ptype: ty,
-            session,
-            payload,
-        };
+    /// Sends `item` to `dest`, or queues it behind earlier messages to
+    /// `dest` that wait for room; `fd` is the connection it came from (-1
+    /// for none), closed if too much waits.
+    fn deliver(&mut self, ctx: &Context, dest: Handle, item: Waiting, fd: i32) {
         if let Some(q) = self.waiting.get_mut(&dest) {
             if q.len() >= MAX_WAITING {
                 self.give_up(ctx, dest, fd);
@@ -405,9 +389,15 @@ impl Gate {
             return;
         };
         let me = ctx.handle();
+        let frame = |source| Waiting {
+            source,
+            ptype: self.client_tag,
+            session: fd,
+            payload: Payload::from(data),
+        };
         if let Some(broker) = self.broker {
-            let body = Payload::from(data);
-            self.deliver(ctx, broker, me, self.client_tag, fd, body, fd);
+            let item = frame(me);
+            self.deliver(ctx, broker, item, fd);
         } else if let Some(agent) = agent {
             // Only PTYPE_CLIENT carries the client as its source.
             let source = if self.client_tag == ptype::CLIENT {
@@ -415,8 +405,8 @@ impl Gate {
             } else {
                 me
             };
-            let body = Payload::from(data);
-            self.deliver(ctx, agent, source, self.client_tag, fd, body, fd);
+            let item = frame(source);
+            self.deliver(ctx, agent, item, fd);
         } else if self.watchdog.is_some() {
             let mut text = format!("{fd} data ").into_bytes();
             text.extend_from_slice(data);
