@@ -112,10 +112,7 @@ fn send_packed(
 /// `nil, "No session"` if there is no request to answer.
 fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Result<MultiValue> {
     let Some((session, source)) = d.take_request() else {
-        return Ok(MultiValue::from_vec(vec![
-            Value::Nil,
-            Value::String(lua.create_string("No session")?),
-        ]));
+        return nil_and(lua, "No session");
     };
     if session == 0 {
         return Ok(MultiValue::from_vec(vec![Value::Boolean(false)]));
@@ -165,32 +162,19 @@ fn dispatch_functions(
         lua.create_function(
             move |lua, values: MultiValue| match seri::pack_values(&values) {
                 Ok(bytes) => answer(lua, &c, &d, Payload::from(bytes)),
-                Err(e) => Ok(MultiValue::from_vec(vec![
-                    Value::Nil,
-                    Value::String(lua.create_string(error_text(&e))?),
-                ])),
+                Err(e) => nil_and(lua, &error_text(&e)),
             },
         )?,
     )?;
     let d = dispatcher.clone();
     core.set(
         "take_request",
-        lua.create_function(move |_, ()| {
-            Ok(match d.take_request() {
-                Some((s, src)) => (Value::Integer(i64::from(s)), handle_value(src)),
-                None => (Value::Nil, Value::Nil),
-            })
-        })?,
+        lua.create_function(move |_, ()| Ok(request_values(d.take_request())))?,
     )?;
     let d = dispatcher.clone();
     core.set(
         "context",
-        lua.create_function(move |_, ()| {
-            Ok(match d.request() {
-                Some((s, src)) => (Value::Integer(i64::from(s)), handle_value(src)),
-                None => (Value::Nil, Value::Nil),
-            })
-        })?,
+        lua.create_function(move |_, ()| Ok(request_values(d.request())))?,
     )?;
     let d = dispatcher.clone();
     core.set(
@@ -287,6 +271,23 @@ fn dispatch_functions(
         lua.create_function(move |_, ()| d.exit_tasks())?,
     )?;
     Ok(())
+}
+
+/// `nil, text`: how the functions on the message path report a failure
+/// (their Lua callers raise it as a string).
+fn nil_and(lua: &Lua, text: &str) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![
+        Value::Nil,
+        Value::String(lua.create_string(text)?),
+    ]))
+}
+
+/// A request as Lua sees it: `session, source`, or `nil, nil`.
+fn request_values(r: Option<(i32, Handle)>) -> (Value, Value) {
+    match r {
+        Some((s, src)) => (Value::Integer(i64::from(s)), handle_value(src)),
+        None => (Value::Nil, Value::Nil),
+    }
 }
 
 fn handle_value(h: Handle) -> Value {
