@@ -2,6 +2,11 @@
 #![forbid(unsafe_code)]
 
 use signal_hook::iterator::Signals;
+
+/// mimalloc: every Lua state allocates through the global allocator, and
+/// glibc malloc grew its arenas with an `mprotect` per step under spawn load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
 use std::process::ExitCode;
 
