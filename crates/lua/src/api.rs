@@ -129,148 +129,123 @@ fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Resu
 }
 
 /// The `skynet.core` functions over the service's [`Dispatcher`].
-fn dispatch_functions(
-    lua: &Lua,
-    core: &Table,
-    ctx: &Context,
-    dispatcher: &Arc<Dispatcher>,
-) -> mlua::Result<()> {
+fn dispatch_functions(lazy: &mut LazyCore, ctx: &Context, dispatcher: &Arc<Dispatcher>) {
     let (c, d) = (ctx.clone(), dispatcher.clone());
-    core.set(
-        "sendv",
+    lazy.add("sendv", move |lua| {
         lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
             send_packed(lua, &c, &d, args, false)
-        })?,
-    )?;
+        })
+    });
     let (c, d) = (ctx.clone(), dispatcher.clone());
-    core.set(
-        "callv",
+    lazy.add("callv", move |lua| {
         lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
             send_packed(lua, &c, &d, args, true)
-        })?,
-    )?;
+        })
+    });
     let (c, d) = (ctx.clone(), dispatcher.clone());
-    core.set(
-        "ret",
+    lazy.add("ret", move |lua| {
         lua.create_function(move |lua, (msg, _sz): (Value, Value)| {
             answer(lua, &c, &d, payload(&msg)?)
-        })?,
-    )?;
+        })
+    });
     let (c, d) = (ctx.clone(), dispatcher.clone());
-    core.set(
-        "retpack",
+    lazy.add("retpack", move |lua| {
         lua.create_function(
             move |lua, values: MultiValue| match seri::pack_values(&values) {
                 Ok(bytes) => answer(lua, &c, &d, Payload::from(bytes)),
                 Err(e) => nil_and(lua, &error_text(&e)),
             },
-        )?,
-    )?;
+        )
+    });
     let d = dispatcher.clone();
-    core.set(
-        "take_request",
-        lua.create_function(move |_, ()| Ok(request_values(d.take_request())))?,
-    )?;
+    lazy.add("take_request", move |lua| {
+        lua.create_function(move |_, ()| Ok(request_values(d.take_request())))
+    });
     let d = dispatcher.clone();
-    core.set(
-        "context",
-        lua.create_function(move |_, ()| Ok(request_values(d.request())))?,
-    )?;
+    lazy.add("context", move |lua| {
+        lua.create_function(move |_, ()| Ok(request_values(d.request())))
+    });
     let d = dispatcher.clone();
-    core.set(
-        "proto",
-        lua.create_function(move |_, (id, class): (u8, Table)| d.set_proto(id, &class))?,
-    )?;
+    lazy.add("proto", move |lua| {
+        lua.create_function(move |_, (id, class): (u8, Table)| d.set_proto(id, &class))
+    });
     let d = dispatcher.clone();
-    core.set(
-        "hooks",
+    lazy.add("hooks", move |lua| {
         lua.create_function(move |_, (hooks, unpack): (Table, Value)| {
             d.set_hooks(hooks);
             d.set_builtin_unpack(unpack);
             Ok(())
-        })?,
-    )?;
+        })
+    });
     let d = dispatcher.clone();
-    core.set(
-        "filter",
+    lazy.add("filter", move |lua| {
         lua.create_function(move |_, f: Option<Function>| {
             d.set_filter(f);
             Ok(())
-        })?,
-    )?;
+        })
+    });
     let d = dispatcher.clone();
-    core.set(
-        "fork",
-        lua.create_function(move |lua, args: MultiValue| d.fork(lua, args))?,
-    )?;
+    lazy.add("fork", move |lua| {
+        lua.create_function(move |lua, args: MultiValue| d.fork(lua, args))
+    });
     let (c, d) = (ctx.clone(), dispatcher.clone());
-    core.set(
-        "start_on_timer",
+    lazy.add("start_on_timer", move |lua| {
         lua.create_function(move |lua, (ti, f): (i64, Function)| {
             let session = c
                 .timeout(ti)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))?;
             d.start_on_timer(lua, session, f)
-        })?,
-    )?;
+        })
+    });
     let d = dispatcher.clone();
-    core.set(
-        "wakeup",
-        lua.create_function(move |_, session: i32| Ok(d.wakeup(session)))?,
-    )?;
+    lazy.add("wakeup", move |lua| {
+        lua.create_function(move |_, session: i32| Ok(d.wakeup(session)))
+    });
     let (c, d) = (ctx.clone(), dispatcher.clone());
-    core.set(
-        "fail_calls",
+    lazy.add("fail_calls", move |lua| {
         lua.create_function(move |_, (session, addr): (i32, Value)| {
             if let Some(h) = resolve(&c, &addr) {
                 d.fail_calls(session, h);
             }
             Ok(())
-        })?,
-    )?;
+        })
+    });
     let d = dispatcher.clone();
-    core.set(
-        "tasks",
+    lazy.add("tasks", move |lua| {
         lua.create_function(move |lua, ()| {
             let t = lua.create_table()?;
             for (session, thread) in d.tasks() {
                 t.raw_set(session, thread)?;
             }
             Ok(t)
-        })?,
-    )?;
+        })
+    });
     let d = dispatcher.clone();
-    core.set(
-        "trace",
+    lazy.add("trace", move |lua| {
         lua.create_function(move |_, info: Option<mlua::LuaString>| {
             Ok(d.trace(info.map(|s| s.to_string_lossy()).as_deref()))
-        })?,
-    )?;
+        })
+    });
     let d = dispatcher.clone();
-    core.set(
-        "tracetag",
-        lua.create_function(move |_, ()| Ok(d.trace_tag()))?,
-    )?;
+    lazy.add("tracetag", move |lua| {
+        lua.create_function(move |_, ()| Ok(d.trace_tag()))
+    });
     let d = dispatcher.clone();
-    core.set(
-        "tracelog",
+    lazy.add("tracelog", move |lua| {
         lua.create_function(move |_, (tag, text): (Value, Value)| {
             let tag = tag.to_string().unwrap_or_default();
             d.trace_log(&tag, &text.to_string().unwrap_or_default());
             Ok(())
-        })?,
-    )?;
+        })
+    });
     let d = dispatcher.clone();
-    core.set(
-        "killthread",
-        lua.create_function(move |_, t: Thread| d.kill_thread(&t))?,
-    )?;
+    lazy.add("killthread", move |lua| {
+        lua.create_function(move |_, t: Thread| d.kill_thread(&t))
+    });
     let d = dispatcher.clone();
-    core.set(
-        "exit_tasks",
-        lua.create_function(move |_, ()| d.exit_tasks())?,
-    )?;
-    Ok(())
+    lazy.add("exit_tasks", move |lua| {
+        lua.create_function(move |_, ()| d.exit_tasks())
+    });
 }
 
 /// `nil, text`: how the functions on the message path report a failure
@@ -314,17 +289,56 @@ const FALLIBLE: &[&str] = &[
     "start_on_timer",
 ];
 
+/// The functions of one service's `skynet.core`, built on first use.
+///
+/// A service touches about half of them, and each built function costs
+/// a Lua userdata and a closure in every state, so the table starts empty
+/// and its `__index` builds what is asked for (see [`install_lazy`]).
+#[derive(Default)]
+struct LazyCore {
+    builders: std::collections::HashMap<&'static str, Builder>,
+}
+
+type Builder = Box<dyn FnOnce(&Lua) -> mlua::Result<Function> + Send>;
+
+impl LazyCore {
+    fn add(
+        &mut self,
+        name: &'static str,
+        build: impl FnOnce(&Lua) -> mlua::Result<Function> + Send + 'static,
+    ) {
+        self.builders.insert(name, Box::new(build));
+    }
+}
+
+/// Gives `core` an `__index` that builds a function the first time its
+/// name is read and stores it in the table.
+///
 /// Errors raised from Rust reach Lua as opaque userdata, but skynet code
-/// inspects error messages as strings (`err:find(...)`, `..`). Each fallible
-/// function is therefore wrapped so that its failure is raised again from
-/// Lua as a plain string.
-fn make_errors_strings(lua: &Lua, core: &Table) -> mlua::Result<()> {
-    let wrap: Function = crate::codecache::internal(
+/// inspects error messages as strings (`err:find(...)`, `..`), so each
+/// fallible function is wrapped as it is built: its failure is raised
+/// again from Lua as a plain string.
+fn install_lazy(lua: &Lua, core: &Table, lazy: LazyCore) -> mlua::Result<()> {
+    let builders = parking_lot::Mutex::new(lazy.builders);
+    let build = lua.create_function(move |lua, name: Value| {
+        let Value::String(name) = name else {
+            return Ok((Value::Nil, false));
+        };
+        let Ok(name) = name.to_str() else {
+            return Ok((Value::Nil, false));
+        };
+        let builder = builders.lock().remove(&*name);
+        match builder {
+            Some(b) => Ok((Value::Function(b(lua)?), FALLIBLE.contains(&&*name))),
+            None => Ok((Value::Nil, false)),
+        }
+    })?;
+    let install: Function = crate::codecache::internal(
         lua,
         "=skynet.core",
         r#"
-            local core, names = ...
-            local pcall, error, tostring = pcall, error, tostring
+            local core, build = ...
+            local pcall, error, tostring, type, rawset = pcall, error, tostring, type, rawset
             local function check(ok, ...)
                 if ok then
                     return ...
@@ -337,13 +351,24 @@ fn make_errors_strings(lua: &Lua, core: &Table) -> mlua::Result<()> {
                 e = e:gsub("^runtime error: ", "")
                 error(e, 0)
             end
-            for _, name in ipairs(names) do
-                local f = core[name]
-                core[name] = function(...) return check(pcall(f, ...)) end
-            end
+            setmetatable(core, {
+                __index = function(t, name)
+                    local f, fallible = build(name)
+                    if f == nil then
+                        return nil
+                    end
+                    if fallible then
+                        local raw = f
+                        f = function(...) return check(pcall(raw, ...)) end
+                    end
+                    rawset(t, name, f)
+                    return f
+                end,
+                __metatable = false,
+            })
             "#,
     )?;
-    wrap.call::<()>((core.clone(), FALLIBLE.to_vec()))
+    install.call::<()>((core.clone(), build))
 }
 
 use crate::dispatch::error_text;
@@ -356,11 +381,11 @@ pub fn create(
     dispatcher: Arc<Dispatcher>,
 ) -> mlua::Result<Table> {
     let core = lua.create_table()?;
+    let mut lazy = LazyCore::default();
 
     let c = ctx.clone();
     let d = dispatcher.clone();
-    core.set(
-        "send",
+    lazy.add("send", move |lua| {
         lua.create_function(
             move |lua, (addr, ty, session, msg, _sz): (Value, u8, Option<i64>, Value, Value)| {
                 let Some(dest) = resolve(&c, &addr) else {
@@ -392,13 +417,11 @@ pub fn create(
                 };
                 send_result(lua, r)
             },
-        )?,
-    )?;
+        )
+    });
 
     let c = ctx.clone();
-    core.set(
-        "redirect",
-        lua.create_function(
+    lazy.add("redirect", move |lua| lua.create_function(
             move |lua, (addr, source, ty, session, msg, _sz): (Value, Value, u8, i64, Value, Value)| {
                 let Some(dest) = resolve(&c, &addr) else {
                     return Ok(MultiValue::new());
@@ -408,82 +431,71 @@ pub fn create(
                 let r = c.redirect(dest, source, ty, s, payload(&msg)?).map(|()| s);
                 send_result(lua, r)
             },
-        )?,
-    )?;
+        ));
 
     let c = ctx.clone();
-    core.set(
-        "timeout",
+    lazy.add("timeout", move |lua| {
         lua.create_function(move |_, ti: i64| {
             c.timeout(ti)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "genid",
-        lua.create_function(move |_, ()| Ok(c.new_session()))?,
-    )?;
+    lazy.add("genid", move |lua| {
+        lua.create_function(move |_, ()| Ok(c.new_session()))
+    });
 
     let c = ctx.clone();
-    core.set(
-        "self",
-        lua.create_function(move |_, ()| Ok(handle_value(c.handle())))?,
-    )?;
+    lazy.add("self", move |lua| {
+        lua.create_function(move |_, ()| Ok(handle_value(c.handle())))
+    });
 
     let c = ctx.clone();
-    core.set(
-        "query",
-        lua.create_function(move |_, name: String| Ok(c.query_name(&name).map(handle_value)))?,
-    )?;
+    lazy.add("query", move |lua| {
+        lua.create_function(move |_, name: String| Ok(c.query_name(&name).map(handle_value)))
+    });
 
-    core.set(
-        "harbor",
+    lazy.add("harbor", move |lua| {
         lua.create_function(move |_, h: u32| {
             let h = Handle(h);
             Ok((h.harbor(), h.harbor() != 0))
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "register",
+    lazy.add("register", move |lua| {
         lua.create_function(move |_, name: String| {
             c.register(&name)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "name",
+    lazy.add("name", move |lua| {
         lua.create_function(move |_, (name, addr): (String, Value)| {
             let target =
                 resolve(&c, &addr).ok_or_else(|| mlua::Error::runtime("invalid address"))?;
             c.bind_name(&name, target)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "error",
+    lazy.add("error", move |lua| {
         lua.create_function(move |_, text: mlua::LuaString| {
             c.log(&text.to_string_lossy());
             Ok(())
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "getenv",
-        lua.create_function(move |_, key: String| Ok(c.getenv(&key)))?,
-    )?;
+    lazy.add("getenv", move |lua| {
+        lua.create_function(move |_, key: String| Ok(c.getenv(&key)))
+    });
 
     let c = ctx.clone();
-    core.set(
-        "setenv",
+    lazy.add("setenv", move |lua| {
         lua.create_function(move |_, (key, value): (String, Value)| {
             let value = match value {
                 Value::String(s) => s.to_string_lossy(),
@@ -493,30 +505,29 @@ pub fn create(
                 _ => return Err(mlua::Error::runtime("setenv value must be a string")),
             };
             Ok(c.setenv(&key, &value).is_ok())
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set("now", lua.create_function(move |_, ()| Ok(c.now()))?)?;
+    lazy.add("now", move |lua| {
+        lua.create_function(move |_, ()| Ok(c.now()))
+    });
     let c = ctx.clone();
-    core.set(
-        "starttime",
-        lua.create_function(move |_, ()| Ok(c.start_time()))?,
-    )?;
-    core.set("hpc", lua.create_function(|_, ()| Ok(hpc_ns()))?)?;
+    lazy.add("starttime", move |lua| {
+        lua.create_function(move |_, ()| Ok(c.start_time()))
+    });
+    lazy.add("hpc", move |lua| lua.create_function(|_, ()| Ok(hpc_ns())));
 
     let c = ctx.clone();
-    core.set(
-        "exit",
+    lazy.add("exit", move |lua| {
         lua.create_function(move |_, ()| {
             c.exit();
             Ok(())
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "kill",
+    lazy.add("kill", move |lua| {
         lua.create_function(move |_, addr: Value| {
             let Some(target) = resolve(&c, &addr) else {
                 return Ok(false);
@@ -526,20 +537,16 @@ pub fn create(
                 Err(SendError::UnknownAddress(_)) => Ok(false),
                 Err(e) => Err(mlua::Error::runtime(e.to_string())),
             }
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "abort",
-        lua.create_function(move |_, ()| {
-            c.abort().map_err(|e| mlua::Error::runtime(e.to_string()))
-        })?,
-    )?;
+    lazy.add("abort", move |lua| {
+        lua.create_function(move |_, ()| c.abort().map_err(|e| mlua::Error::runtime(e.to_string())))
+    });
 
     let c = ctx.clone();
-    core.set(
-        "launch",
+    lazy.add("launch", move |lua| {
         lua.create_function(move |_, (module, args): (String, Option<String>)| {
             match c.launch(&module, args.as_deref().unwrap_or("")) {
                 Ok(h) => Ok(Some(handle_value(h))),
@@ -551,23 +558,21 @@ pub fn create(
                     Ok(None)
                 }
             }
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "monitor",
+    lazy.add("monitor", move |lua| {
         lua.create_function(move |_, addr: Value| {
             let target =
                 resolve(&c, &addr).ok_or_else(|| mlua::Error::runtime("invalid address"))?;
             c.set_exit_monitor(target)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "identity",
+    lazy.add("identity", move |lua| {
         lua.create_function(move |lua, addr: Option<Value>| {
             let h = match addr {
                 None => c.handle(),
@@ -592,33 +597,30 @@ pub fn create(
             }
             t.set("role", id.role.name.as_str())?;
             Ok(Value::Table(t))
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "permits",
+    lazy.add("permits", move |lua| {
         lua.create_function(move |_, (addr, grant): (Value, String)| {
             let Some(g) = Grant::parse(&grant) else {
                 return Err(mlua::Error::runtime(format!("unknown grant '{grant}'")));
             };
             Ok(resolve(&c, &addr).is_some_and(|h| c.permits(h, g)))
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "audit",
+    lazy.add("audit", move |lua| {
         lua.create_function(move |_, (addr, what, why): (Value, String, String)| {
             let who = resolve(&c, &addr).unwrap_or(Handle::SYSTEM);
             c.audit_refusal(who, &what, &why);
             Ok(())
-        })?,
-    )?;
+        })
+    });
 
     let c = ctx.clone();
-    core.set(
-        "stat",
+    lazy.add("stat", move |lua| {
         lua.create_function(move |_, what: String| {
             let st = c.stats();
             Ok(match what.as_str() {
@@ -631,12 +633,11 @@ pub fn create(
                     None => Value::Nil,
                 },
             })
-        })?,
-    )?;
+        })
+    });
 
     let sh = shared.clone();
-    core.set(
-        "memlimit",
+    lazy.add("memlimit", move |lua| {
         lua.create_function(move |_, bytes: usize| {
             if !sh.loading.load(Ordering::Acquire) {
                 return Err(mlua::Error::runtime(
@@ -647,14 +648,13 @@ pub fn create(
                 return Err(mlua::Error::runtime("memlimit can be called only once"));
             }
             Ok(())
-        })?,
-    )?;
+        })
+    });
 
-    dispatch_functions(lua, &core, &ctx, &dispatcher)?;
+    dispatch_functions(&mut lazy, &ctx, &dispatcher);
 
     // pack(...) -> msg, size | nil, error
-    core.set(
-        "pack",
+    lazy.add("pack", move |lua| {
         lua.create_function(|lua, args: MultiValue| match seri::pack_values(&args) {
             Ok(bytes) => {
                 let n = bytes.len() as i64;
@@ -664,13 +664,12 @@ pub fn create(
                 Value::Nil,
                 Value::String(lua.create_string(error_text(&e))?),
             )),
-        })?,
-    )?;
+        })
+    });
     // unpack(msg, sz) -> values... | ERR, error
     let err_mark = lua.create_table()?;
     core.set("ERR", err_mark.clone())?;
-    core.set(
-        "unpack",
+    lazy.add("unpack", move |lua| {
         lua.create_function(move |lua, (msg, sz): (Value, Option<i64>)| {
             let r = match msg {
                 Value::String(s) => {
@@ -693,10 +692,9 @@ pub fn create(
                     Value::String(lua.create_string(error_text(&e))?),
                 ])),
             }
-        })?,
-    )?;
-    core.set(
-        "tostring",
+        })
+    });
+    lazy.add("tostring", move |lua| {
         lua.create_function(|lua, (msg, sz): (Value, Option<i64>)| match msg {
             Value::String(s) => match sz {
                 Some(n) if (n.max(0) as usize) < s.as_bytes().len() => lua
@@ -705,14 +703,13 @@ pub fn create(
                 _ => Ok(Value::String(s)),
             },
             _ => lua.create_string("").map(Value::String),
-        })?,
-    )?;
-    core.set(
-        "trash",
-        lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
-    )?;
+        })
+    });
+    lazy.add("trash", move |lua| {
+        lua.create_function(|_, _: Variadic<Value>| Ok(()))
+    });
 
-    make_errors_strings(lua, &core)?;
+    install_lazy(lua, &core, lazy)?;
     if let Ok(Value::Table(debug)) = lua.globals().get::<Value>("debug") {
         if let Ok(tb) = debug.get::<Function>("traceback") {
             core.set("traceback", tb)?;
