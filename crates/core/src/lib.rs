@@ -22,7 +22,7 @@
 
 pub mod audit;
 mod cell;
-mod fasthash;
+pub mod fasthash;
 pub mod handle;
 pub mod limits;
 pub mod logger;

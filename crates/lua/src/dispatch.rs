@@ -14,7 +14,8 @@
 use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value};
 use parking_lot::Mutex;
 use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError};
-use std::collections::{HashMap, VecDeque};
+use skyhold_core::fasthash::IntMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::seri;
@@ -125,9 +126,9 @@ struct State {
     protos: Vec<(u8, Proto)>,
     pool: Vec<Task>,
     /// thread → (session, source) of the request it still has to answer.
-    requests: HashMap<usize, (i32, Handle)>,
-    waiting: HashMap<i32, Waiter>,
-    room: HashMap<Handle, VecDeque<Task>>,
+    requests: IntMap<usize, (i32, Handle)>,
+    waiting: IntMap<i32, Waiter>,
+    room: IntMap<Handle, VecDeque<Task>>,
     wakeups: VecDeque<i32>,
     failed: VecDeque<i32>,
     forks: VecDeque<Fork>,
@@ -140,7 +141,7 @@ struct State {
     /// A trace tag that applies to the next request from that source.
     trace_next: Option<(Handle, String)>,
     /// Trace tags of the tasks being traced.
-    tags: HashMap<usize, String>,
+    tags: IntMap<usize, String>,
 }
 
 /// One service's dispatcher (shared by the host and `skynet.core`).
