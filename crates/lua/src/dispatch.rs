@@ -13,8 +13,8 @@
 
 use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value};
 use parking_lot::Mutex;
-use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError};
 use skyhold_core::fasthash::IntMap;
+use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
