@@ -7,7 +7,6 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::message::{ptype, Message};
 use crate::service::{Context, Service};
@@ -82,49 +81,47 @@ impl Service for Logger {
     }
 }
 
-/// `dd/mm/yy HH:MM:SS.cc` in UTC.
+/// `dd/mm/yy HH:MM:SS.cc` in local time, as skynet stamps its log file
+/// (the zone comes from `TZ` or `/etc/localtime`).
 fn timestamp() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
-    let cs = now.subsec_millis() / 10;
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let t = secs % 86_400;
-    format!(
-        "{:02}/{:02}/{:02} {:02}:{:02}:{:02}.{:02}",
-        d,
-        m,
-        y % 100,
-        t / 3600,
-        (t / 60) % 60,
-        t % 60,
-        cs
-    )
+    stamp(&chrono::Local::now())
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+fn stamp<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    format!(
+        "{}.{:02}",
+        t.format("%d/%m/%y %H:%M:%S"),
+        t.timestamp_subsec_millis().min(999) / 10
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use chrono::{FixedOffset, TimeZone};
+
     #[test]
-    fn dates_are_right() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+    fn stamps_read_day_month_year_then_time_in_the_given_zone() {
+        let at = 1_795_383_045_678i64; // 2026-11-22 21:30:45.678 UTC
+        let utc = chrono::Utc.timestamp_millis_opt(at).unwrap();
+        assert_eq!(stamp(&utc), "22/11/26 21:30:45.67");
+        let tokyo = FixedOffset::east_opt(9 * 3600).unwrap();
+        assert_eq!(stamp(&utc.with_timezone(&tokyo)), "23/11/26 06:30:45.67");
+    }
+
+    #[test]
+    fn the_log_stamp_is_local_time() {
+        // The same minute as chrono's local clock (tried again if the two
+        // reads straddle a minute).
+        let same_minute = (0..3).any(|_| {
+            let expected = stamp(&chrono::Local::now());
+            let got = timestamp();
+            got.len() == expected.len() && got[..14] == expected[..14]
+        });
+        assert!(same_minute);
     }
 }
