@@ -1,10 +1,11 @@
 //! Threat: a service allocates until the machine runs out of memory — a
 //! growing table, a giant `string.rep`, doubling concatenation, a slow leak,
-//! the same inside pcall. Each state has a memory limit: the allocation
+//! the same inside pcall, or in a chunk that is still loading. Each state has a memory limit: the allocation
 //! fails with "not enough memory", the message fails (the caller gets an
 //! error), and the service and the node go on.
 
 use crate::common::*;
+use std::time::Duration;
 
 #[test]
 fn memory_bombs_hit_the_per_service_limit() {
@@ -31,6 +32,21 @@ fn with_retire_on_limit_a_hoarding_service_is_retired() {
     assert!(
         log.iter()
             .any(|l| l.contains("retired: it broke its memory limit")),
+        "{}",
+        log.join("\n")
+    );
+}
+
+#[test]
+fn a_service_that_allocates_while_loading_fails_to_start() {
+    let log = lua_case(
+        "load_bomb",
+        &[("lua_memory_limit", "16777216")],
+        Duration::from_secs(30),
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("init service failed") && l.contains("not enough memory")),
         "{}",
         log.join("\n")
     );

@@ -137,6 +137,9 @@ impl LuaService {
             env.set("SERVICE_PATH", dir.display().to_string())
                 .map_err(|e| e.to_string())?;
         }
+        // Everything above is the runtime's own, bounded setup; the service's
+        // code, from here on, runs under its memory limit.
+        sandbox::apply_memory_limit(&lua, &self.config.sandbox).map_err(|e| e.to_string())?;
         self.shared.loading.store(true, Ordering::Release);
         budget.arm();
         let result = (|| -> mlua::Result<()> {

@@ -178,6 +178,12 @@ end
 "#;
 
 /// A new sandboxed state for a service, and its budget.
+///
+/// The memory limit is not set yet: the caller sets it (with
+/// [`apply_memory_limit`]) once the runtime's own setup is done and before
+/// any service code runs. Until a limit is set, mlua creates strings and
+/// sets table fields without a protected call each, which is most of the
+/// cost of building a state.
 pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budget)> {
     let lua = Lua::new_with(
         StdLib::COROUTINE
@@ -188,7 +194,6 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
             | StdLib::OS,
         LuaOptions::default(),
     )?;
-    lua.set_memory_limit(opts.memory_limit)?;
     let g = lua.globals();
 
     // No bytecode can be made, nor reached through the string metatable.
@@ -291,6 +296,12 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
         },
     )?;
     Ok((lua, budget))
+}
+
+/// Sets the state's memory limit from `opts`: from here on an allocation
+/// past it fails with a memory error.
+pub fn apply_memory_limit(lua: &Lua, opts: &SandboxOptions) -> mlua::Result<()> {
+    lua.set_memory_limit(opts.memory_limit).map(|_| ())
 }
 
 /// Loads source text (never a precompiled chunk) as a function.
