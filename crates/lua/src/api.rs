@@ -129,27 +129,27 @@ fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Resu
 }
 
 /// The `skynet.core` functions over the service's [`Dispatcher`].
-fn dispatch_functions(lazy: &mut LazyCore, ctx: &Context, dispatcher: &Arc<Dispatcher>) {
-    let (c, d) = (ctx.clone(), dispatcher.clone());
-    lazy.add("sendv", move |lua| {
+fn dispatch_functions(lazy: &mut LazyCore) {
+    lazy.add("sendv", |lua, env| {
+        let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
             send_packed(lua, &c, &d, args, false)
         })
     });
-    let (c, d) = (ctx.clone(), dispatcher.clone());
-    lazy.add("callv", move |lua| {
+    lazy.add("callv", |lua, env| {
+        let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
             send_packed(lua, &c, &d, args, true)
         })
     });
-    let (c, d) = (ctx.clone(), dispatcher.clone());
-    lazy.add("ret", move |lua| {
+    lazy.add("ret", |lua, env| {
+        let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(move |lua, (msg, _sz): (Value, Value)| {
             answer(lua, &c, &d, payload(&msg)?)
         })
     });
-    let (c, d) = (ctx.clone(), dispatcher.clone());
-    lazy.add("retpack", move |lua| {
+    lazy.add("retpack", |lua, env| {
+        let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(
             move |lua, values: MultiValue| match seri::pack_values(&values) {
                 Ok(bytes) => answer(lua, &c, &d, Payload::from(bytes)),
@@ -157,39 +157,39 @@ fn dispatch_functions(lazy: &mut LazyCore, ctx: &Context, dispatcher: &Arc<Dispa
             },
         )
     });
-    let d = dispatcher.clone();
-    lazy.add("take_request", move |lua| {
+    lazy.add("take_request", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, ()| Ok(request_values(d.take_request())))
     });
-    let d = dispatcher.clone();
-    lazy.add("context", move |lua| {
+    lazy.add("context", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, ()| Ok(request_values(d.request())))
     });
-    let d = dispatcher.clone();
-    lazy.add("proto", move |lua| {
+    lazy.add("proto", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, (id, class): (u8, Table)| d.set_proto(id, &class))
     });
-    let d = dispatcher.clone();
-    lazy.add("hooks", move |lua| {
+    lazy.add("hooks", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, (hooks, unpack): (Table, Value)| {
             d.set_hooks(hooks);
             d.set_builtin_unpack(unpack);
             Ok(())
         })
     });
-    let d = dispatcher.clone();
-    lazy.add("filter", move |lua| {
+    lazy.add("filter", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, f: Option<Function>| {
             d.set_filter(f);
             Ok(())
         })
     });
-    let d = dispatcher.clone();
-    lazy.add("fork", move |lua| {
+    lazy.add("fork", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |lua, args: MultiValue| d.fork(lua, args))
     });
-    let (c, d) = (ctx.clone(), dispatcher.clone());
-    lazy.add("start_on_timer", move |lua| {
+    lazy.add("start_on_timer", |lua, env| {
+        let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(move |lua, (ti, f): (i64, Function)| {
             let session = c
                 .timeout(ti)
@@ -197,12 +197,12 @@ fn dispatch_functions(lazy: &mut LazyCore, ctx: &Context, dispatcher: &Arc<Dispa
             d.start_on_timer(lua, session, f)
         })
     });
-    let d = dispatcher.clone();
-    lazy.add("wakeup", move |lua| {
+    lazy.add("wakeup", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, session: i32| Ok(d.wakeup(session)))
     });
-    let (c, d) = (ctx.clone(), dispatcher.clone());
-    lazy.add("fail_calls", move |lua| {
+    lazy.add("fail_calls", |lua, env| {
+        let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(move |_, (session, addr): (i32, Value)| {
             if let Some(h) = resolve(&c, &addr) {
                 d.fail_calls(session, h);
@@ -210,8 +210,8 @@ fn dispatch_functions(lazy: &mut LazyCore, ctx: &Context, dispatcher: &Arc<Dispa
             Ok(())
         })
     });
-    let d = dispatcher.clone();
-    lazy.add("tasks", move |lua| {
+    lazy.add("tasks", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |lua, ()| {
             let t = lua.create_table()?;
             for (session, thread) in d.tasks() {
@@ -220,30 +220,30 @@ fn dispatch_functions(lazy: &mut LazyCore, ctx: &Context, dispatcher: &Arc<Dispa
             Ok(t)
         })
     });
-    let d = dispatcher.clone();
-    lazy.add("trace", move |lua| {
+    lazy.add("trace", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, info: Option<mlua::LuaString>| {
             Ok(d.trace(info.map(|s| s.to_string_lossy()).as_deref()))
         })
     });
-    let d = dispatcher.clone();
-    lazy.add("tracetag", move |lua| {
+    lazy.add("tracetag", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, ()| Ok(d.trace_tag()))
     });
-    let d = dispatcher.clone();
-    lazy.add("tracelog", move |lua| {
+    lazy.add("tracelog", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, (tag, text): (Value, Value)| {
             let tag = tag.to_string().unwrap_or_default();
             d.trace_log(&tag, &text.to_string().unwrap_or_default());
             Ok(())
         })
     });
-    let d = dispatcher.clone();
-    lazy.add("killthread", move |lua| {
+    lazy.add("killthread", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, t: Thread| d.kill_thread(&t))
     });
-    let d = dispatcher.clone();
-    lazy.add("exit_tasks", move |lua| {
+    lazy.add("exit_tasks", |lua, env| {
+        let d = env.dispatcher.clone();
         lua.create_function(move |_, ()| d.exit_tasks())
     });
 }
@@ -293,21 +293,36 @@ const FALLIBLE: &[&str] = &[
 ///
 /// A service touches about half of them, and each built function costs
 /// a Lua userdata and a closure in every state, so the table starts empty
-/// and its `__index` builds what is asked for (see [`install_lazy`]).
+/// and its `__index` builds what is asked for (see [`install_lazy`]). The
+/// builders capture nothing: what a function needs it clones from the
+/// service's [`CoreEnv`] when it is built, so an unused one costs a spawn
+/// nothing but an entry in this list.
 #[derive(Default)]
 struct LazyCore {
-    builders: std::collections::HashMap<&'static str, Builder>,
+    builders: Vec<(&'static str, Builder)>,
 }
 
-type Builder = Box<dyn FnOnce(&Lua) -> mlua::Result<Function> + Send>;
+/// What the `skynet.core` functions of one service work on.
+struct CoreEnv {
+    ctx: Context,
+    shared: Arc<Shared>,
+    dispatcher: Arc<Dispatcher>,
+    err_mark: Table,
+}
+
+type Builder = fn(&Lua, &CoreEnv) -> mlua::Result<Function>;
 
 impl LazyCore {
-    fn add(
-        &mut self,
-        name: &'static str,
-        build: impl FnOnce(&Lua) -> mlua::Result<Function> + Send + 'static,
-    ) {
-        self.builders.insert(name, Box::new(build));
+    fn add(&mut self, name: &'static str, build: Builder) {
+        debug_assert!(self.find(name).is_none(), "{name} added twice");
+        self.builders.push((name, build));
+    }
+
+    fn find(&self, name: &str) -> Option<Builder> {
+        self.builders
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| *b)
     }
 }
 
@@ -318,8 +333,12 @@ impl LazyCore {
 /// inspects error messages as strings (`err:find(...)`, `..`), so each
 /// fallible function is wrapped as it is built: its failure is raised
 /// again from Lua as a plain string.
-fn install_lazy(lua: &Lua, core: &Table, lazy: LazyCore) -> mlua::Result<()> {
-    let builders = parking_lot::Mutex::new(lazy.builders);
+fn install_lazy(
+    lua: &Lua,
+    core: &Table,
+    lazy: &'static LazyCore,
+    env: CoreEnv,
+) -> mlua::Result<()> {
     let build = lua.create_function(move |lua, name: Value| {
         let Value::String(name) = name else {
             return Ok((Value::Nil, false));
@@ -327,9 +346,8 @@ fn install_lazy(lua: &Lua, core: &Table, lazy: LazyCore) -> mlua::Result<()> {
         let Ok(name) = name.to_str() else {
             return Ok((Value::Nil, false));
         };
-        let builder = builders.lock().remove(&*name);
-        match builder {
-            Some(b) => Ok((Value::Function(b(lua)?), FALLIBLE.contains(&&*name))),
+        match lazy.find(&name) {
+            Some(b) => Ok((Value::Function(b(lua, &env)?), FALLIBLE.contains(&&*name))),
             None => Ok((Value::Nil, false)),
         }
     })?;
@@ -373,6 +391,17 @@ fn install_lazy(lua: &Lua, core: &Table, lazy: LazyCore) -> mlua::Result<()> {
 
 use crate::dispatch::error_text;
 
+/// Every `skynet.core` builder, gathered once per process.
+fn builders() -> &'static LazyCore {
+    static BUILDERS: std::sync::OnceLock<LazyCore> = std::sync::OnceLock::new();
+    BUILDERS.get_or_init(|| {
+        let mut lazy = LazyCore::default();
+        service_functions(&mut lazy);
+        dispatch_functions(&mut lazy);
+        lazy
+    })
+}
+
 /// Builds the `skynet.core` table for one service.
 pub fn create(
     lua: &Lua,
@@ -381,11 +410,29 @@ pub fn create(
     dispatcher: Arc<Dispatcher>,
 ) -> mlua::Result<Table> {
     let core = lua.create_table()?;
-    let mut lazy = LazyCore::default();
+    // unpack's failure mark: `c.unpack` returns it first, then the error.
+    let err_mark = lua.create_table()?;
+    core.set("ERR", err_mark.clone())?;
+    let env = CoreEnv {
+        ctx,
+        shared,
+        dispatcher,
+        err_mark,
+    };
+    install_lazy(lua, &core, builders(), env)?;
+    if let Ok(Value::Table(debug)) = lua.globals().get::<Value>("debug") {
+        if let Ok(tb) = debug.get::<Function>("traceback") {
+            core.set("traceback", tb)?;
+        }
+    }
+    Ok(core)
+}
 
-    let c = ctx.clone();
-    let d = dispatcher.clone();
-    lazy.add("send", move |lua| {
+/// The `skynet.core` functions that are not about the dispatcher.
+fn service_functions(lazy: &mut LazyCore) {
+    lazy.add("send", |lua, env| {
+        let c = env.ctx.clone();
+        let d = env.dispatcher.clone();
         lua.create_function(
             move |lua, (addr, ty, session, msg, _sz): (Value, u8, Option<i64>, Value, Value)| {
                 let Some(dest) = resolve(&c, &addr) else {
@@ -420,8 +467,9 @@ pub fn create(
         )
     });
 
-    let c = ctx.clone();
-    lazy.add("redirect", move |lua| lua.create_function(
+    lazy.add("redirect", |lua, env| {
+        let c = env.ctx.clone();
+        lua.create_function(
             move |lua, (addr, source, ty, session, msg, _sz): (Value, Value, u8, i64, Value, Value)| {
                 let Some(dest) = resolve(&c, &addr) else {
                     return Ok(MultiValue::new());
@@ -431,48 +479,49 @@ pub fn create(
                 let r = c.redirect(dest, source, ty, s, payload(&msg)?).map(|()| s);
                 send_result(lua, r)
             },
-        ));
+        )
+    });
 
-    let c = ctx.clone();
-    lazy.add("timeout", move |lua| {
+    lazy.add("timeout", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, ti: i64| {
             c.timeout(ti)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("genid", move |lua| {
+    lazy.add("genid", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, ()| Ok(c.new_session()))
     });
 
-    let c = ctx.clone();
-    lazy.add("self", move |lua| {
+    lazy.add("self", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, ()| Ok(handle_value(c.handle())))
     });
 
-    let c = ctx.clone();
-    lazy.add("query", move |lua| {
+    lazy.add("query", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, name: String| Ok(c.query_name(&name).map(handle_value)))
     });
 
-    lazy.add("harbor", move |lua| {
+    lazy.add("harbor", |lua, _| {
         lua.create_function(move |_, h: u32| {
             let h = Handle(h);
             Ok((h.harbor(), h.harbor() != 0))
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("register", move |lua| {
+    lazy.add("register", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, name: String| {
             c.register(&name)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("name", move |lua| {
+    lazy.add("name", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, (name, addr): (String, Value)| {
             let target =
                 resolve(&c, &addr).ok_or_else(|| mlua::Error::runtime("invalid address"))?;
@@ -481,21 +530,21 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("error", move |lua| {
+    lazy.add("error", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, text: mlua::LuaString| {
             c.log(&text.to_string_lossy());
             Ok(())
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("getenv", move |lua| {
+    lazy.add("getenv", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, key: String| Ok(c.getenv(&key)))
     });
 
-    let c = ctx.clone();
-    lazy.add("setenv", move |lua| {
+    lazy.add("setenv", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, (key, value): (String, Value)| {
             let value = match value {
                 Value::String(s) => s.to_string_lossy(),
@@ -508,26 +557,26 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("now", move |lua| {
+    lazy.add("now", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, ()| Ok(c.now()))
     });
-    let c = ctx.clone();
-    lazy.add("starttime", move |lua| {
+    lazy.add("starttime", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, ()| Ok(c.start_time()))
     });
-    lazy.add("hpc", move |lua| lua.create_function(|_, ()| Ok(hpc_ns())));
+    lazy.add("hpc", |lua, _| lua.create_function(|_, ()| Ok(hpc_ns())));
 
-    let c = ctx.clone();
-    lazy.add("exit", move |lua| {
+    lazy.add("exit", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, ()| {
             c.exit();
             Ok(())
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("kill", move |lua| {
+    lazy.add("kill", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, addr: Value| {
             let Some(target) = resolve(&c, &addr) else {
                 return Ok(false);
@@ -540,13 +589,13 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("abort", move |lua| {
+    lazy.add("abort", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, ()| c.abort().map_err(|e| mlua::Error::runtime(e.to_string())))
     });
 
-    let c = ctx.clone();
-    lazy.add("launch", move |lua| {
+    lazy.add("launch", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, (module, args): (String, Option<String>)| {
             match c.launch(&module, args.as_deref().unwrap_or("")) {
                 Ok(h) => Ok(Some(handle_value(h))),
@@ -561,8 +610,8 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("monitor", move |lua| {
+    lazy.add("monitor", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, addr: Value| {
             let target =
                 resolve(&c, &addr).ok_or_else(|| mlua::Error::runtime("invalid address"))?;
@@ -571,8 +620,8 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("identity", move |lua| {
+    lazy.add("identity", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |lua, addr: Option<Value>| {
             let h = match addr {
                 None => c.handle(),
@@ -600,8 +649,8 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("permits", move |lua| {
+    lazy.add("permits", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, (addr, grant): (Value, String)| {
             let Some(g) = Grant::parse(&grant) else {
                 return Err(mlua::Error::runtime(format!("unknown grant '{grant}'")));
@@ -610,8 +659,8 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("audit", move |lua| {
+    lazy.add("audit", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, (addr, what, why): (Value, String, String)| {
             let who = resolve(&c, &addr).unwrap_or(Handle::SYSTEM);
             c.audit_refusal(who, &what, &why);
@@ -619,8 +668,8 @@ pub fn create(
         })
     });
 
-    let c = ctx.clone();
-    lazy.add("stat", move |lua| {
+    lazy.add("stat", |lua, env| {
+        let c = env.ctx.clone();
         lua.create_function(move |_, what: String| {
             let st = c.stats();
             Ok(match what.as_str() {
@@ -636,8 +685,8 @@ pub fn create(
         })
     });
 
-    let sh = shared.clone();
-    lazy.add("memlimit", move |lua| {
+    lazy.add("memlimit", |lua, env| {
+        let sh = env.shared.clone();
         lua.create_function(move |_, bytes: usize| {
             if !sh.loading.load(Ordering::Acquire) {
                 return Err(mlua::Error::runtime(
@@ -651,10 +700,8 @@ pub fn create(
         })
     });
 
-    dispatch_functions(&mut lazy, &ctx, &dispatcher);
-
     // pack(...) -> msg, size | nil, error
-    lazy.add("pack", move |lua| {
+    lazy.add("pack", |lua, _| {
         lua.create_function(|lua, args: MultiValue| match seri::pack_values(&args) {
             Ok(bytes) => {
                 let n = bytes.len() as i64;
@@ -667,9 +714,8 @@ pub fn create(
         })
     });
     // unpack(msg, sz) -> values... | ERR, error
-    let err_mark = lua.create_table()?;
-    core.set("ERR", err_mark.clone())?;
-    lazy.add("unpack", move |lua| {
+    lazy.add("unpack", |lua, env| {
+        let err_mark = env.err_mark.clone();
         lua.create_function(move |lua, (msg, sz): (Value, Option<i64>)| {
             let r = match msg {
                 Value::String(s) => {
@@ -694,7 +740,7 @@ pub fn create(
             }
         })
     });
-    lazy.add("tostring", move |lua| {
+    lazy.add("tostring", |lua, _| {
         lua.create_function(|lua, (msg, sz): (Value, Option<i64>)| match msg {
             Value::String(s) => match sz {
                 Some(n) if (n.max(0) as usize) < s.as_bytes().len() => lua
@@ -705,15 +751,7 @@ pub fn create(
             _ => lua.create_string("").map(Value::String),
         })
     });
-    lazy.add("trash", move |lua| {
+    lazy.add("trash", |lua, _| {
         lua.create_function(|_, _: Variadic<Value>| Ok(()))
     });
-
-    install_lazy(lua, &core, lazy)?;
-    if let Ok(Value::Table(debug)) = lua.globals().get::<Value>("debug") {
-        if let Ok(tb) = debug.get::<Function>("traceback") {
-            core.set("traceback", tb)?;
-        }
-    }
-    Ok(core)
 }
