@@ -109,6 +109,7 @@ cases!(
     udp,
     cgate,
     sharedata,
+    filter,
 );
 
 /// skynet.service (not in the lua55 build: see crates/lua/src/sources.rs).

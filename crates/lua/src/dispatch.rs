@@ -39,6 +39,9 @@ pub mod command {
     pub const QUIT: i64 = 7;
 }
 
+/// The largest argument list kept for the next request.
+const SPARE_ARGS_MAX: usize = 32;
+
 /// Coroutines kept parked for reuse.
 const POOL_MAX: usize = 32;
 
@@ -138,6 +141,9 @@ struct State {
     filter: Option<Function>,
     builtin_unpack: Option<Value>,
     quitting: bool,
+    /// The argument list of the last request, emptied: the next one fills
+    /// it rather than allocate its own.
+    spare_args: MultiValue,
     /// A trace tag that applies to the next request from that source.
     trace_next: Option<(Handle, String)>,
     /// Trace tags of the tasks being traced.
@@ -154,6 +160,16 @@ pub struct Dispatcher {
     room_waiting: AtomicUsize,
     /// Set when a task failed for want of memory (the state's limit).
     out_of_memory: AtomicBool,
+    /// Set when a wake-up, a failed call or a fork was queued: only then
+    /// does a message end with `settle` and `run_forks` (most messages
+    /// queue none, and each look costs the lock).
+    pending: AtomicBool,
+    /// Set while a filter is installed, so a message without one does not
+    /// take the lock to find out.
+    filtered: AtomicBool,
+    /// How many tasks are traced, so a call from an untraced one does not
+    /// take the lock to find out.
+    traced: AtomicUsize,
 }
 
 /// True if `e` is, or was caused by, a failed allocation.
@@ -219,6 +235,9 @@ impl Dispatcher {
             state: Mutex::new(state),
             room_waiting: AtomicUsize::new(0),
             out_of_memory: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
+            filtered: AtomicBool::new(false),
+            traced: AtomicUsize::new(0),
         })
     }
 
@@ -267,7 +286,9 @@ impl Dispatcher {
     /// A function every message goes through first (`skynet.filter`,
     /// `skynet.forward_type`); it returns the message to dispatch.
     pub fn set_filter(&self, f: Option<Function>) {
-        self.state.lock().filter = f;
+        let mut st = self.state.lock();
+        self.filtered.store(f.is_some(), Ordering::Relaxed);
+        st.filter = f;
     }
 
     /// True if a coroutine waits for room at `dest`: a new send must queue
@@ -304,6 +325,7 @@ impl Dispatcher {
         let task = self.take_task(lua)?;
         let thread = task.thread.clone();
         self.state.lock().forks.push_back(Fork { task, args });
+        self.pending.store(true, Ordering::Relaxed);
         Ok(thread)
     }
 
@@ -325,6 +347,7 @@ impl Dispatcher {
         match st.waiting.get(&session) {
             Some(Waiter::Sleep(_)) | Some(Waiter::Wakeup(_)) => {
                 st.wakeups.push_back(session);
+                self.pending.store(true, Ordering::Relaxed);
                 true
             }
             _ => false,
@@ -348,6 +371,9 @@ impl Dispatcher {
             st.failed.extend(gone);
         } else if matches!(st.waiting.get(&session), Some(Waiter::Call { .. })) {
             st.failed.push_back(session);
+        }
+        if !st.failed.is_empty() {
+            self.pending.store(true, Ordering::Relaxed);
         }
     }
 
@@ -388,6 +414,7 @@ impl Dispatcher {
             st.forks.retain(|f| f.task.key != k);
             known |= st.forks.len() != before;
             st.tags.remove(&k);
+            self.traced.store(st.tags.len(), Ordering::Relaxed);
             if let Some((session, source)) = st.requests.remove(&k) {
                 known = true;
                 if session != 0 {
@@ -408,6 +435,7 @@ impl Dispatcher {
             let mut st = self.state.lock();
             st.forks.clear();
             st.tags.clear();
+            self.traced.store(0, Ordering::Relaxed);
             for (_, (session, source)) in st.requests.drain() {
                 if session != 0 {
                     let _ = self.ctx.reply_error(source, session, Payload::empty());
@@ -440,12 +468,17 @@ impl Dispatcher {
         let k = self.state.lock().current?;
         let tag = format!(":{:08x}-{}", self.ctx.handle().0, self.ctx.new_session());
         self.trace_log(&tag, &format!("trace {}", info.unwrap_or("")));
-        self.state.lock().tags.insert(k, tag.clone());
+        let mut st = self.state.lock();
+        st.tags.insert(k, tag.clone());
+        self.traced.store(st.tags.len(), Ordering::Relaxed);
         Some(tag)
     }
 
     /// `skynet.tracetag`: the running task's trace tag.
     pub fn trace_tag(&self) -> Option<String> {
+        if self.traced.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let st = self.state.lock();
         st.tags.get(&st.current?).cloned()
     }
@@ -469,6 +502,7 @@ impl Dispatcher {
     /// A task ended: its trace (if any) ends with it.
     fn trace_end(&self, st: &mut State, key: usize, how: &str) {
         if let Some(tag) = st.tags.remove(&key) {
+            self.traced.store(st.tags.len(), Ordering::Relaxed);
             self.trace_log(&tag, how);
         }
     }
@@ -484,7 +518,11 @@ impl Dispatcher {
     /// the protocol's dispatch function in a task; then the wake-ups it
     /// caused and the forks it queued.
     pub fn message(&self, lua: &Lua, msg: &Message, errors: &mut Errors) {
-        let filter = self.state.lock().filter.clone();
+        let filter = if self.filtered.load(Ordering::Relaxed) {
+            self.state.lock().filter.clone()
+        } else {
+            None
+        };
         let r = match filter {
             None => self.route(
                 lua,
@@ -499,8 +537,10 @@ impl Dispatcher {
         if let Err(e) = r {
             errors.push(error_text(&e));
         }
-        self.settle(errors);
-        self.run_forks(errors);
+        if self.pending.swap(false, Ordering::Relaxed) {
+            self.settle(errors);
+            self.run_forks(errors);
+        }
     }
 
     /// A target has room again: the coroutines waiting to send there go on.
@@ -553,8 +593,9 @@ impl Dispatcher {
         if ty == ptype::RESPONSE {
             return self.response(lua, body, session, source, errors);
         }
-        let (dispatch, unpack) = {
-            let st = self.state.lock();
+        let (dispatch, unpack, mut args) = {
+            let mut st = self.state.lock();
+            let spare = std::mem::take(&mut st.spare_args);
             match st.protos.iter().find(|(i, _)| *i == ty).map(|(_, p)| p) {
                 Some(Proto {
                     dispatch: Some(f),
@@ -566,8 +607,9 @@ impl Dispatcher {
                         Unpack::Lua(f) => Some(Some(f.clone())),
                         Unpack::Raw => Some(None),
                     },
+                    spare,
                 ),
-                _ => (None, None),
+                _ => (None, None, spare),
             }
         };
         let Some(dispatch) = dispatch else {
@@ -589,7 +631,6 @@ impl Dispatcher {
             );
         };
         // The task is resumed with (dispatch, session, source, values...).
-        let mut args = MultiValue::with_capacity(8);
         args.push_back(Value::Function(dispatch));
         args.push_back(Value::Integer(i64::from(session)));
         args.push_back(Value::Integer(i64::from(source.0)));
@@ -614,23 +655,46 @@ impl Dispatcher {
             }
             return Err(e);
         }
-        let task = self.take_task(lua)?;
-        let traced = {
-            let mut st = self.state.lock();
-            st.requests.insert(task.key, (session, source));
-            match st.trace_next.take() {
-                Some((from, tag)) if from == source => {
-                    st.tags.insert(task.key, tag.clone());
-                    Some(tag)
-                }
-                _ => None,
-            }
-        };
+        let (task, traced) = self.begin_request(lua, session, source)?;
         if let Some(tag) = traced {
             self.trace_log(&tag, &format!("request from {source}"));
         }
-        self.resume(task, args, errors);
+        let r = task.thread.resume::<(Value, Value, Value)>(&args);
+        args.clear();
+        self.file_yield(task, r, Some(args), errors);
         Ok(())
+    }
+
+    /// Takes a task for a request from `source` and makes it the current
+    /// one, under one lock: the request it owes and its trace tag, if the
+    /// request came with one (returned, to be logged).
+    fn begin_request(
+        &self,
+        lua: &Lua,
+        session: i32,
+        source: Handle,
+    ) -> mlua::Result<(Task, Option<String>)> {
+        let mut st = self.state.lock();
+        let task = match st.pool.pop() {
+            Some(t) => t,
+            None => {
+                drop(st);
+                let t = Task::new(lua.create_thread(self.task.clone())?);
+                st = self.state.lock();
+                t
+            }
+        };
+        st.requests.insert(task.key, (session, source));
+        let traced = match st.trace_next.take() {
+            Some((from, tag)) if from == source => {
+                st.tags.insert(task.key, tag.clone());
+                self.traced.store(st.tags.len(), Ordering::Relaxed);
+                Some(tag)
+            }
+            _ => None,
+        };
+        st.current = Some(task.key);
+        Ok((task, traced))
     }
 
     fn response(
@@ -641,7 +705,15 @@ impl Dispatcher {
         source: Handle,
         errors: &mut Errors,
     ) -> mlua::Result<()> {
-        let wait = self.state.lock().waiting.remove(&session);
+        let (wait, mut spare) = {
+            let mut st = self.state.lock();
+            let wait = st.waiting.remove(&session);
+            let spare = match wait {
+                Some(Waiter::Call { decode: true, .. }) => std::mem::take(&mut st.spare_args),
+                _ => MultiValue::new(),
+            };
+            (wait, spare)
+        };
         match wait {
             None => {
                 let (m, sz) = body.lua(lua)?;
@@ -655,22 +727,23 @@ impl Dispatcher {
             Some(Waiter::Call {
                 task, decode: true, ..
             }) => {
-                let args = match &body {
-                    Body::Bytes(b) => seri::unpack_values(lua, b),
-                    Body::Lua(Value::String(s), _) => seri::unpack_values(lua, &s.as_bytes()),
-                    Body::Lua(_, _) => Ok(MultiValue::new()),
+                // The reply's values follow `true` in the spare list.
+                let args = &mut spare;
+                args.push_back(Value::Boolean(true));
+                let unpacked = match &body {
+                    Body::Bytes(b) => seri::unpack_into(lua, b, args),
+                    Body::Lua(Value::String(s), _) => seri::unpack_into(lua, &s.as_bytes(), args),
+                    Body::Lua(_, _) => Ok(()),
                 };
-                let args = match args {
-                    Ok(mut a) => {
-                        a.push_front(Value::Boolean(true));
-                        a
-                    }
-                    Err(e) => MultiValue::from_vec(vec![
-                        Value::Nil,
-                        Value::String(lua.create_string(error_text(&e))?),
-                    ]),
-                };
-                self.resume(task, args, errors);
+                if let Err(e) = unpacked {
+                    args.clear();
+                    args.push_back(Value::Nil);
+                    args.push_back(Value::String(lua.create_string(error_text(&e))?));
+                }
+                self.state.lock().current = Some(task.key);
+                let r = task.thread.resume::<(Value, Value, Value)>(&spare);
+                spare.clear();
+                self.file_yield(task, r, Some(spare), errors);
                 Ok(())
             }
             Some(Waiter::Call { task, .. })
@@ -699,8 +772,24 @@ impl Dispatcher {
         self.state.lock().current = Some(task.key);
         // Three values at most are read, and a tuple costs no allocation.
         let r = task.thread.resume::<(Value, Value, Value)>(args);
+        self.file_yield(task, r, None, errors);
+    }
+
+    /// Files what `task` yielded (or how it failed). `spare` is an emptied
+    /// argument list, kept for the next request.
+    fn file_yield(
+        &self,
+        task: Task,
+        r: mlua::Result<(Value, Value, Value)>,
+        spare: Option<MultiValue>,
+        errors: &mut Errors,
+    ) {
         let mut st = self.state.lock();
         st.current = None;
+        // A list grown by a message of many values is let go, not kept.
+        if let Some(spare) = spare.filter(|a| a.capacity() <= SPARE_ARGS_MAX) {
+            st.spare_args = spare;
+        }
         let (first, second, third) = match r {
             Ok(v) => v,
             Err(e) => {
