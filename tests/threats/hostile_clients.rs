@@ -128,3 +128,26 @@ fn half_closed_and_churning_connections_leave_nothing_behind() {
     );
     g.node.shutdown();
 }
+
+#[test]
+fn an_idle_connection_is_closed_and_a_busy_one_is_not() {
+    let mut limits = LIMITS.to_vec();
+    limits.push(("socket_idle_timeout", "1"));
+    let g = game(&limits);
+    let mut busy = Client::connect(g.port).unwrap();
+    busy.expect("hello");
+    let mut idle = Client::connect(g.port).unwrap();
+    idle.expect("hello");
+    // The busy client talks every 400 ms for over two idle timeouts...
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(400));
+        busy.send("ping").unwrap();
+        busy.expect("pong");
+    }
+    // ...while the idle one, silent all along, was closed with a reason.
+    assert!(idle.closed_by_server(), "the idle connection stays open");
+    assert!(reported(&g, "idle for 1 s (config socket_idle_timeout)"));
+    busy.send("ping").unwrap();
+    busy.expect("pong");
+    g.node.shutdown();
+}

@@ -12,6 +12,7 @@
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use skyhold_core::fasthash::IntMap;
 use skyhold_core::{ptype, Handle, NodeRef, Payload};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -197,7 +198,9 @@ pub struct NetCounters {
 pub struct SocketServer {
     node: NodeRef,
     runtime: tokio::runtime::Runtime,
-    sockets: Mutex<HashMap<i32, Entry>>,
+    /// By id. Ids are the runtime's own (a keyed hash of a counter), so the
+    /// map uses the fast integer hash; `per_ip`, keyed by peers, does not.
+    sockets: Mutex<IntMap<i32, Entry>>,
     per_ip: Mutex<HashMap<std::net::IpAddr, usize>>,
     ids: RandomState,
     next: AtomicU64,
@@ -218,7 +221,7 @@ impl SocketServer {
         Ok(Arc::new(SocketServer {
             node,
             runtime,
-            sockets: Mutex::new(HashMap::new()),
+            sockets: Mutex::new(IntMap::default()),
             per_ip: Mutex::new(HashMap::new()),
             ids: RandomState::new(),
             next: AtomicU64::new(1),
@@ -232,7 +235,7 @@ impl SocketServer {
         &self.limits
     }
 
-    fn new_id(&self, sockets: &HashMap<i32, Entry>) -> i32 {
+    fn new_id(&self, sockets: &IntMap<i32, Entry>) -> i32 {
         loop {
             let n = self.next.fetch_add(1, Ordering::Relaxed);
             let id = (self.ids.hash_one(n) & 0x3fff_ffff) as i32;
@@ -470,7 +473,18 @@ impl SocketServer {
         let mut framing: Option<FrameDecoder> = None;
         let mut frame_deadline: Option<tokio::time::Instant> = None;
         let mut inbound = Inbound::new();
+        // One idle timer for the connection's life: pushed back only when it
+        // fires early, rather than made anew (and registered with the timer
+        // wheel) on every pass of the loop.
+        let mut last_activity = tokio::time::Instant::now();
+        let mut timer_woke = false;
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
         'conn: while let Some(owner) = self.owner(id) {
+            // Every pass is activity but the one the idle timer caused.
+            if !std::mem::take(&mut timer_woke) {
+                last_activity = tokio::time::Instant::now();
+            }
             // Back-pressure: while the owner has a long queue, stop reading.
             let paused =
                 !started || self.node.queued(owner).unwrap_or(0) > self.limits.owner_queue_pause;
@@ -557,7 +571,12 @@ impl SocketServer {
                     ));
                     break;
                 },
-                _ = tokio::time::sleep(idle), if started => {
+                _ = &mut idle_timer, if started => {
+                    if last_activity.elapsed() < idle {
+                        idle_timer.as_mut().reset(last_activity + idle);
+                        timer_woke = true;
+                        continue;
+                    }
                     reason = Some(format!("idle for {} s (config socket_idle_timeout)", idle.as_secs()));
                     break;
                 },
