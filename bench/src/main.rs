@@ -12,10 +12,15 @@
 //!     [--skynet-profile on|off|both] [--skyhold-profile on|off|both]
 //!     [--runtimes skyhold,skynet] [--scale F]
 //!     [--timeout SECS] [--echo-conns N] [--echo-msgs N] [--native]
+//!     [--instructions]
 //! ```
+//!
+//! `--instructions` runs instead a steadier comparison: instructions
+//! per unit of work under valgrind's cachegrind (`src/instructions.rs`).
 
 mod benches;
 mod client;
+mod instructions;
 mod native;
 mod node;
 mod report;
@@ -44,6 +49,9 @@ usage: skyhold-bench [options]
   --echo-warmup N            untimed round trips per connection first (default 20)
   --echo-seconds S           cap on the timed echo phase (default 30)
   --native                   also run skyhold's native-Rust benchmarks (in this process)
+  --instructions             instead of timing, count CPU instructions per unit of work under
+                             valgrind (cachegrind) for send, call, call10, ring, ring100, spawn;
+                             writes bench/INSTRUCTIONS.md unless --out is given
 environment:
   SKYNET_ROOT   a skynet build (the directory holding the `skynet` binary); unset = skyhold only
   SKYHOLD_BIN   the skyhold binary (default <repo>/target/release/skyhold)
@@ -63,6 +71,11 @@ struct Options {
     timeout: Duration,
     echo: EchoConfig,
     native: bool,
+    /// Count instructions under cachegrind instead of timing.
+    instructions: bool,
+    /// `--out` was given (else `--instructions` writes its own file, not
+    /// over the wall-clock results).
+    out_given: bool,
 }
 
 fn parse_args(repo: &Path) -> Result<Options, String> {
@@ -84,6 +97,8 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
             limit: Duration::from_secs(30),
         },
         native: false,
+        instructions: false,
+        out_given: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -110,6 +125,7 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
             "--out" => {
                 let v = val(&a)?;
                 o.out = (v != "-").then(|| PathBuf::from(v));
+                o.out_given = true;
             }
             "--skynet-profile" => {
                 o.profiles = match val(&a)?.as_str() {
@@ -153,6 +169,7 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
                 o.echo.limit = Duration::from_secs(num::<u64>(&a, val(&a)?)?.clamp(1, 600))
             }
             "--native" => o.native = true,
+            "--instructions" => o.instructions = true,
             "-h" | "--help" => {
                 let names: Vec<&str> = benches::ALL.iter().map(|b| b.name).collect();
                 println!("{USAGE}{}", names.join(", "));
@@ -355,8 +372,14 @@ fn main() -> ExitCode {
         tmp: tmp.clone(),
         timeout: opts.timeout,
         scale: opts.scale,
+        threads: 2,
         echo: opts.echo.clone(),
     };
+    if opts.instructions {
+        let code = instructions_main(&opts, &setup, &repo, meta[..2].to_vec());
+        let _ = std::fs::remove_dir_all(&tmp);
+        return code;
+    }
 
     let selected: Vec<&'static Bench> = benches::ALL
         .iter()
@@ -432,6 +455,119 @@ fn main() -> ExitCode {
     let md = report.markdown();
     println!("{md}");
     if let Some(out) = &opts.out {
+        if let Err(e) = std::fs::write(out, &md) {
+            eprintln!("skyhold-bench: write {}: {e}", out.display());
+            return ExitCode::from(1);
+        }
+        eprintln!("skyhold-bench: wrote {}", out.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--instructions`: both scales of each eligible benchmark under cachegrind,
+/// skyhold (profile on) then skynet (profile off); writes its own report.
+fn instructions_main(
+    opts: &Options,
+    setup: &Setup,
+    repo: &Path,
+    mut meta: Vec<String>,
+) -> ExitCode {
+    let out = if opts.out_given {
+        opts.out.clone()
+    } else {
+        Some(repo.join("bench/INSTRUCTIONS.md"))
+    };
+    let selected: Vec<&'static Bench> = benches::ALL
+        .iter()
+        .filter(|b| instructions::ELIGIBLE.contains(&b.name))
+        .filter(|b| opts.only.is_empty() || opts.only.iter().any(|o| o == b.name))
+        .collect();
+    let skipped: Vec<&str> = opts
+        .only
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !instructions::ELIGIBLE.contains(n))
+        .collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "skyhold-bench: --instructions covers only {}; skipping {}",
+            instructions::ELIGIBLE.join(", "),
+            skipped.join(", ")
+        );
+    }
+    if selected.is_empty() {
+        eprintln!("skyhold-bench: --instructions: no eligible benchmark selected");
+        return ExitCode::from(2);
+    }
+    let version = match instructions::valgrind_version() {
+        Ok(v) => v,
+        Err(e) => {
+            // Not an error of the harness: the mode just cannot run here.
+            eprintln!("skyhold-bench: --instructions skipped: {e}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let skynet_ok = setup
+        .skynet_root
+        .as_deref()
+        .is_some_and(|r| r.join("skynet").is_file());
+    let run_skynet = opts.skynet && skynet_ok;
+    meta.push(format!(
+        "{version}, `--tool=cachegrind --cache-sim=no`; nodes with `thread = 1`; \
+         scales {} and {} (`bench_scale`)",
+        instructions::SCALES.0 * opts.scale,
+        instructions::SCALES.1 * opts.scale
+    ));
+    if opts.skyhold {
+        meta.push(format!(
+            "skyhold: {} (repository at {}), profile on (its default)",
+            setup.skyhold_bin.display(),
+            git_rev(repo).unwrap_or_else(|| "?".into())
+        ));
+    }
+    if opts.skynet {
+        meta.push(match &setup.skynet_root {
+            Some(root) if skynet_ok => format!(
+                "skynet: {} (commit {}), profile off",
+                root.join("skynet").display(),
+                git_rev(root).unwrap_or_else(|| "?".into())
+            ),
+            Some(root) => format!(
+                "skynet: not run (no binary at {})",
+                root.join("skynet").display()
+            ),
+            None => "skynet: not run (SKYNET_ROOT not set)".into(),
+        });
+    }
+    let mut run_id = 0;
+    let mut rows = Vec::new();
+    for bench in selected {
+        let skyhold = opts.skyhold.then(|| {
+            instructions::measure(
+                setup,
+                bench,
+                Runtime::Skyhold { profile: true },
+                &mut run_id,
+            )
+        });
+        let skynet = run_skynet.then(|| {
+            instructions::measure(
+                setup,
+                bench,
+                Runtime::Skynet { profile: false },
+                &mut run_id,
+            )
+        });
+        rows.push(instructions::Row {
+            bench,
+            skyhold,
+            skynet,
+        });
+    }
+    meta.push(format!("load average at end {}", loadavg()));
+    let md = instructions::markdown(&meta, &rows);
+    println!("{md}");
+    if let Some(out) = &out {
         if let Err(e) = std::fs::write(out, &md) {
             eprintln!("skyhold-bench: write {}: {e}", out.display());
             return ExitCode::from(1);

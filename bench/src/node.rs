@@ -29,6 +29,8 @@ pub struct Setup {
     pub timeout: Duration,
     /// Multiplier for the Lua side's counts (`bench_scale`).
     pub scale: f64,
+    /// Worker threads in the node's config (`thread`).
+    pub threads: usize,
     /// The echo client's settings.
     pub echo: EchoConfig,
 }
@@ -84,7 +86,8 @@ fn lua_str(s: &str) -> String {
     out
 }
 
-fn path_str(p: &Path) -> String {
+/// A path as text for a config file or an environment variable.
+pub(crate) fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
@@ -93,7 +96,7 @@ fn path_str(p: &Path) -> String {
 pub fn config_text(setup: &Setup, bench: &Bench, runtime: Runtime, port: u16) -> String {
     let lua = path_str(&setup.bench_lua);
     let mut keys: Vec<(&str, String)> = vec![
-        ("thread", "2".into()),
+        ("thread", setup.threads.to_string()),
         ("harbor", "0".into()),
         ("start", lua_str("benchmain")),
         ("bootstrap", lua_str("snlua bootstrap")),
@@ -222,14 +225,17 @@ fn sample(pid: u32) -> ProcSample {
 }
 
 /// A parsed `BENCH <name> k=v …` line.
-struct BenchLine {
-    name: String,
-    fields: Vec<(String, String)>,
+pub(crate) struct BenchLine {
+    /// The word after `BENCH`: the benchmark, `error`, or a marker.
+    pub(crate) name: String,
+    /// Every `key=value` before `reason=`.
+    pub(crate) fields: Vec<(String, String)>,
     /// Everything after `reason=`, for error lines.
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
-fn parse_bench_line(line: &str) -> Option<BenchLine> {
+/// Finds and parses a `BENCH` line anywhere in a line of node output.
+pub(crate) fn parse_bench_line(line: &str) -> Option<BenchLine> {
     let at = line.find("BENCH ")?;
     let rest = &line[at + "BENCH ".len()..];
     let mut words = rest.split_whitespace();
@@ -249,7 +255,9 @@ fn parse_bench_line(line: &str) -> Option<BenchLine> {
     })
 }
 
-fn spawn_reader<R: Read + Send + 'static>(r: R, tx: mpsc::Sender<String>) {
+/// Forwards each line `r` yields to `tx`, from a thread of its own, so one
+/// loop can watch stdout and stderr together.
+pub(crate) fn spawn_reader<R: Read + Send + 'static>(r: R, tx: mpsc::Sender<String>) {
     std::thread::spawn(move || {
         let mut r = BufReader::new(r);
         let mut buf = Vec::new();
@@ -268,7 +276,8 @@ fn spawn_reader<R: Read + Send + 'static>(r: R, tx: mpsc::Sender<String>) {
     });
 }
 
-fn shorten(s: &str, max: usize) -> String {
+/// `s` trimmed, cut to `max` characters with an ellipsis.
+pub(crate) fn shorten(s: &str, max: usize) -> String {
     let s = s.trim();
     if s.chars().count() <= max {
         return s.to_string();
@@ -279,7 +288,7 @@ fn shorten(s: &str, max: usize) -> String {
 
 /// The most telling of the last lines: one that mentions an error, else the
 /// last one.
-fn last_words(tail: &VecDeque<String>) -> String {
+pub(crate) fn last_words(tail: &VecDeque<String>) -> String {
     let pick = tail
         .iter()
         .rev()
