@@ -13,7 +13,6 @@
 use crate::benches::{Bench, Runtime};
 use crate::node::{self, Setup};
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -135,8 +134,8 @@ impl Drop for Guard {
 }
 
 /// SIGTERM, not SIGKILL: valgrind prints its summary when the guest dies of
-/// a catchable signal (or exits on it). `kill(1)` because the crate has no
-/// unsafe code and so no libc calls.
+/// a catchable signal (or exits on it). `kill(1)` because the crate is safe
+/// Rust only and std has no way to send a signal other than SIGKILL.
 fn terminate(pid: u32) -> Result<(), String> {
     let st = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -168,16 +167,7 @@ pub fn count(
     scale: f64,
     run_id: usize,
 ) -> Result<Count, String> {
-    let (bin, extra_env): (PathBuf, Vec<(&str, String)>) = match runtime {
-        Runtime::Skyhold { .. } => (
-            setup.skyhold_bin.clone(),
-            vec![("SKYHOLD_ROOT", node::path_str(&setup.repo))],
-        ),
-        Runtime::Skynet { .. } => match &setup.skynet_root {
-            Some(r) => (r.join("skynet"), vec![]),
-            None => return Err("SKYNET_ROOT not set".into()),
-        },
-    };
+    let (bin, extra_env) = node::runtime_binary(setup, runtime)?;
     if !bin.is_file() {
         return Err(format!("no binary at {}", bin.display()));
     }

@@ -303,6 +303,26 @@ pub(crate) fn last_words(tail: &VecDeque<String>) -> String {
     }
 }
 
+/// Environment variables a runtime's binary needs.
+pub(crate) type ExtraEnv = Vec<(&'static str, String)>;
+
+/// The binary that runs `runtime`, and the environment it needs.
+pub(crate) fn runtime_binary(
+    setup: &Setup,
+    runtime: Runtime,
+) -> Result<(PathBuf, ExtraEnv), String> {
+    match runtime {
+        Runtime::Skyhold { .. } => Ok((
+            setup.skyhold_bin.clone(),
+            vec![("SKYHOLD_ROOT", path_str(&setup.repo))],
+        )),
+        Runtime::Skynet { .. } => match &setup.skynet_root {
+            Some(r) => Ok((r.join("skynet"), vec![])),
+            None => Err("SKYNET_ROOT not set".into()),
+        },
+    }
+}
+
 /// Runs `bench` once on `runtime`. `run_id` names the config file.
 pub fn run(
     setup: &Setup,
@@ -310,16 +330,7 @@ pub fn run(
     runtime: Runtime,
     run_id: usize,
 ) -> Result<Measurement, String> {
-    let (bin, extra_env): (PathBuf, Vec<(&str, String)>) = match runtime {
-        Runtime::Skyhold { .. } => (
-            setup.skyhold_bin.clone(),
-            vec![("SKYHOLD_ROOT", path_str(&setup.repo))],
-        ),
-        Runtime::Skynet { .. } => match &setup.skynet_root {
-            Some(r) => (r.join("skynet"), vec![]),
-            None => return Err("SKYNET_ROOT not set".into()),
-        },
-    };
+    let (bin, extra_env) = runtime_binary(setup, runtime)?;
     if !bin.is_file() {
         return Err(format!("no binary at {}", bin.display()));
     }
