@@ -413,8 +413,7 @@ impl Dispatcher {
             let before = st.forks.len();
             st.forks.retain(|f| f.task.key != k);
             known |= st.forks.len() != before;
-            st.tags.remove(&k);
-            self.traced.store(st.tags.len(), Ordering::Relaxed);
+            self.set_tag(&mut st, k, None);
             if let Some((session, source)) = st.requests.remove(&k) {
                 known = true;
                 if session != 0 {
@@ -469,8 +468,7 @@ impl Dispatcher {
         let tag = format!(":{:08x}-{}", self.ctx.handle().0, self.ctx.new_session());
         self.trace_log(&tag, &format!("trace {}", info.unwrap_or("")));
         let mut st = self.state.lock();
-        st.tags.insert(k, tag.clone());
-        self.traced.store(st.tags.len(), Ordering::Relaxed);
+        self.set_tag(&mut st, k, Some(tag.clone()));
         Some(tag)
     }
 
@@ -501,10 +499,20 @@ impl Dispatcher {
 
     /// A task ended: its trace (if any) ends with it.
     fn trace_end(&self, st: &mut State, key: usize, how: &str) {
-        if let Some(tag) = st.tags.remove(&key) {
-            self.traced.store(st.tags.len(), Ordering::Relaxed);
+        if let Some(tag) = self.set_tag(st, key, None) {
             self.trace_log(&tag, how);
         }
+    }
+
+    /// Tags task `key` (or, with `None`, untags it; the old tag is
+    /// returned), keeping the count `trace_tag` reads without the lock.
+    fn set_tag(&self, st: &mut State, key: usize, tag: Option<String>) -> Option<String> {
+        let old = match tag {
+            Some(t) => st.tags.insert(key, t),
+            None => st.tags.remove(&key),
+        };
+        self.traced.store(st.tags.len(), Ordering::Relaxed);
+        old
     }
 
     // -- What the host asks of it -------------------------------------------
@@ -687,8 +695,7 @@ impl Dispatcher {
         st.requests.insert(task.key, (session, source));
         let traced = match st.trace_next.take() {
             Some((from, tag)) if from == source => {
-                st.tags.insert(task.key, tag.clone());
-                self.traced.store(st.tags.len(), Ordering::Relaxed);
+                self.set_tag(&mut st, task.key, Some(tag.clone()));
                 Some(tag)
             }
             _ => None,
