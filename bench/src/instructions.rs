@@ -13,7 +13,7 @@
 use crate::benches::{Bench, Runtime};
 use crate::node::{self, Setup};
 use std::collections::VecDeque;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -124,15 +124,6 @@ pub fn valgrind_version() -> Result<String, String> {
 
 /// Kills (SIGKILL) and reaps the node on every early way out of a run, so no
 /// valgrind process outlives the harness.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// SIGTERM, not SIGKILL: valgrind prints its summary when the guest dies of
 /// a catchable signal (or exits on it). `kill(1)` because the crate is safe
 /// Rust only and std has no way to send a signal other than SIGKILL.
@@ -189,26 +180,10 @@ pub fn count(
         "--cachegrind-out-file=/dev/null",
     ])
     .arg(&bin)
-    .arg(&cfg_path)
-    .current_dir(&setup.tmp)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().map_err(|e| format!("start valgrind: {e}"))?;
+    .arg(&cfg_path);
+    let (mut guard, rx) = node::start_node(cmd, setup, extra_env)?;
     // valgrind runs the guest in its own process: this pid is the node's.
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        node::spawn_reader(out, tx.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        node::spawn_reader(err, tx.clone());
-    }
-    drop(tx);
-    let mut guard = Guard(child);
+    let pid = guard.0.id();
 
     let deadline = Instant::now() + setup.timeout;
     let mut tail = VecDeque::with_capacity(16);

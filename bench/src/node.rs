@@ -163,7 +163,9 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Kills and reaps the node when dropped, on every path out of a run.
-struct NodeGuard(Child);
+/// A running node, killed and reaped when dropped (so an early return never
+/// leaves one behind).
+pub(crate) struct NodeGuard(pub(crate) Child);
 
 impl Drop for NodeGuard {
     fn drop(&mut self) {
@@ -306,6 +308,33 @@ pub(crate) fn last_words(tail: &VecDeque<String>) -> String {
 /// Environment variables a runtime's binary needs.
 pub(crate) type ExtraEnv = Vec<(&'static str, String)>;
 
+/// Starts `cmd` (a node, or a tool running one) in the scratch directory
+/// with `extra_env`; its output lines arrive on the receiver.
+pub(crate) fn start_node(
+    mut cmd: Command,
+    setup: &Setup,
+    extra_env: ExtraEnv,
+) -> Result<(NodeGuard, mpsc::Receiver<String>), String> {
+    cmd.current_dir(&setup.tmp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", cmd.get_program().to_string_lossy()))?;
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        spawn_reader(out, tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        spawn_reader(err, tx);
+    }
+    Ok((NodeGuard(child), rx))
+}
+
 /// The binary that runs `runtime`, and the environment it needs.
 pub(crate) fn runtime_binary(
     setup: &Setup,
@@ -346,27 +375,9 @@ pub fn run(
 
     let started = Instant::now();
     let mut cmd = Command::new(&bin);
-    cmd.arg(&cfg_path)
-        .current_dir(&setup.tmp)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("start {}: {e}", bin.display()))?;
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        spawn_reader(out, tx.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        spawn_reader(err, tx.clone());
-    }
-    drop(tx);
-    let mut guard = NodeGuard(child);
+    cmd.arg(&cfg_path);
+    let (mut guard, rx) = start_node(cmd, setup, extra_env)?;
+    let pid = guard.0.id();
 
     let want = match bench.kind {
         Kind::Lua => bench.name,
