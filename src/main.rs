@@ -5,6 +5,7 @@ use signal_hook::iterator::Signals;
 
 /// mimalloc: every Lua state allocates through the global allocator, and
 /// glibc malloc grew its arenas with an `mprotect` per step under spawn load.
+/// It is built without transparent huge pages (Cargo.toml, `no_thp`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
