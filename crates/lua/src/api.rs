@@ -167,7 +167,7 @@ fn dispatch_functions(lazy: &mut LazyCore) {
     });
     lazy.add("proto", |lua, env| {
         let d = env.dispatcher.clone();
-        lua.create_function(move |_, (id, class): (u8, Table)| d.set_proto(id, &class))
+        lua.create_function(move |lua, (id, class): (u8, Table)| d.set_proto(lua, id, &class))
     });
     lazy.add("hooks", |lua, env| {
         let d = env.dispatcher.clone();

@@ -78,9 +78,14 @@ struct Proto {
     unpack: Unpack,
 }
 
+#[derive(Clone)]
 enum Unpack {
     /// skynet.unpack: decoded in Rust, no Lua string made.
     Builtin,
+    /// A function made by [`crate::native_unpack`]: decoded in Rust from
+    /// the message's bytes (the function is kept for a filtered message
+    /// that is no longer a string).
+    Native(crate::native_unpack::Decode, Function),
     /// Any other function: called with the message and its size.
     Lua(Function),
     /// None: the handler gets the message and its size.
@@ -246,7 +251,7 @@ impl Dispatcher {
     /// Registers protocol `id` from its class table (`skynet.register_protocol`,
     /// and again whenever `skynet.dispatch` changes its handler). The
     /// handler and `unpack` are read now, not per message.
-    pub fn set_proto(&self, id: u8, class: &Table) -> mlua::Result<()> {
+    pub fn set_proto(&self, lua: &Lua, id: u8, class: &Table) -> mlua::Result<()> {
         let dispatch: Option<Function> = class.raw_get("dispatch")?;
         let unpack: Value = class.raw_get("unpack")?;
         let mut st = self.state.lock();
@@ -255,7 +260,10 @@ impl Dispatcher {
             u if Some(u.to_pointer()) == st.builtin_unpack.as_ref().map(Value::to_pointer) => {
                 Unpack::Builtin
             }
-            Value::Function(f) => Unpack::Lua(f),
+            Value::Function(f) => match crate::native_unpack::lookup(lua, &f) {
+                Some(decode) => Unpack::Native(decode, f),
+                None => Unpack::Lua(f),
+            },
             other => {
                 return Err(mlua::Error::runtime(format!(
                     "protocol {id}: unpack must be a function, not a {}",
@@ -608,16 +616,8 @@ impl Dispatcher {
                 Some(Proto {
                     dispatch: Some(f),
                     unpack,
-                }) => (
-                    Some(f.clone()),
-                    match unpack {
-                        Unpack::Builtin => None,
-                        Unpack::Lua(f) => Some(Some(f.clone())),
-                        Unpack::Raw => Some(None),
-                    },
-                    spare,
-                ),
-                _ => (None, None, spare),
+                }) => (Some(f.clone()), unpack.clone(), spare),
+                _ => (None, Unpack::Raw, spare),
             }
         };
         let Some(dispatch) = dispatch else {
@@ -643,16 +643,17 @@ impl Dispatcher {
         args.push_back(Value::Integer(i64::from(session)));
         args.push_back(Value::Integer(i64::from(source.0)));
         let unpacked = match (unpack, &body) {
-            (None, Body::Bytes(b)) => seri::unpack_into(lua, b, &mut args),
-            (None, Body::Lua(Value::String(s), _)) => {
+            (Unpack::Builtin, Body::Bytes(b)) => seri::unpack_into(lua, b, &mut args),
+            (Unpack::Builtin, Body::Lua(Value::String(s), _)) => {
                 seri::unpack_into(lua, &s.as_bytes(), &mut args)
             }
-            (None, Body::Lua(..)) => Ok(()),
-            (Some(None), _) => body.lua(lua).map(|(m, sz)| {
+            (Unpack::Builtin, Body::Lua(..)) => Ok(()),
+            (Unpack::Native(decode, _), Body::Bytes(b)) => decode(lua, b, &mut args),
+            (Unpack::Raw, _) => body.lua(lua).map(|(m, sz)| {
                 args.push_back(m);
                 args.push_back(Value::Integer(sz));
             }),
-            (Some(Some(f)), _) => {
+            (Unpack::Native(_, f) | Unpack::Lua(f), _) => {
                 let (m, sz) = body.lua(lua)?;
                 f.call::<MultiValue>((m, sz)).map(|v| args.extend(v))
             }

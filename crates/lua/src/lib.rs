@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod host;
 pub mod lpattern;
 pub mod modules;
+pub mod native_unpack;
 pub mod paths;
 pub mod pins;
 pub mod seri;

@@ -64,6 +64,22 @@ fn bound(
     }))
 }
 
+/// `socketdriver.unpack`: a socket event (see [`crate::server::encode_event`])
+/// as its kind, socket id, extra integer and data. The dispatcher runs it in
+/// Rust for protocols that use it (`skynet.socket`, `snax.gateserver`).
+fn unpack_event(lua: &Lua, b: &[u8], out: &mut MultiValue) -> mlua::Result<()> {
+    if b.len() < 9 {
+        return Err(mlua::Error::runtime("malformed socket event"));
+    }
+    let id = i32::from_le_bytes([b[1], b[2], b[3], b[4]]);
+    let ud = i32::from_le_bytes([b[5], b[6], b[7], b[8]]);
+    out.push_back(Value::Integer(i64::from(b[0])));
+    out.push_back(Value::Integer(i64::from(id)));
+    out.push_back(Value::Integer(i64::from(ud)));
+    out.push_back(Value::String(lua.create_string(&b[9..])?));
+    Ok(())
+}
+
 /// The factory for the `skynet.socketdriver` module.
 pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
     Arc::new(move |lua: &Lua, ctx: &Context| {
@@ -199,17 +215,7 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
         )?;
         t.set(
             "unpack",
-            lua.create_function(|lua, msg: mlua::LuaString| {
-                let b = msg.as_bytes();
-                if b.len() < 9 {
-                    return Err(mlua::Error::runtime("malformed socket event"));
-                }
-                let kind = i64::from(b[0]);
-                let id = i64::from(i32::from_le_bytes([b[1], b[2], b[3], b[4]]));
-                let ud = i64::from(i32::from_le_bytes([b[5], b[6], b[7], b[8]]));
-                let data = lua.create_string(&b[9..])?;
-                Ok((kind, id, ud, data))
-            })?,
+            skyhold_lua::native_unpack::create(lua, unpack_event)?,
         )?;
         t.set(
             "bind",
