@@ -4,9 +4,16 @@
 -- checked there against who owns the socket.
 local skynet = require "skynet"
 local driver = require "skynet.socketdriver"
+local c = require "skynet.core"
 
 local assert, error, type, tostring = assert, error, type, tostring
 local string_find, string_sub, table_concat = string.find, string.sub, table.concat
+local co_running, co_yield = coroutine.running, coroutine.yield
+local c_socket_wake = c.socket_wake
+
+-- What a reader yields to the runtime to wait for data on a socket (see
+-- suspend below).
+local SOCKET_WAIT = 8
 
 local socket = {}
 local sockets = {}   -- id -> state
@@ -95,11 +102,22 @@ local function new_state(id, extra)
 	return s
 end
 
+-- A reader waits for data in the runtime (it resumes the reader with the
+-- socket's next data event); a coroutine waiting for connect or close waits
+-- with skynet.wait.
+local function waits_for_data(want)
+	return want ~= "connect" and want ~= "close"
+end
+
 local function wake(s)
 	local co = s.waiting
 	if co then
 		s.waiting = nil
-		skynet.wakeup(co)
+		if waits_for_data(s.want) then
+			c_socket_wake(s.id)
+		else
+			skynet.wakeup(co)
+		end
 	end
 end
 
@@ -107,6 +125,8 @@ local function satisfied(s)
 	local want = s.want
 	if want == nil then
 		return true
+	elseif not waits_for_data(want) then
+		return false
 	elseif want == true then
 		return s.size > 0
 	elseif type(want) == "number" then
@@ -122,11 +142,35 @@ local function satisfied(s)
 	end
 end
 
+-- Buffers data that arrived on socket s; false if that passed the
+-- socket's limit (it is then being closed).
+local function push_data(s, data)
+	buf_push(s, data)
+	if s.limit and s.size > s.limit then
+		skynet.error(string.format("socket: buffer of %d passed its limit of %d: closing", s.id, s.limit))
+		driver.shutdown(s.id)
+		return false
+	end
+	return true
+end
+
 local function suspend(s)
 	assert(not s.waiting, "socket is already being read by another coroutine")
-	local co = coroutine.running()
+	local co = co_running()
 	s.waiting = co
-	skynet.wait(co)
+	if waits_for_data(s.want) then
+		-- Each data event for this socket comes straight here (one resume,
+		-- no handler task); anything else resumes this with false.
+		repeat
+			local kind, _, _, data = co_yield(SOCKET_WAIT, s.id)
+			if kind ~= EVENT_DATA then
+				break
+			end
+		until push_data(s, data) and satisfied(s)
+		s.waiting = nil
+	else
+		skynet.wait(co)
+	end
 end
 
 local handlers = {}
@@ -137,13 +181,7 @@ handlers[EVENT_DATA] = function(id, size, data)
 		skynet.error("socket: drop data from " .. id)
 		return
 	end
-	buf_push(s, data)
-	if s.limit and s.size > s.limit then
-		skynet.error(string.format("socket: buffer of %d passed its limit of %d: closing", id, s.limit))
-		driver.shutdown(id)
-		return
-	end
-	if s.waiting and satisfied(s) then
+	if push_data(s, data) and s.waiting and satisfied(s) then
 		wake(s)
 	end
 end

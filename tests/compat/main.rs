@@ -106,6 +106,7 @@ cases!(
     multicast,
     debug_protocol,
     socket_echo,
+    socket_reads,
     udp,
     cgate,
     sharedata,

@@ -201,6 +201,10 @@ fn dispatch_functions(lazy: &mut LazyCore) {
         let d = env.dispatcher.clone();
         lua.create_function(move |_, session: i32| Ok(d.wakeup(session)))
     });
+    lazy.add("socket_wake", |lua, env| {
+        let d = env.dispatcher.clone();
+        lua.create_function(move |_, id: i32| Ok(d.wake_reader(id)))
+    });
     lazy.add("fail_calls", |lua, env| {
         let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(move |_, (session, addr): (i32, Value)| {

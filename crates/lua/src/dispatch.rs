@@ -37,7 +37,16 @@ pub mod command {
     pub const ROOM: i64 = 6;
     /// The service is exiting: run nothing more.
     pub const QUIT: i64 = 7;
+    /// `SOCKET, id`: waiting for data on socket `id` (`skynet.socket`). The
+    /// next data event for that socket resumes the task with the event's
+    /// values; [`super::Dispatcher::wake_reader`] resumes it with
+    /// `false, "BREAK"`.
+    pub const SOCKET: i64 = 8;
 }
+
+/// The kind of a socket event that carries data (the first byte of a
+/// PTYPE_SOCKET message from the socket server).
+const SOCKET_DATA: u8 = 1;
 
 /// The largest argument list kept for the next request.
 const SPARE_ARGS_MAX: usize = 32;
@@ -153,6 +162,9 @@ struct State {
     trace_next: Option<(Handle, String)>,
     /// Trace tags of the tasks being traced.
     tags: IntMap<usize, String>,
+    /// Socket id → the session of the task waiting there for data (filed
+    /// as a `Waiter::Wakeup`).
+    readers: IntMap<i32, i32>,
 }
 
 /// One service's dispatcher (shared by the host and `skynet.core`).
@@ -360,6 +372,14 @@ impl Dispatcher {
             }
             _ => false,
         }
+    }
+
+    /// Breaks the wait of the task reading socket `id` (it resumes with
+    /// `false, "BREAK"` after the running task suspends). False if no task
+    /// reads there.
+    pub fn wake_reader(&self, id: i32) -> bool {
+        let session = self.state.lock().readers.remove(&id);
+        session.is_some_and(|s| self.wakeup(s))
     }
 
     /// Fails the call on `session`, or, with session 0, every call to
@@ -609,6 +629,24 @@ impl Dispatcher {
         if ty == ptype::RESPONSE {
             return self.response(lua, body, session, source, errors);
         }
+        if ty == ptype::SOCKET {
+            if let Body::Bytes(b) = &body {
+                if let Some((task, decode, mut args)) = self.take_reader(b) {
+                    // Straight to the coroutine waiting for this socket's
+                    // data: no handler task, no wake-up.
+                    if let Err(e) = decode(lua, b, &mut args) {
+                        args.clear();
+                        self.state.lock().spare_args = args;
+                        self.resume(task, (false, error_text(&e)), errors);
+                        return Ok(());
+                    }
+                    let r = task.thread.resume::<(Value, Value, Value)>(&args);
+                    args.clear();
+                    self.file_yield(task, r, Some(args), errors);
+                    return Ok(());
+                }
+            }
+        }
         let (dispatch, unpack, mut args) = {
             let mut st = self.state.lock();
             let spare = std::mem::take(&mut st.spare_args);
@@ -672,6 +710,45 @@ impl Dispatcher {
         args.clear();
         self.file_yield(task, r, Some(args), errors);
         Ok(())
+    }
+
+    /// For a data event (`event`, a socket message's bytes) on a socket a
+    /// task waits to read: that task, made current, with the socket
+    /// protocol's native decoder and the spare argument list. `None` when
+    /// the event must go to the protocol's handler.
+    fn take_reader(
+        &self,
+        event: &[u8],
+    ) -> Option<(Task, crate::native_unpack::Decode, MultiValue)> {
+        if event.len() < 9 || event[0] != SOCKET_DATA {
+            return None;
+        }
+        let id = i32::from_le_bytes([event[1], event[2], event[3], event[4]]);
+        let mut st = self.state.lock();
+        let session = *st.readers.get(&id)?;
+        let decode = match st.protos.iter().find(|(i, _)| *i == ptype::SOCKET) {
+            Some((
+                _,
+                Proto {
+                    dispatch: Some(_),
+                    unpack: Unpack::Native(d, _),
+                },
+            )) => *d,
+            _ => return None,
+        };
+        st.readers.remove(&id);
+        match st.waiting.remove(&session) {
+            Some(Waiter::Wakeup(task)) => {
+                st.current = Some(task.key);
+                let spare = std::mem::take(&mut st.spare_args);
+                Some((task, decode, spare))
+            }
+            Some(other) => {
+                st.waiting.insert(session, other);
+                None
+            }
+            None => None,
+        }
     }
 
     /// Takes a task for a request from `source` and makes it the current
@@ -863,6 +940,13 @@ impl Dispatcher {
                 if let Some(addr) = crate::api::resolve(&self.ctx, &second) {
                     st.room.entry(addr).or_default().push_back(task);
                     self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+                }
+            }
+            Some(command::SOCKET) => {
+                if let Some(id) = int(Some(&second)) {
+                    let session = self.ctx.new_session();
+                    st.waiting.insert(session, Waiter::Wakeup(task));
+                    st.readers.insert(id as i32, session);
                 }
             }
             Some(command::QUIT) => st.quitting = true,
