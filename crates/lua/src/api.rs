@@ -745,7 +745,7 @@ fn service_functions(lazy: &mut LazyCore) {
         })
     });
     lazy.add("tostring", |lua, _| {
-        lua.create_function(|lua, (msg, sz): (Value, Option<i64>)| match msg {
+        let f = lua.create_function(|lua, (msg, sz): (Value, Option<i64>)| match msg {
             Value::String(s) => match sz {
                 Some(n) if (n.max(0) as usize) < s.as_bytes().len() => lua
                     .create_string(&s.as_bytes()[..n.max(0) as usize])
@@ -753,7 +753,11 @@ fn service_functions(lazy: &mut LazyCore) {
                 _ => Ok(Value::String(s)),
             },
             _ => lua.create_string("").map(Value::String),
-        })
+        })?;
+        // As a protocol's unpack (skynet.tostring is the usual one for
+        // client messages) it runs in Rust, straight from the message.
+        crate::native_unpack::register(lua, &f, crate::native_unpack::whole);
+        Ok(f)
     });
     lazy.add("trash", |lua, _| {
         lua.create_function(|_, _: Variadic<Value>| Ok(()))

@@ -32,6 +32,14 @@ pub fn create(lua: &Lua, decode: Decode) -> mlua::Result<Function> {
         decode(lua, &bytes[..n], &mut out)?;
         Ok(out)
     })?;
+    register(lua, &f, decode);
+    Ok(f)
+}
+
+/// Records that `f`, a function of this state, unpacks a message as
+/// `decode` does (for a function whose Lua-facing arguments are looser
+/// than [`create`]'s, such as `skynet.tostring`).
+pub fn register(lua: &Lua, f: &Function, decode: Decode) {
     let key = f.to_pointer() as usize;
     match lua.app_data_mut::<Registry>() {
         Some(mut r) => r.0.push((key, decode)),
@@ -39,7 +47,13 @@ pub fn create(lua: &Lua, decode: Decode) -> mlua::Result<Function> {
             drop(lua.set_app_data(Registry(vec![(key, decode)])));
         }
     }
-    Ok(f)
+}
+
+/// The message as one string: the decoder of `skynet.tostring`, the
+/// unpack of protocols that take their messages whole.
+pub fn whole(lua: &Lua, bytes: &[u8], out: &mut MultiValue) -> mlua::Result<()> {
+    out.push_back(mlua::Value::String(lua.create_string(bytes)?));
+    Ok(())
 }
 
 /// The decoder behind `f`, if `f` was made by [`create`] in this state.
