@@ -293,6 +293,27 @@ const FALLIBLE: &[&str] = &[
     "start_on_timer",
 ];
 
+/// The functions `lualib/skynet.lua` reads from `skynet.core` while it
+/// loads (so every service builds them), none of them in [`FALLIBLE`].
+const EAGER: &[&str] = &[
+    "send",
+    "tostring",
+    "pack",
+    "unpack",
+    "trash",
+    "now",
+    "hpc",
+    "genid",
+    "identity",
+    "sendv",
+    "callv",
+    "ret",
+    "retpack",
+    "take_request",
+    "fork",
+    "hooks",
+];
+
 /// The functions of one service's `skynet.core`, built on first use.
 ///
 /// A service touches about half of them, and each built function costs
@@ -343,6 +364,15 @@ fn install_lazy(
     lazy: &'static LazyCore,
     env: CoreEnv,
 ) -> mlua::Result<()> {
+    // What every service's skynet.lua reads as it loads is built now, in
+    // Rust: a first read through `__index` costs a call into Lua and back
+    // out to the builder for each.
+    for name in EAGER {
+        debug_assert!(!FALLIBLE.contains(name), "{name} needs the Lua wrapper");
+        if let Some(b) = lazy.find(name) {
+            core.raw_set(*name, b(lua, &env)?)?;
+        }
+    }
     let build = lua.create_function(move |lua, name: Value| {
         let Value::String(name) = name else {
             return Ok((Value::Nil, false));
