@@ -228,3 +228,47 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
         Ok(Value::Table(t))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::encode_event;
+    use proptest::prelude::*;
+
+    fn decoded(lua: &Lua, bytes: &[u8]) -> mlua::Result<Vec<Value>> {
+        let mut out = MultiValue::new();
+        unpack_event(lua, bytes, &mut out)?;
+        Ok(out.into_iter().collect())
+    }
+
+    proptest! {
+        /// Any bytes: the four values of an event, or a clear error.
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let lua = Lua::new();
+            match decoded(&lua, &bytes) {
+                Ok(v) => prop_assert_eq!(v.len(), 4),
+                Err(e) => {
+                    prop_assert!(bytes.len() < 9);
+                    prop_assert!(e.to_string().contains("malformed socket event"));
+                }
+            }
+        }
+
+        /// What the socket server encodes comes back as it was.
+        #[test]
+        fn events_round_trip(kind in any::<u8>(), id in any::<i32>(), ud in any::<i32>(),
+                             data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let lua = Lua::new();
+            let payload = encode_event(kind, id, ud, &data);
+            let v = decoded(&lua, payload.as_slice()).unwrap();
+            prop_assert_eq!(&v[0], &Value::Integer(i64::from(kind)));
+            prop_assert_eq!(&v[1], &Value::Integer(i64::from(id)));
+            prop_assert_eq!(&v[2], &Value::Integer(i64::from(ud)));
+            match &v[3] {
+                Value::String(s) => prop_assert_eq!(&*s.as_bytes(), &data[..]),
+                other => prop_assert!(false, "data came back as {:?}", other),
+            }
+        }
+    }
+}
