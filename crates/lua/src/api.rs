@@ -171,9 +171,12 @@ fn dispatch_functions(lazy: &mut LazyCore) {
     });
     lazy.add("hooks", |lua, env| {
         let d = env.dispatcher.clone();
-        lua.create_function(move |_, (hooks, unpack): (Table, Value)| {
+        lua.create_function(move |lua, (hooks, unpack): (Table, Value)| {
             d.set_hooks(hooks);
-            d.set_builtin_unpack(unpack);
+            // skynet.unpack, as a protocol's unpack, runs in Rust.
+            if let Value::Function(f) = &unpack {
+                crate::native_unpack::register(lua, f, seri::unpack_into);
+            }
             Ok(())
         })
     });

@@ -89,12 +89,11 @@ struct Proto {
 
 #[derive(Clone)]
 enum Unpack {
-    /// skynet.unpack: decoded in Rust, no Lua string made.
-    Builtin,
-    /// A function made by [`crate::native_unpack`]: decoded in Rust from
-    /// the message's bytes (the function is kept for a filtered message
-    /// that is no longer a string).
-    Native(crate::native_unpack::Decode, Function),
+    /// A function known to [`crate::native_unpack`] (skynet.unpack,
+    /// skynet.tostring, socketdriver.unpack): decoded in Rust from the
+    /// message's bytes, no Lua string made. A filtered message that is no
+    /// longer a string gives no values.
+    Native(crate::native_unpack::Decode),
     /// Any other function: called with the message and its size.
     Lua(Function),
     /// None: the handler gets the message and its size.
@@ -153,7 +152,6 @@ struct State {
     current: Option<usize>,
     hooks: Option<Table>,
     filter: Option<Function>,
-    builtin_unpack: Option<Value>,
     quitting: bool,
     /// The argument list of the last request, emptied: the next one fills
     /// it rather than allocate its own.
@@ -269,11 +267,8 @@ impl Dispatcher {
         let mut st = self.state.lock();
         let unpack = match unpack {
             Value::Nil => Unpack::Raw,
-            u if Some(u.to_pointer()) == st.builtin_unpack.as_ref().map(Value::to_pointer) => {
-                Unpack::Builtin
-            }
             Value::Function(f) => match crate::native_unpack::lookup(lua, &f) {
-                Some(decode) => Unpack::Native(decode, f),
+                Some(decode) => Unpack::Native(decode),
                 None => Unpack::Lua(f),
             },
             other => {
@@ -289,12 +284,6 @@ impl Dispatcher {
             None => st.protos.push((id, proto)),
         }
         Ok(())
-    }
-
-    /// The `unpack` of the "lua" protocol, decoded in Rust when a protocol
-    /// registered after this uses it.
-    pub fn set_builtin_unpack(&self, f: Value) {
-        self.state.lock().builtin_unpack = Some(f);
     }
 
     /// Lua functions for the cases skynet lets a service override:
@@ -681,17 +670,16 @@ impl Dispatcher {
         args.push_back(Value::Integer(i64::from(session)));
         args.push_back(Value::Integer(i64::from(source.0)));
         let unpacked = match (unpack, &body) {
-            (Unpack::Builtin, Body::Bytes(b)) => seri::unpack_into(lua, b, &mut args),
-            (Unpack::Builtin, Body::Lua(Value::String(s), _)) => {
-                seri::unpack_into(lua, &s.as_bytes(), &mut args)
+            (Unpack::Native(decode), Body::Bytes(b)) => decode(lua, b, &mut args),
+            (Unpack::Native(decode), Body::Lua(Value::String(s), _)) => {
+                decode(lua, &s.as_bytes(), &mut args)
             }
-            (Unpack::Builtin, Body::Lua(..)) => Ok(()),
-            (Unpack::Native(decode, _), Body::Bytes(b)) => decode(lua, b, &mut args),
+            (Unpack::Native(_), Body::Lua(..)) => Ok(()),
             (Unpack::Raw, _) => body.lua(lua).map(|(m, sz)| {
                 args.push_back(m);
                 args.push_back(Value::Integer(sz));
             }),
-            (Unpack::Native(_, f) | Unpack::Lua(f), _) => {
+            (Unpack::Lua(f), _) => {
                 let (m, sz) = body.lua(lua)?;
                 f.call::<MultiValue>((m, sz)).map(|v| args.extend(v))
             }
@@ -731,7 +719,7 @@ impl Dispatcher {
                 _,
                 Proto {
                     dispatch: Some(_),
-                    unpack: Unpack::Native(d, _),
+                    unpack: Unpack::Native(d),
                 },
             )) => *d,
             _ => return None,

@@ -3,12 +3,11 @@
 //! A protocol's `unpack` turns a message into the values its dispatch
 //! function receives. When `unpack` is a Lua-visible function, every
 //! message costs a Lua string of the whole message and a call through mlua
-//! before the handler's coroutine is even resumed. A module that decodes in
-//! Rust anyway (the socket driver's `unpack` of socket events, used by
-//! `skynet.socket` and `snax.gateserver`) makes its function here instead:
-//! Lua callers get an ordinary function, and a protocol that registers it
-//! is decoded straight from the message's bytes onto the handler's
-//! arguments.
+//! before the handler's coroutine is even resumed. A function that decodes
+//! in Rust anyway is recorded here with its decoder (`skynet.unpack`,
+//! `skynet.tostring`, the socket driver's `unpack` of socket events): Lua
+//! callers get an ordinary function, and a protocol that registers it is
+//! decoded straight from the message's bytes onto the handler's arguments.
 
 use mlua::{Function, Lua, MultiValue};
 
@@ -56,7 +55,8 @@ pub fn whole(lua: &Lua, bytes: &[u8], out: &mut MultiValue) -> mlua::Result<()> 
     Ok(())
 }
 
-/// The decoder behind `f`, if `f` was made by [`create`] in this state.
+/// The decoder behind `f`, if `f` was made by [`create`] or recorded by
+/// [`register`] in this state.
 pub fn lookup(lua: &Lua, f: &Function) -> Option<Decode> {
     let key = f.to_pointer() as usize;
     let r = lua.app_data_ref::<Registry>()?;
