@@ -42,6 +42,6 @@ pub use handle::{Handle, ServiceId};
 pub use limits::Limits;
 pub use logger::LogTarget;
 pub use message::{ptype, Message, Payload};
-pub use node::{LaunchError, Module, Node, NodeConfig, NodeRef};
+pub use node::{IdleWork, LaunchError, Module, Node, NodeConfig, NodeRef};
 pub use policy::{Grant, Identity, Policy, Role, Subject};
 pub use service::{Context, SendError, Service};

@@ -31,6 +31,10 @@ pub type Factory = Arc<dyn Fn(&str) -> Result<Box<dyn Service>, String> + Send +
 /// what it owned).
 pub type RetireHook = Arc<dyn Fn(Handle) + Send + Sync>;
 
+/// Work a worker does when it has no service to run: one bounded piece per
+/// call, returning whether it did any (the Lua host builds states ahead).
+pub type IdleWork = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// A module services can be launched from (skynet's C service modules).
 #[derive(Clone)]
 pub struct Module {
@@ -174,6 +178,7 @@ pub(crate) struct NodeInner {
     secret_prefixes: Vec<String>,
     logger: RwLock<Option<Arc<ServiceCell>>>,
     retire_hooks: RwLock<Vec<RetireHook>>,
+    idle_work: RwLock<Vec<IdleWork>>,
     live: AtomicUsize,
     aborting: AtomicBool,
     stopped: AtomicBool,
@@ -188,6 +193,12 @@ impl NodeInner {
             Some(w) => self.runq.push_local(w, cell),
             None => self.runq.push(cell),
         }
+    }
+
+    /// Runs one piece of idle work, if any is wanted; true if it ran one.
+    pub(crate) fn idle_work(&self) -> bool {
+        let work = self.idle_work.read();
+        work.iter().any(|w| w())
     }
 
     /// `:0000000a script agent (role service)`, for audit lines.
@@ -815,6 +826,7 @@ impl Node {
             secret_prefixes: config.secret_prefixes.clone(),
             logger: RwLock::new(None),
             retire_hooks: RwLock::new(Vec::new()),
+            idle_work: RwLock::new(Vec::new()),
             live: AtomicUsize::new(0),
             aborting: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
@@ -881,6 +893,13 @@ impl Node {
     /// Registers a module services can be launched from.
     pub fn register_module(&self, name: &str, module: Module) {
         self.inner.modules.write().insert(name.to_string(), module);
+    }
+
+    /// Gives idle workers `work` to do before they wait for services: a
+    /// worker with nothing to run calls it, and looks for services again
+    /// after each piece it did.
+    pub fn on_idle(&self, work: IdleWork) {
+        self.inner.idle_work.write().push(work);
     }
 
     /// Launches a service from a module, as the runtime (no policy check).

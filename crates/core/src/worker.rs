@@ -92,6 +92,11 @@ pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
                 if let Some(c) = node.runq.take_local(index) {
                     node.runq.push(c);
                 }
+                // Nothing to run: do a piece of idle work rather than spin,
+                // then look again.
+                if node.runq.len_hint() == 0 && node.idle_work() {
+                    continue;
+                }
                 match node.runq.pop(index) {
                     Some(c) => c,
                     None => break,
