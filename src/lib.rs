@@ -146,6 +146,11 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             .parse()
             .map_err(|_| format!("config key lua_instruction_budget: '{v}' is not a number"))?;
     }
+    if let Some(v) = env.get("lua_warm_states") {
+        lua.warm_states = v
+            .parse()
+            .map_err(|_| format!("config key lua_warm_states: '{v}' is not a number"))?;
+    }
     match env.get("lua_on_limit").map(String::as_str) {
         None | Some("fail") => {}
         Some("retire") => lua.sandbox.retire_on_limit = true,
@@ -236,7 +241,7 @@ pub fn boot(s: Settings) -> Result<Node, String> {
         "skynet.socketdriver".into(),
         skyhold_net::driver::module(sockets),
     ));
-    skyhold_lua::register(&node, Arc::new(lua));
+    let _warm = skyhold_lua::register(&node, Arc::new(lua));
     let (module, args) = s
         .bootstrap
         .split_once(' ')
@@ -299,6 +304,14 @@ mod tests {
         assert!(e.contains("lua_on_limit"), "{e}");
         let s = settings(env(&[("lua_on_limit", "retire")]), Path::new(".")).unwrap();
         assert!(s.lua.sandbox.retire_on_limit);
+        let s = settings(env(&[]), Path::new(".")).unwrap();
+        assert_eq!(s.lua.warm_states, skyhold_lua::warm::DEFAULT_WARM_STATES);
+        let s = settings(env(&[("lua_warm_states", "0")]), Path::new(".")).unwrap();
+        assert_eq!(s.lua.warm_states, 0);
+        let e = settings(env(&[("lua_warm_states", "-1")]), Path::new("."))
+            .err()
+            .unwrap();
+        assert!(e.contains("lua_warm_states"), "{e}");
     }
 
     #[test]

@@ -77,9 +77,44 @@ pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Resu
         .into_function()
 }
 
+/// Chunks loaded into a state ahead of the `require` that will ask for
+/// them (see [`CodeCache::preload`]), with the compiled form they came from.
+#[derive(Default)]
+struct Preloaded(Vec<(PathBuf, Arc<Vec<u8>>, Function)>);
+
 impl CodeCache {
+    /// Loads `path` (text `source`) into `lua` now, for a later
+    /// [`CodeCache::load`] of the same file to take instead of loading it
+    /// again. Loading runs none of the chunk: it only makes the function.
+    /// The pool of warm states does this off the boot's critical path.
+    pub fn preload(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<()> {
+        let (compiled, f) = self.load_compiled(lua, path, source)?;
+        if lua.app_data_ref::<Preloaded>().is_none() {
+            lua.set_app_data(Preloaded::default());
+        }
+        if let Some(mut pre) = lua.app_data_mut::<Preloaded>() {
+            pre.0.push((path.to_path_buf(), compiled, f));
+        }
+        Ok(())
+    }
+
+    /// Drops what was preloaded into `lua` and not asked for.
+    pub fn forget_preloaded(lua: &Lua) {
+        let _ = lua.remove_app_data::<Preloaded>();
+    }
+
     /// Loads the text `source` of `path` into `lua` as a function.
     pub fn load(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<Function> {
+        self.load_compiled(lua, path, source).map(|(_, f)| f)
+    }
+
+    /// [`CodeCache::load`], with the compiled form the function came from.
+    fn load_compiled(
+        &self,
+        lua: &Lua,
+        path: &Path,
+        source: &[u8],
+    ) -> mlua::Result<(Arc<Vec<u8>>, Function)> {
         let name = format!("@{}", path.display());
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let cached = {
@@ -112,10 +147,22 @@ impl CodeCache {
                 bytes
             }
         };
-        lua.load(compiled.as_slice())
+        // A preloaded function stands for this load only if it came from
+        // the very compiled form the cache holds now (the file unchanged).
+        let preloaded = lua.app_data_mut::<Preloaded>().and_then(|mut pre| {
+            let i = pre.0.iter().position(|(p, _, _)| p == path)?;
+            let (_, bytes, f) = pre.0.swap_remove(i);
+            Arc::ptr_eq(&bytes, &compiled).then_some(f)
+        });
+        if let Some(f) = preloaded {
+            return Ok((compiled, f));
+        }
+        let f = lua
+            .load(compiled.as_slice())
             .set_name(name)
             .set_mode(ChunkMode::Binary)
-            .into_function()
+            .into_function()?;
+        Ok((compiled, f))
     }
 
     /// The text of `path`, if this cache compiled it (so the runtime found
@@ -133,5 +180,65 @@ impl CodeCache {
         }
         let bytes = std::fs::read(path).ok()?;
         (bytes.len() == len && bytes.first() != Some(&0x1b)).then_some(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("skyhold-codecache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_preloaded_chunk_is_what_the_load_gets_and_runs_only_then() {
+        let cache = CodeCache::default();
+        let lua = Lua::new();
+        let path = file("counted.lua", "RUNS = (RUNS or 0) + 1 return RUNS");
+        cache
+            .preload(&lua, &path, &std::fs::read(&path).unwrap())
+            .unwrap();
+        assert!(lua.globals().get::<Option<i64>>("RUNS").unwrap().is_none());
+        let f = cache
+            .load(&lua, &path, &std::fs::read(&path).unwrap())
+            .unwrap();
+        assert_eq!(f.call::<i64>(()).unwrap(), 1);
+        // Taken once: the next load is a load of its own.
+        let g = cache
+            .load(&lua, &path, &std::fs::read(&path).unwrap())
+            .unwrap();
+        assert_eq!(g.call::<i64>(()).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_file_changed_after_preloading_is_loaded_as_it_is_now() {
+        let cache = CodeCache::default();
+        let lua = Lua::new();
+        let path = file("changing.lua", "return 'old'");
+        cache
+            .preload(&lua, &path, &std::fs::read(&path).unwrap())
+            .unwrap();
+        std::fs::write(&path, "return 'the new one'").unwrap();
+        let f = cache
+            .load(&lua, &path, &std::fs::read(&path).unwrap())
+            .unwrap();
+        assert_eq!(f.call::<String>(()).unwrap(), "the new one");
+    }
+
+    #[test]
+    fn forgetting_drops_what_was_not_asked_for() {
+        let cache = CodeCache::default();
+        let lua = Lua::new();
+        let path = file("unasked.lua", "return 1");
+        cache
+            .preload(&lua, &path, &std::fs::read(&path).unwrap())
+            .unwrap();
+        CodeCache::forget_preloaded(&lua);
+        assert!(lua.app_data_ref::<Preloaded>().is_none());
     }
 }

@@ -16,6 +16,7 @@ use crate::api::{self, Shared};
 use crate::dispatch::Dispatcher;
 use crate::paths::SearchPath;
 use crate::state::{self as sandbox, Budget, SandboxOptions};
+use crate::warm::{Prepare, WarmStates};
 
 /// How Lua services are set up (from the node's config).
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct LuaConfig {
     pub modules: Vec<(String, ModuleFactory)>,
     /// Pinned module hashes (`lua_pin`, `lua_pin_strict`).
     pub pins: Arc<crate::pins::Pins>,
+    /// Sandboxed states kept built ahead of need (`lua_warm_states`; 0: none).
+    pub warm_states: usize,
 }
 
 /// Builds a Rust-backed Lua module for one service.
@@ -53,22 +56,42 @@ impl LuaConfig {
             code: Arc::default(),
             modules: Vec::new(),
             pins: Arc::default(),
+            warm_states: crate::warm::DEFAULT_WARM_STATES,
         }
     }
 }
 
-/// Registers the `snlua` module with a node.
-pub fn register(node: &Node, config: Arc<LuaConfig>) {
+/// Registers the `snlua` module with a node. Returns the node's pool of
+/// warm states (`None` with `lua_warm_states = 0`), for its counters.
+pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> {
+    // Idle workers fill the pool; boots empty it. A pooled state also has
+    // `skynet.lua` loaded (not run) for the `require "skynet"` to come.
+    let (code, lua_path) = (config.code.clone(), config.lua_path.clone());
+    let prepare: Prepare = Arc::new(move |lua: &Lua| {
+        let (file, bytes) = lua_path
+            .find_with("skynet", true)
+            .map_err(|e| mlua::Error::runtime(e.to_string()))?;
+        code.preload(lua, &file, &bytes)
+    });
+    let warm = WarmStates::new(config.sandbox.clone(), config.warm_states, Some(prepare));
+    if let Some(w) = &warm {
+        let w = w.clone();
+        node.on_idle(Arc::new(move || w.fill_one()));
+    }
+    let pool = warm.clone();
     node.register_module(
         "snlua",
         Module {
             factory: Arc::new(move |args: &str| {
-                Ok(Box::new(LuaService::new(config.clone(), args)) as Box<dyn Service>)
+                let mut service = LuaService::new(config.clone(), args);
+                service.warm = warm.clone();
+                Ok(Box::new(service) as Box<dyn Service>)
             }),
             script_host: true,
             ordinary: true,
         },
     );
+    pool
 }
 
 /// One Lua service.
@@ -79,6 +102,8 @@ pub struct LuaService {
     budget: Option<Budget>,
     shared: Arc<Shared>,
     dispatcher: Option<Arc<Dispatcher>>,
+    /// Where this service takes its state from, if the node keeps a pool.
+    warm: Option<Arc<WarmStates>>,
 }
 
 impl LuaService {
@@ -91,6 +116,7 @@ impl LuaService {
             budget: None,
             shared: Arc::new(Shared::default()),
             dispatcher: None,
+            warm: None,
         }
     }
 
@@ -98,8 +124,12 @@ impl LuaService {
         let mut words = self.args.split_whitespace();
         let name = words.next().ok_or("no service name")?.to_string();
         let args: Vec<String> = words.map(str::to_string).collect();
-        let (lua, budget) =
-            sandbox::new_state(&self.config.sandbox, ctx.clone()).map_err(|e| e.to_string())?;
+        let warmed = self.warm.as_ref().and_then(|w| w.take());
+        let (lua, budget) = match warmed {
+            Some(state) => state,
+            None => sandbox::new_unbound(&self.config.sandbox).map_err(|e| e.to_string())?,
+        };
+        sandbox::bind(&lua, ctx.clone()).map_err(|e| e.to_string())?;
         let dispatcher = Arc::new(Dispatcher::new(&lua, ctx.clone()).map_err(|e| e.to_string())?);
         let core = api::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
             .map_err(|e| e.to_string())?;
@@ -162,10 +192,8 @@ impl LuaService {
         budget.disarm();
         self.shared.loading.store(false, Ordering::Release);
         result.map_err(|e| e.to_string())?;
-        // Loading leaves garbage (compiler temporaries, the chunk's closures
-        // that ran once); a service may sit idle for hours, so collect now
-        // rather than keep it until the heap doubles.
-        let _ = lua.gc_collect();
+        crate::codecache::CodeCache::forget_preloaded(&lua);
+        sandbox::end_boot_collection(&lua);
         let limit = self.shared.memlimit.load(Ordering::Acquire);
         if limit > 0 {
             let _ = lua.set_memory_limit(limit);
@@ -246,5 +274,85 @@ impl Service for LuaService {
         if !errors.is_empty() {
             ctx.log(&format!("lua room callback error : {}", errors.join("\n")));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parking_lot::Mutex;
+    use skyhold_core::{LogTarget, NodeConfig};
+    use std::time::{Duration, Instant};
+
+    fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// A node running Lua services from `dir`, its pool and its log.
+    fn node(dir: &Path, warm: usize) -> (Node, Option<Arc<WarmStates>>, Arc<Mutex<Vec<String>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let node = Node::start(NodeConfig {
+            threads: 2,
+            log: LogTarget::Memory(log.clone()),
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut config = LuaConfig::with_root(&root);
+        config.luaservice = SearchPath::parse(&format!("{}/?.lua", dir.display()));
+        config.warm_states = warm;
+        let pool = register(&node, Arc::new(config));
+        (node, pool, log)
+    }
+
+    fn service_dir(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("skyhold-warm-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.lua")), text).unwrap();
+        dir
+    }
+
+    const SAY: &str = r#"
+        local skynet = require "skynet"
+        print("says", SERVICE_NAME, type(io), type(string.dump))
+        skynet.start(function() end)
+    "#;
+
+    #[test]
+    fn services_boot_from_warm_states_and_print_as_themselves() {
+        let dir = service_dir("say", SAY);
+        let (node, pool, log) = node(&dir, 2);
+        let pool = pool.expect("a pool");
+        wait_until("idle workers to fill the pool", || pool.stats().ready == 2);
+        let a = node.launch("snlua", "say").unwrap();
+        let b = node.launch("snlua", "say").unwrap();
+        for h in [a, b] {
+            let line = format!("[{h}] says\tsay\tnil\tnil");
+            wait_until("the services' lines", || {
+                log.lock().iter().any(|l| l.contains(&line))
+            });
+        }
+        let s = pool.stats();
+        assert!(s.taken >= 1, "{s:?}");
+        assert_eq!(s.taken + s.missed, 2, "{s:?}");
+        wait_until("the pool refilled", || pool.stats().ready == 2);
+        node.shutdown();
+    }
+
+    #[test]
+    fn without_a_pool_services_build_their_own_states() {
+        let dir = service_dir("say0", &SAY.replace("\"says\"", "\"says0\""));
+        let (node, pool, log) = node(&dir, 0);
+        assert!(pool.is_none());
+        let a = node.launch("snlua", "say0").unwrap();
+        let line = format!("[{a}] says0\tsay0\tnil\tnil");
+        wait_until("the service's line", || {
+            log.lock().iter().any(|l| l.contains(&line))
+        });
+        node.shutdown();
     }
 }

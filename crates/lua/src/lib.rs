@@ -14,5 +14,6 @@ pub mod pins;
 pub mod seri;
 pub mod sources;
 pub mod state;
+pub mod warm;
 
 pub use host::{register, LuaConfig, LuaService};

@@ -19,6 +19,7 @@
 //!   same budget (see [`crate::lpattern`]).
 
 use mlua::chunk::ChunkMode;
+use mlua::state::{GcIncParams, GcMode};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use skyhold_core::Context;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -185,6 +186,15 @@ end
 /// sets table fields without a protected call each, which is most of the
 /// cost of building a state.
 pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budget)> {
+    let (lua, budget) = new_unbound(opts)?;
+    bind(&lua, ctx)?;
+    Ok((lua, budget))
+}
+
+/// A sandboxed state that belongs to no service yet: everything of
+/// [`new_state`] except what names the service (`print`, which logs as it).
+/// [`crate::warm`] builds these ahead of need; [`bind`] finishes one.
+pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let lua = Lua::new_with(
         StdLib::COROUTINE
             | StdLib::TABLE
@@ -208,7 +218,10 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
         small_os.set(k, os.get::<Value>(k)?)?;
     }
     g.set("os", small_os)?;
-    for k in ["dofile", "loadfile", "package", "io", "debug", "require"] {
+    // `print` (the C one writes to stdout) comes back in [`bind`], logging.
+    for k in [
+        "dofile", "loadfile", "package", "io", "debug", "require", "print",
+    ] {
         g.set(k, Value::Nil)?;
     }
 
@@ -240,19 +253,6 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
         },
     )?;
     g.set("load", env_load)?;
-
-    let log = ctx.clone();
-    g.set(
-        "print",
-        lua.create_function(move |_, args: mlua::Variadic<Value>| {
-            let parts: Vec<String> = args
-                .iter()
-                .map(|v| v.to_string().unwrap_or_default())
-                .collect();
-            log.log(&parts.join("\t"));
-            Ok(())
-        })?,
-    )?;
 
     // debug.traceback for the running coroutine: nothing else of `debug`.
     let debug = lua.create_table()?;
@@ -295,7 +295,54 @@ pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budg
             Ok(VmState::Continue)
         },
     )?;
+    // A state's heap grows from nothing to its size at rest while it boots;
+    // at Lua's usual pause the collector runs several cycles over it on the
+    // way, each one marking everything built so far. Finish the cycle now,
+    // while the heap is small, with a pause that puts the next one past a
+    // booted service's size; [`end_boot_collection`] puts Lua's own back.
+    // A boot that makes more garbage than that is still collected.
+    lua.gc_set_mode(GcMode::Incremental(
+        GcIncParams::default().pause(BOOT_GC_PAUSE),
+    ));
+    lua.gc_collect()?;
     Ok((lua, budget))
+}
+
+/// The collector's pause (percent of the live heap) while a state boots.
+const BOOT_GC_PAUSE: i32 = 1000;
+
+/// Lua's default pause, for the rest of a state's life.
+#[cfg(feature = "lua55")]
+const LUA_GC_PAUSE: i32 = 250;
+#[cfg(not(feature = "lua55"))]
+const LUA_GC_PAUSE: i32 = 200;
+
+/// Ends a boot: Lua's own collector pause again, and a full collection.
+///
+/// Loading leaves garbage (compiler temporaries, the chunk's closures that
+/// ran once); a service may sit idle for hours, so it is collected now
+/// rather than kept until the heap doubles.
+pub fn end_boot_collection(lua: &Lua) {
+    lua.gc_set_mode(GcMode::Incremental(
+        GcIncParams::default().pause(LUA_GC_PAUSE),
+    ));
+    let _ = lua.gc_collect();
+}
+
+/// Gives an unbound state (from [`new_unbound`]) to the service behind
+/// `ctx`: its `print` logs as that service.
+pub fn bind(lua: &Lua, ctx: Context) -> mlua::Result<()> {
+    lua.globals().set(
+        "print",
+        lua.create_function(move |_, args: mlua::Variadic<Value>| {
+            let parts: Vec<String> = args
+                .iter()
+                .map(|v| v.to_string().unwrap_or_default())
+                .collect();
+            ctx.log(&parts.join("\t"));
+            Ok(())
+        })?,
+    )
 }
 
 /// Sets the state's memory limit from `opts`: from here on an allocation
