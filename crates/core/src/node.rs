@@ -196,9 +196,16 @@ impl NodeInner {
     }
 
     /// Runs one piece of idle work, if any is wanted; true if it ran one.
+    /// A piece that panics counts as not done (and in `panics`): the worker
+    /// goes on to wait for services.
     pub(crate) fn idle_work(&self) -> bool {
         let work = self.idle_work.read();
-        work.iter().any(|w| w())
+        work.iter().any(|w| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w())).unwrap_or_else(|_| {
+                self.counters.panics.fetch_add(1, Ordering::Relaxed);
+                false
+            })
+        })
     }
 
     /// `:0000000a script agent (role service)`, for audit lines.
@@ -1096,5 +1103,50 @@ fn timer_thread(node: Arc<NodeInner>) {
     while !node.is_stopped() {
         std::thread::sleep(Duration::from_micros(2500));
         node.advance_timers(&mut fired);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn idle_workers_do_idle_work_and_survive_a_piece_that_panics() {
+        let node = Node::start(NodeConfig {
+            threads: 1,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        let panicked = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let p = panicked.clone();
+        node.on_idle(Arc::new(move || {
+            if !p.swap(true, Ordering::SeqCst) {
+                panic!("a piece of idle work that fails");
+            }
+            false
+        }));
+        let d = done.clone();
+        node.on_idle(Arc::new(move || {
+            // Five pieces of work, then nothing more to do.
+            d.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < 5).then_some(n + 1)
+            })
+            .is_ok()
+        }));
+        // The one worker is idle from the start: it runs the work, and the
+        // panic neither kills it nor stops the other piece.
+        wait_until("the idle work", || done.load(Ordering::SeqCst) == 5);
+        assert!(panicked.load(Ordering::SeqCst));
+        assert!(node.handle().counters().panics.load(Ordering::Relaxed) >= 1);
+        node.shutdown();
     }
 }
