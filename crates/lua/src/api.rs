@@ -28,6 +28,9 @@ pub fn hpc_ns() -> i64 {
     ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as i64
 }
 
+/// The name the chunk that installs `skynet.core`'s table is loaded under.
+pub(crate) const INSTALL_CHUNK: &str = "=skynet.core";
+
 /// Resolves an address as skynet accepts it: a handle number, `:hex`, or a name.
 pub fn resolve(ctx: &Context, v: &Value) -> Option<Handle> {
     match v {
@@ -390,7 +393,7 @@ fn install_lazy(
     })?;
     let install: Function = crate::codecache::internal(
         lua,
-        "=skynet.core",
+        INSTALL_CHUNK,
         r#"
             local core, build = ...
             local pcall, error, tostring, type, rawset = pcall, error, tostring, type, rawset

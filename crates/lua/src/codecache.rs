@@ -52,9 +52,47 @@ type Compiled = Mutex<HashMap<&'static str, Arc<Vec<u8>>>>;
 /// The compiled chunks by name.
 static INTERNAL: std::sync::OnceLock<Compiled> = std::sync::OnceLock::new();
 
+/// The runtime's own chunks loaded into a state ahead of the boot that
+/// will ask for them (see [`preload_internal`]).
+#[derive(Default)]
+struct PreloadedInternal(Vec<(&'static str, Function)>);
+
+/// Loads (without running) the runtime's chunks `names` into `lua`, those
+/// of them compiled already, for [`internal`] to take later instead of
+/// loading them again. A name stands for one text, so a preloaded chunk is
+/// always the one asked for.
+pub fn preload_internal(lua: &Lua, names: &[&'static str]) -> mlua::Result<()> {
+    let cache = INTERNAL.get_or_init(|| Mutex::new(HashMap::new()));
+    let compiled: Vec<(&'static str, Arc<Vec<u8>>)> = {
+        let c = cache.lock();
+        names
+            .iter()
+            .filter_map(|n| c.get(n).map(|b| (*n, b.clone())))
+            .collect()
+    };
+    let mut loaded = Vec::with_capacity(compiled.len());
+    for (name, bytes) in compiled {
+        let f = lua
+            .load(bytes.as_slice())
+            .set_name(name)
+            .set_mode(ChunkMode::Binary)
+            .into_function()?;
+        loaded.push((name, f));
+    }
+    lua.set_app_data(PreloadedInternal(loaded));
+    Ok(())
+}
+
 /// Loads one of the runtime's own chunks, `text`, named `name`, compiling it
 /// on first use only.
 pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Result<Function> {
+    let preloaded = lua.app_data_mut::<PreloadedInternal>().and_then(|mut pre| {
+        let i = pre.0.iter().position(|(n, _)| *n == name)?;
+        Some(pre.0.swap_remove(i).1)
+    });
+    if let Some(f) = preloaded {
+        return Ok(f);
+    }
     let cache = INTERNAL.get_or_init(|| Mutex::new(HashMap::new()));
     let compiled = cache.lock().get(name).cloned();
     let compiled = match compiled {
@@ -98,9 +136,11 @@ impl CodeCache {
         Ok(())
     }
 
-    /// Drops what was preloaded into `lua` and not asked for.
+    /// Drops what was preloaded into `lua` and not asked for (files and
+    /// the runtime's own chunks).
     pub fn forget_preloaded(lua: &Lua) {
         let _ = lua.remove_app_data::<Preloaded>();
+        let _ = lua.remove_app_data::<PreloadedInternal>();
     }
 
     /// Loads the text `source` of `path` into `lua` as a function.
@@ -228,6 +268,34 @@ mod tests {
             .load(&lua, &path, &std::fs::read(&path).unwrap())
             .unwrap();
         assert_eq!(f.call::<String>(()).unwrap(), "the new one");
+    }
+
+    #[test]
+    fn a_preloaded_runtime_chunk_is_taken_once() {
+        const TEXT: &str = "COUNT = (COUNT or 0) + 1";
+        let lua = Lua::new();
+        // Not compiled yet: nothing to preload.
+        preload_internal(&lua, &["=test-preload"]).unwrap();
+        assert!(lua
+            .app_data_ref::<PreloadedInternal>()
+            .is_some_and(|p| p.0.is_empty()));
+        internal(&lua, "=test-preload", TEXT).unwrap();
+        let other = Lua::new();
+        preload_internal(&other, &["=test-preload"]).unwrap();
+        assert_eq!(
+            other.app_data_ref::<PreloadedInternal>().unwrap().0.len(),
+            1
+        );
+        internal(&other, "=test-preload", TEXT)
+            .unwrap()
+            .call::<()>(())
+            .unwrap();
+        assert!(other
+            .app_data_ref::<PreloadedInternal>()
+            .unwrap()
+            .0
+            .is_empty());
+        assert_eq!(other.globals().get::<i64>("COUNT").unwrap(), 1);
     }
 
     #[test]

@@ -55,6 +55,9 @@ const SPARE_ARGS_MAX: usize = 32;
 const POOL_MAX: usize = 32;
 
 /// The Lua body of every task coroutine: run a function, park, repeat.
+/// The name the task loop's chunk is loaded under.
+pub(crate) const TASK_CHUNK: &str = "=task";
+
 const TASK_LOOP: &str = r#"
 local yield = coroutine.yield
 local EXIT = ...
@@ -242,7 +245,7 @@ impl Dispatcher {
     /// A dispatcher for the service behind `ctx`, running tasks in `lua`.
     pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
         let task: Function =
-            crate::codecache::internal(lua, "=task", TASK_LOOP)?.call(command::EXIT)?;
+            crate::codecache::internal(lua, TASK_CHUNK, TASK_LOOP)?.call(command::EXIT)?;
         let state = State::default();
         Ok(Dispatcher {
             ctx,

@@ -65,9 +65,18 @@ impl LuaConfig {
 /// warm states (`None` with `lua_warm_states = 0`), for its counters.
 pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> {
     // Idle workers fill the pool; boots empty it. A pooled state also has
-    // `skynet.lua` loaded (not run) for the `require "skynet"` to come.
+    // the runtime's boot chunks and `skynet.lua` loaded (not run) for the
+    // boot and the `require "skynet"` to come.
     let (code, lua_path) = (config.code.clone(), config.lua_path.clone());
     let prepare: Prepare = Arc::new(move |lua: &Lua| {
+        crate::codecache::preload_internal(
+            lua,
+            &[
+                crate::dispatch::TASK_CHUNK,
+                crate::api::INSTALL_CHUNK,
+                crate::modules::REQUIRE_CHUNK,
+            ],
+        )?;
         let (file, bytes) = lua_path
             .find_with("skynet", true)
             .map_err(|e| mlua::Error::runtime(e.to_string()))?;

@@ -13,6 +13,9 @@ use std::sync::Arc;
 /// never touch most of them, and each costs memory in every state).
 pub type LazyModule = Box<dyn Fn(&Lua) -> mlua::Result<Value> + Send>;
 
+/// The name the chunk wrapping `require` is loaded under.
+pub(crate) const REQUIRE_CHUNK: &str = "=require";
+
 /// Installs `require` over `path`, with the Rust modules `preloaded` and
 /// the ones in `lazy` built on first use.
 pub fn install(
@@ -65,7 +68,7 @@ pub fn install(
     // messages as strings, so require re-raises them as strings.
     let wrap: mlua::Function = crate::codecache::internal(
         lua,
-        "=require",
+        REQUIRE_CHUNK,
         r#"
             local raw = ...
             local pcall, error, tostring, type = pcall, error, tostring, type

@@ -15,7 +15,7 @@
 //! there is no pool, and every service builds its own state.
 
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::state::{self as sandbox, Budget, SandboxOptions};
@@ -58,6 +58,9 @@ pub struct WarmStates {
     /// States ready or being built: what [`WarmStates::fill_one`] checks
     /// against the target, so two idle workers never overfill the pool.
     promised: AtomicUsize,
+    /// One build at a time: with several workers idle, the others stay free
+    /// to take the next service at once.
+    building: AtomicBool,
     built: AtomicU64,
     taken: AtomicU64,
     missed: AtomicU64,
@@ -79,6 +82,7 @@ impl WarmStates {
                 target: target.min(MAX_WARM_STATES),
                 ready: Mutex::new(Vec::new()),
                 promised: AtomicUsize::new(0),
+                building: AtomicBool::new(false),
                 built: AtomicU64::new(0),
                 taken: AtomicU64::new(0),
                 missed: AtomicU64::new(0),
@@ -86,10 +90,20 @@ impl WarmStates {
         })
     }
 
-    /// Builds one state if the pool is short of its target; true if it did.
-    /// A build that fails leaves the pool as it was (boots then build their
-    /// own states and report the error themselves).
+    /// Builds one state if the pool is short of its target and no other
+    /// build is under way; true if it did. A build that fails leaves the
+    /// pool as it was (boots then build their own states and report the
+    /// error themselves).
     pub fn fill_one(&self) -> bool {
+        if self.building.swap(true, Ordering::Acquire) {
+            return false;
+        }
+        let built = self.build_one();
+        self.building.store(false, Ordering::Release);
+        built
+    }
+
+    fn build_one(&self) -> bool {
         let reserved = self
             .promised
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -199,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn two_fillers_never_overfill() {
+    fn concurrent_fillers_build_one_at_a_time_and_never_overfill() {
         let pool = WarmStates::new(SandboxOptions::default(), 3, None).unwrap();
         std::thread::scope(|scope| {
             for _ in 0..4 {
