@@ -301,8 +301,10 @@ mod tests {
         }
     }
 
+    type Log = Arc<Mutex<Vec<String>>>;
+
     /// A node running Lua services from `dir`, its pool and its log.
-    fn node(dir: &Path, warm: usize) -> (Node, Option<Arc<WarmStates>>, Arc<Mutex<Vec<String>>>) {
+    fn node(dir: &Path, warm: usize) -> (Node, Option<Arc<WarmStates>>, Log) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let node = Node::start(NodeConfig {
             threads: 2,
