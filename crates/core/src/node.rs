@@ -903,8 +903,9 @@ impl Node {
     }
 
     /// Gives idle workers `work` to do before they wait for services: a
-    /// worker with nothing to run calls it, and looks for services again
-    /// after each piece it did.
+    /// worker that runs out of services calls it, and looks for services
+    /// again after each piece it did. Workers already waiting start on it
+    /// after the next service they run.
     pub fn on_idle(&self, work: IdleWork) {
         self.inner.idle_work.write().push(work);
     }
@@ -1142,8 +1143,14 @@ mod tests {
             })
             .is_ok()
         }));
-        // The one worker is idle from the start: it runs the work, and the
-        // panic neither kills it nor stops the other piece.
+        // A worker does idle work on its way from a service to waiting, so
+        // give the (possibly sleeping) worker a service to run first. The
+        // panic neither kills the worker nor stops the other piece.
+        struct Nothing;
+        impl crate::service::Service for Nothing {
+            fn handle(&mut self, _: &crate::service::Context, _: Message) {}
+        }
+        node.spawn("nothing", Box::new(Nothing)).unwrap();
         wait_until("the idle work", || done.load(Ordering::SeqCst) == 5);
         assert!(panicked.load(Ordering::SeqCst));
         assert!(node.handle().counters().panics.load(Ordering::Relaxed) >= 1);

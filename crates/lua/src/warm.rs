@@ -98,9 +98,10 @@ impl WarmStates {
         if self.building.swap(true, Ordering::Acquire) {
             return false;
         }
-        let built = self.build_one();
-        self.building.store(false, Ordering::Release);
-        built
+        // Cleared however the build ends, a panic included (the node's idle
+        // work catches those), so one bad build does not stop the pool.
+        let _building = Clear(&self.building);
+        self.build_one()
     }
 
     fn build_one(&self) -> bool {
@@ -112,20 +113,18 @@ impl WarmStates {
         if reserved.is_err() {
             return false;
         }
-        match sandbox::new_unbound(&self.opts) {
-            Ok(state) => {
-                if let Some(prepare) = &self.prepare {
-                    let _ = prepare(&state.0);
-                }
-                self.ready.lock().push(state);
-                self.built.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(_) => {
-                self.promised.fetch_sub(1, Ordering::AcqRel);
-                false
-            }
+        // Given back unless the state reaches the pool.
+        let promise = Promise(&self.promised);
+        let Ok(state) = sandbox::new_unbound(&self.opts) else {
+            return false;
+        };
+        if let Some(prepare) = &self.prepare {
+            let _ = prepare(&state.0);
         }
+        self.ready.lock().push(state);
+        std::mem::forget(promise);
+        self.built.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// A ready state, if there is one. `None` counts as a miss: the caller
@@ -158,6 +157,24 @@ impl WarmStates {
     /// States the pool keeps ready.
     pub fn target(&self) -> usize {
         self.target
+    }
+}
+
+/// Clears a flag when dropped.
+struct Clear<'a>(&'a AtomicBool);
+
+impl Drop for Clear<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// A reserved place in the pool, given back when dropped.
+struct Promise<'a>(&'a AtomicUsize);
+
+impl Drop for Promise<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -231,6 +248,24 @@ mod tests {
         assert!(pool.fill_one());
         let (lua, _) = pool.take().unwrap();
         assert!(lua.globals().get::<bool>("READY").unwrap());
+    }
+
+    #[test]
+    fn a_build_that_panics_does_not_stop_the_pool() {
+        let once = Arc::new(AtomicBool::new(false));
+        let o = once.clone();
+        let prepare: Prepare = Arc::new(move |_: &Lua| {
+            if !o.swap(true, Ordering::SeqCst) {
+                panic!("a failing preparation");
+            }
+            Ok(())
+        });
+        let pool = WarmStates::new(SandboxOptions::default(), 1, Some(prepare)).unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.fill_one()));
+        assert!(r.is_err());
+        assert!(pool.fill_one(), "the next build goes ahead");
+        assert!(!pool.fill_one(), "and the pool is full at its target");
+        assert_eq!(pool.stats().ready, 1);
     }
 
     #[test]
