@@ -120,6 +120,18 @@ fn service_new() {
     check("service_new");
 }
 
+/// Cases again with no warm states (`lua_warm_states = 0`), so every
+/// service builds its own state: the two ways to a state behave the same.
+#[test]
+fn call_ret_without_warm_states() {
+    check_with("call_ret", &[("lua_warm_states", "0")]);
+}
+
+#[test]
+fn error_messages_without_warm_states() {
+    check_with("error_messages", &[("lua_warm_states", "0")]);
+}
+
 /// snax, with a policy that lets the case hotfix its snax services.
 #[test]
 fn snax() {
