@@ -52,15 +52,54 @@ type Compiled = Mutex<HashMap<&'static str, Arc<Vec<u8>>>>;
 /// The compiled chunks by name.
 static INTERNAL: std::sync::OnceLock<Compiled> = std::sync::OnceLock::new();
 
-/// The runtime's own chunks loaded into a state ahead of the boot that
-/// will ask for them (see [`preload_internal`]).
+/// Chunks loaded (not run) into a state ahead of the boot or `require` that
+/// will ask for them, by chunk name, with the compiled form each came from.
 #[derive(Default)]
-struct PreloadedInternal(Vec<(&'static str, Function)>);
+struct Preloaded(Vec<(String, Arc<Vec<u8>>, Function)>);
 
-/// Loads (without running) the runtime's chunks `names` into `lua`, those
-/// of them compiled already, for [`internal`] to take later instead of
-/// loading them again. A name stands for one text, so a preloaded chunk is
-/// always the one asked for.
+/// Loads `compiled` into `lua` now and keeps the function for the next
+/// [`load_binary`] of the same chunk name and compiled form.
+fn preload_binary(lua: &Lua, name: &str, compiled: Arc<Vec<u8>>) -> mlua::Result<()> {
+    let f = lua
+        .load(compiled.as_slice())
+        .set_name(name)
+        .set_mode(ChunkMode::Binary)
+        .into_function()?;
+    if lua.app_data_ref::<Preloaded>().is_none() {
+        lua.set_app_data(Preloaded::default());
+    }
+    if let Some(mut pre) = lua.app_data_mut::<Preloaded>() {
+        pre.0.push((name.to_string(), compiled, f));
+    }
+    Ok(())
+}
+
+/// `compiled` loaded into `lua` as the chunk `name`: the function preloaded
+/// for it if there is one and it came from this very compiled form (for a
+/// file, the file is unchanged since), a fresh load otherwise.
+fn load_binary(lua: &Lua, name: &str, compiled: &Arc<Vec<u8>>) -> mlua::Result<Function> {
+    let preloaded = lua.app_data_mut::<Preloaded>().and_then(|mut pre| {
+        let i = pre.0.iter().position(|(n, _, _)| n == name)?;
+        let (_, bytes, f) = pre.0.swap_remove(i);
+        Arc::ptr_eq(&bytes, compiled).then_some(f)
+    });
+    match preloaded {
+        Some(f) => Ok(f),
+        None => lua
+            .load(compiled.as_slice())
+            .set_name(name)
+            .set_mode(ChunkMode::Binary)
+            .into_function(),
+    }
+}
+
+/// Drops what was preloaded into `lua` and not asked for.
+pub fn forget_preloaded(lua: &Lua) {
+    let _ = lua.remove_app_data::<Preloaded>();
+}
+
+/// Preloads the runtime's chunks `names` into `lua` (those of them compiled
+/// already), for [`internal`] to take later instead of loading them again.
 pub fn preload_internal(lua: &Lua, names: &[&'static str]) -> mlua::Result<()> {
     let cache = INTERNAL.get_or_init(|| Mutex::new(HashMap::new()));
     let compiled: Vec<(&'static str, Arc<Vec<u8>>)> = {
@@ -70,29 +109,15 @@ pub fn preload_internal(lua: &Lua, names: &[&'static str]) -> mlua::Result<()> {
             .filter_map(|n| c.get(n).map(|b| (*n, b.clone())))
             .collect()
     };
-    let mut loaded = Vec::with_capacity(compiled.len());
     for (name, bytes) in compiled {
-        let f = lua
-            .load(bytes.as_slice())
-            .set_name(name)
-            .set_mode(ChunkMode::Binary)
-            .into_function()?;
-        loaded.push((name, f));
+        preload_binary(lua, name, bytes)?;
     }
-    lua.set_app_data(PreloadedInternal(loaded));
     Ok(())
 }
 
 /// Loads one of the runtime's own chunks, `text`, named `name`, compiling it
 /// on first use only.
 pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Result<Function> {
-    let preloaded = lua.app_data_mut::<PreloadedInternal>().and_then(|mut pre| {
-        let i = pre.0.iter().position(|(n, _)| *n == name)?;
-        Some(pre.0.swap_remove(i).1)
-    });
-    if let Some(f) = preloaded {
-        return Ok(f);
-    }
     let cache = INTERNAL.get_or_init(|| Mutex::new(HashMap::new()));
     let compiled = cache.lock().get(name).cloned();
     let compiled = match compiled {
@@ -109,16 +134,8 @@ pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Resu
             c
         }
     };
-    lua.load(compiled.as_slice())
-        .set_name(name)
-        .set_mode(ChunkMode::Binary)
-        .into_function()
+    load_binary(lua, name, &compiled)
 }
-
-/// Chunks loaded into a state ahead of the `require` that will ask for
-/// them (see [`CodeCache::preload`]), with the compiled form they came from.
-#[derive(Default)]
-struct Preloaded(Vec<(PathBuf, Arc<Vec<u8>>, Function)>);
 
 impl CodeCache {
     /// Loads `path` (text `source`) into `lua` now, for a later
@@ -126,35 +143,19 @@ impl CodeCache {
     /// again. Loading runs none of the chunk: it only makes the function.
     /// The pool of warm states does this off the boot's critical path.
     pub fn preload(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<()> {
-        let (compiled, f) = self.load_compiled(lua, path, source)?;
-        if lua.app_data_ref::<Preloaded>().is_none() {
-            lua.set_app_data(Preloaded::default());
-        }
-        if let Some(mut pre) = lua.app_data_mut::<Preloaded>() {
-            pre.0.push((path.to_path_buf(), compiled, f));
-        }
-        Ok(())
-    }
-
-    /// Drops what was preloaded into `lua` and not asked for (files and
-    /// the runtime's own chunks).
-    pub fn forget_preloaded(lua: &Lua) {
-        let _ = lua.remove_app_data::<Preloaded>();
-        let _ = lua.remove_app_data::<PreloadedInternal>();
+        let (name, compiled) = self.compiled(path, source)?;
+        preload_binary(lua, &name, compiled)
     }
 
     /// Loads the text `source` of `path` into `lua` as a function.
     pub fn load(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<Function> {
-        self.load_compiled(lua, path, source).map(|(_, f)| f)
+        let (name, compiled) = self.compiled(path, source)?;
+        load_binary(lua, &name, &compiled)
     }
 
-    /// [`CodeCache::load`], with the compiled form the function came from.
-    fn load_compiled(
-        &self,
-        lua: &Lua,
-        path: &Path,
-        source: &[u8],
-    ) -> mlua::Result<(Arc<Vec<u8>>, Function)> {
+    /// The chunk name of `path` and its compiled form, compiled now unless
+    /// the cache holds it for the file as it is.
+    fn compiled(&self, path: &Path, source: &[u8]) -> mlua::Result<(String, Arc<Vec<u8>>)> {
         let name = format!("@{}", path.display());
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let cached = {
@@ -164,45 +165,27 @@ impl CodeCache {
                 .filter(|e| e.modified == modified && modified.is_some() && e.len == source.len())
                 .map(|e| e.compiled.clone())
         };
-        let compiled = match cached {
-            Some(c) => c,
-            None => {
-                let bytes = {
-                    let compiler = self.compiler.lock();
-                    let f = compiler
-                        .load(source)
-                        .set_name(name.as_str())
-                        .set_mode(ChunkMode::Text)
-                        .into_function()?;
-                    Arc::new(f.dump(false))
-                };
-                self.entries.lock().insert(
-                    path.to_path_buf(),
-                    Entry {
-                        modified,
-                        len: source.len(),
-                        compiled: bytes.clone(),
-                    },
-                );
-                bytes
-            }
-        };
-        // A preloaded function stands for this load only if it came from
-        // the very compiled form the cache holds now (the file unchanged).
-        let preloaded = lua.app_data_mut::<Preloaded>().and_then(|mut pre| {
-            let i = pre.0.iter().position(|(p, _, _)| p == path)?;
-            let (_, bytes, f) = pre.0.swap_remove(i);
-            Arc::ptr_eq(&bytes, &compiled).then_some(f)
-        });
-        if let Some(f) = preloaded {
-            return Ok((compiled, f));
+        if let Some(c) = cached {
+            return Ok((name, c));
         }
-        let f = lua
-            .load(compiled.as_slice())
-            .set_name(name)
-            .set_mode(ChunkMode::Binary)
-            .into_function()?;
-        Ok((compiled, f))
+        let bytes = {
+            let compiler = self.compiler.lock();
+            let f = compiler
+                .load(source)
+                .set_name(name.as_str())
+                .set_mode(ChunkMode::Text)
+                .into_function()?;
+            Arc::new(f.dump(false))
+        };
+        self.entries.lock().insert(
+            path.to_path_buf(),
+            Entry {
+                modified,
+                len: source.len(),
+                compiled: bytes.clone(),
+            },
+        );
+        Ok((name, bytes))
     }
 
     /// The text of `path`, if this cache compiled it (so the runtime found
@@ -276,25 +259,16 @@ mod tests {
         let lua = Lua::new();
         // Not compiled yet: nothing to preload.
         preload_internal(&lua, &["=test-preload"]).unwrap();
-        assert!(lua
-            .app_data_ref::<PreloadedInternal>()
-            .is_some_and(|p| p.0.is_empty()));
+        assert!(lua.app_data_ref::<Preloaded>().is_none());
         internal(&lua, "=test-preload", TEXT).unwrap();
         let other = Lua::new();
         preload_internal(&other, &["=test-preload"]).unwrap();
-        assert_eq!(
-            other.app_data_ref::<PreloadedInternal>().unwrap().0.len(),
-            1
-        );
+        assert_eq!(other.app_data_ref::<Preloaded>().unwrap().0.len(), 1);
         internal(&other, "=test-preload", TEXT)
             .unwrap()
             .call::<()>(())
             .unwrap();
-        assert!(other
-            .app_data_ref::<PreloadedInternal>()
-            .unwrap()
-            .0
-            .is_empty());
+        assert!(other.app_data_ref::<Preloaded>().unwrap().0.is_empty());
         assert_eq!(other.globals().get::<i64>("COUNT").unwrap(), 1);
     }
 
@@ -306,7 +280,7 @@ mod tests {
         cache
             .preload(&lua, &path, &std::fs::read(&path).unwrap())
             .unwrap();
-        CodeCache::forget_preloaded(&lua);
+        forget_preloaded(&lua);
         assert!(lua.app_data_ref::<Preloaded>().is_none());
     }
 }

@@ -201,7 +201,7 @@ impl LuaService {
         budget.disarm();
         self.shared.loading.store(false, Ordering::Release);
         result.map_err(|e| e.to_string())?;
-        crate::codecache::CodeCache::forget_preloaded(&lua);
+        crate::codecache::forget_preloaded(&lua);
         sandbox::end_boot_collection(&lua);
         let limit = self.shared.memlimit.load(Ordering::Acquire);
         if limit > 0 {
