@@ -68,7 +68,7 @@ const HOOK_EVERY: u32 = 1000;
 
 impl Budget {
     /// A budget of `instructions` per message for `lua` (not yet counting:
-    /// [`new_state`] installs the hook that counts VM instructions).
+    /// [`new_unbound`] installs the hook that counts VM instructions).
     pub fn new(lua: &Lua, instructions: u64) -> mlua::Result<Budget> {
         Ok(Budget {
             left: Arc::new(AtomicI64::new(0)),
@@ -178,22 +178,15 @@ G.collectgarbage = function(opt, ...)
 end
 "#;
 
-/// A new sandboxed state for a service, and its budget.
+/// A new sandboxed state, and its budget, that belongs to no service yet:
+/// [`bind`] gives it to one (its `print`). [`crate::warm`] builds these
+/// ahead of need; a boot that finds none builds its own.
 ///
 /// The memory limit is not set yet: the caller sets it (with
 /// [`apply_memory_limit`]) once the runtime's own setup is done and before
 /// any service code runs. Until a limit is set, mlua creates strings and
 /// sets table fields without a protected call each, which is most of the
 /// cost of building a state.
-pub fn new_state(opts: &SandboxOptions, ctx: Context) -> mlua::Result<(Lua, Budget)> {
-    let (lua, budget) = new_unbound(opts)?;
-    bind(&lua, ctx)?;
-    Ok((lua, budget))
-}
-
-/// A sandboxed state that belongs to no service yet: everything of
-/// [`new_state`] except what names the service (`print`, which logs as it).
-/// [`crate::warm`] builds these ahead of need; [`bind`] finishes one.
 pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let lua = Lua::new_with(
         StdLib::COROUTINE
