@@ -95,7 +95,11 @@ impl WarmStates {
     /// pool as it was (boots then build their own states and report the
     /// error themselves).
     pub fn fill_one(&self) -> bool {
-        if self.building.swap(true, Ordering::Acquire) {
+        // Workers ask every time they run out of services; a full pool (the
+        // usual answer) costs them a read, not a write to a shared line.
+        if self.promised.load(Ordering::Acquire) >= self.target
+            || self.building.swap(true, Ordering::Acquire)
+        {
             return false;
         }
         // Cleared however the build ends, a panic included (the node's idle
