@@ -67,8 +67,8 @@ skynet.identity = c.identity
 -- bookkeeping. The functions below that wait yield to it: the first value
 -- says what for.
 
-local CALL, CALL_DECODED, SLEEP, WAIT, ROOM, QUIT = 2, 3, 4, 5, 6, 7
-local c_sendv, c_callv, c_ret, c_retpack = c.sendv, c.callv, c.ret, c.retpack
+local CALL, SLEEP, WAIT, ROOM, QUIT, CALL_PACKED = 2, 4, 5, 6, 7, 9
+local c_sendv, c_ret, c_retpack = c.sendv, c.ret, c.retpack
 local c_take_request = c.take_request
 
 local sleeping = {}       -- token -> session of a sleep or wait
@@ -76,30 +76,30 @@ local unresponse = {}     -- pending response closure -> address
 
 -- Waiting for room -----------------------------------------------------------
 -- The runtime refuses a send when the sender's share of the target's mailbox
--- is full (or when an earlier send of this service to it is still waiting)
--- and tells the service when there is room again. The sending coroutine
--- waits meanwhile, so one service's messages to one target keep their order.
+-- is full (or when an earlier send of this service to it is still waiting).
+-- It then holds the message and sends it when there is room, oldest first;
+-- the sending coroutine waits meanwhile. So one service's messages to one
+-- target keep their order, whichever of its coroutines sent them.
 
 local function wait_room(addr)
 	if not co_yieldable() then
 		error("mailbox of " .. skynet.address(addr) .. " is full for this service")
 	end
-	co_yield(ROOM, addr)
+	return co_yield(ROOM, addr)
 end
 
--- Sends again with `raw` (c.send or c.redirect) until there is room.
-local function send_again(raw, why, err, addr, ...)
-	while true do
-		if why == "ERROR" then
-			error(err, 0)
-		end
-		wait_room(addr)
-		local r
-		r, why, err = raw(addr, ...)
-		if why == nil then
-			return r
-		end
+-- After a send the runtime refused with `why` ("FULL" or "ERROR", and
+-- `err`): raises, or waits until the held message is out and returns what
+-- the send returns.
+local function send_later(why, err, addr)
+	if why == "ERROR" then
+		error(err, 0)
 	end
+	local r, why_now, err_now = wait_room(addr)
+	if why_now == "ERROR" then
+		error(err_now, 0)
+	end
+	return r
 end
 
 local function send_via(raw, addr, ...)
@@ -107,10 +107,26 @@ local function send_via(raw, addr, ...)
 	if why == nil then
 		return r
 	end
-	return send_again(raw, why, err, addr, ...)
+	return send_later(why, err, addr)
 end
 
 -- Protocols --------------------------------------------------------------------
+
+-- Protocol name -> id for the protocols whose messages skynet.pack makes
+-- (native_send), and whose replies skynet.unpack reads too (native_call):
+-- their sends and calls are packed by the runtime. Noted when a protocol
+-- is registered and whenever its handler is set.
+local native_send, native_call = {}, {}
+
+local function note_protocol(class)
+	local name = class.name
+	if name == nil then
+		return
+	end
+	local packed = class.pack == skynet.pack
+	native_send[name] = packed and class.id or nil
+	native_call[name] = packed and class.unpack == skynet.unpack and class.id or nil
+end
 
 function skynet.register_protocol(class)
 	local name, id = class.name, class.id
@@ -119,6 +135,7 @@ function skynet.register_protocol(class)
 	proto[name] = class
 	proto[id] = class
 	c.proto(id, class)
+	note_protocol(class)
 end
 
 function skynet.dispatch(typename, func)
@@ -127,6 +144,7 @@ function skynet.dispatch(typename, func)
 		local old = p.dispatch
 		p.dispatch = func
 		c.proto(p.id, p)
+		note_protocol(p)
 		return old
 	end
 	return p and p.dispatch
@@ -162,14 +180,15 @@ end
 -- Sending and calling ----------------------------------------------------------
 
 function skynet.send(addr, typename, ...)
-	local p = proto[typename]
-	if p.pack == skynet.pack then
-		local r, why, msg = c_sendv(addr, p.id, ...)
+	local id = native_send[typename]
+	if id then
+		local r, why, err = c_sendv(addr, id, ...)
 		if why == nil then
 			return r
 		end
-		return send_again(c_send, why, msg, addr, p.id, 0, msg)
+		return send_later(why, err, addr)
 	end
+	local p = proto[typename]
 	return send_via(c_send, addr, p.id, 0, p.pack(...))
 end
 
@@ -190,17 +209,13 @@ function invalid(addr)
 end
 
 function skynet.call(addr, typename, ...)
-	local p = proto[typename]
-	if p.pack == skynet.pack and p.unpack == skynet.unpack then
-		local session, why, msg = c_callv(addr, p.id, ...)
-		if why ~= nil then
-			session = send_again(c_send, why, msg, addr, p.id, nil, msg)
-		end
-		if session == nil then
-			invalid(addr)
-		end
-		return call_result(co_yield(CALL_DECODED, session, addr))
+	local id = native_call[typename]
+	if id then
+		-- The runtime packs, sends (waiting for room if it must) and
+		-- unpacks the reply.
+		return call_result(co_yield(CALL_PACKED, addr, id, ...))
 	end
+	local p = proto[typename]
 	local session = send_via(c_send, addr, p.id, nil, p.pack(...))
 	if session == nil then
 		invalid(addr)
@@ -208,19 +223,23 @@ function skynet.call(addr, typename, ...)
 	return p.unpack(call_result(co_yield(CALL, session, addr)))
 end
 
-local function answered(r, err)
+-- ret and retpack raise what the runtime reports (no request to answer, a
+-- value that cannot be packed) from here, in one frame each: they are on
+-- every request's path.
+function skynet.ret(msg, sz)
+	local r, err = c_ret(msg or "", sz)
 	if r == nil then
 		error(err)
 	end
 	return r
 end
 
-function skynet.ret(msg, sz)
-	return answered(c_ret(msg or "", sz))
-end
-
 function skynet.retpack(...)
-	return answered(c_retpack(...))
+	local r, err = c_retpack(...)
+	if r == nil then
+		error(err)
+	end
+	return r
 end
 
 function skynet.ignoreret()

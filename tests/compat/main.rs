@@ -113,6 +113,12 @@ cases!(
     filter,
 );
 
+/// Waiting for room: a share of four messages fills at once.
+#[test]
+fn room() {
+    check_with("room", &[("sender_messages", "4")]);
+}
+
 /// skynet.service (not in the lua55 build: see crates/lua/src/sources.rs).
 #[test]
 #[cfg_attr(feature = "lua55", ignore = "skynet.service.new needs the lua54 build")]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::dispatch::{send_result, Dispatcher};
+use crate::dispatch::{send_result, Dispatcher, Outgoing};
 use crate::seri;
 
 /// State the core functions share with the host.
@@ -61,64 +61,76 @@ fn payload(msg: &Value) -> mlua::Result<Payload> {
     }
 }
 
-/// `nil, "FULL"`, and the packed message when the caller must keep it to
-/// send again once there is room.
-fn full(lua: &Lua, packed: Option<&[u8]>) -> mlua::Result<MultiValue> {
-    let mut v = vec![Value::Nil, Value::String(lua.create_string("FULL")?)];
-    if let Some(p) = packed {
-        v.push(Value::String(lua.create_string(p)?));
-    }
-    Ok(MultiValue::from_vec(v))
+/// `nil, "FULL"`: the caller must wait for room and send again.
+fn full(lua: &Lua) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![
+        Value::Nil,
+        Value::String(lua.create_string("FULL")?),
+    ]))
 }
 
-/// Packs `values` and sends them (`call` false: one-way, session 0) or
-/// calls with them; results as [`send_result`], except that a full share
-/// also hands back the packed message.
+/// Packs `values` and sends them one-way (`c.sendv`, skynet.send's fast
+/// path). The results as [`send_result`], in three values so a send that
+/// goes out costs no list. When the share is full the dispatcher holds the
+/// packed message, to send once there is room (the caller yields `ROOM`).
 fn send_packed(
     lua: &Lua,
     ctx: &Context,
     d: &Dispatcher,
     (addr, ty, values): (Value, u8, MultiValue),
-    call: bool,
-) -> mlua::Result<MultiValue> {
+) -> mlua::Result<(Value, Value, Value)> {
     let Some(dest) = resolve(ctx, &addr) else {
-        return Ok(MultiValue::new());
+        return Ok((Value::Nil, Value::Nil, Value::Nil));
     };
     let bytes = match seri::pack_values(&values) {
         Ok(b) => b,
         Err(e) => {
-            return Ok(MultiValue::from_vec(vec![
+            return Ok((
                 Value::Nil,
                 Value::String(lua.create_string("ERROR")?),
                 Value::String(lua.create_string(error_text(&e))?),
-            ]))
+            ))
         }
     };
-    if d.must_wait_room(dest) {
-        return full(lua, Some(&bytes));
-    }
-    let r = if call {
-        d.trace_call(dest);
-        ctx.call(dest, ty, Payload::from(bytes.as_slice()))
-    } else {
-        ctx.send(dest, ty, 0, Payload::from(bytes.as_slice()))
-            .map(|()| 0)
+    let full_share = |lua: &Lua, body: Vec<u8>| -> mlua::Result<(Value, Value, Value)> {
+        let out = Outgoing::Send {
+            ty,
+            session: Some(0),
+            body,
+        };
+        d.hold(dest, out);
+        Ok((
+            Value::Nil,
+            Value::String(lua.create_string("FULL")?),
+            Value::Nil,
+        ))
     };
-    match r {
-        Err(SendError::Full { .. }) => full(lua, Some(&bytes)),
-        r => send_result(lua, r),
+    if d.must_wait_room(dest) {
+        return full_share(lua, bytes);
+    }
+    match ctx.send(dest, ty, 0, Payload::from(bytes.as_slice())) {
+        Ok(()) => Ok((Value::Integer(0), Value::Nil, Value::Nil)),
+        Err(SendError::Full { .. }) => full_share(lua, bytes),
+        Err(e) => {
+            let mut v = send_result(lua, Err(e))?.into_iter();
+            Ok((
+                v.next().unwrap_or(Value::Nil),
+                v.next().unwrap_or(Value::Nil),
+                v.next().unwrap_or(Value::Nil),
+            ))
+        }
     }
 }
 
 /// Answers the running task's request: `true` if the reply went out,
 /// `false` if it could not (or the request was a one-way send), and
 /// `nil, "No session"` if there is no request to answer.
-fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Result<MultiValue> {
+fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Result<(Value, Value)> {
     let Some((session, source)) = d.take_request() else {
-        return nil_and(lua, "No session");
+        return failure(lua, "No session");
     };
     if session == 0 {
-        return Ok(MultiValue::from_vec(vec![Value::Boolean(false)]));
+        return Ok((Value::Boolean(false), Value::Nil));
     }
     let ok = match ctx.reply(source, session, body) {
         Ok(()) => true,
@@ -128,7 +140,7 @@ fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Resu
         }
         Err(_) => false,
     };
-    Ok(MultiValue::from_vec(vec![Value::Boolean(ok)]))
+    Ok((Value::Boolean(ok), Value::Nil))
 }
 
 /// The `skynet.core` functions over the service's [`Dispatcher`].
@@ -136,13 +148,7 @@ fn dispatch_functions(lazy: &mut LazyCore) {
     lazy.add("sendv", |lua, env| {
         let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
         lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
-            send_packed(lua, &c, &d, args, false)
-        })
-    });
-    lazy.add("callv", |lua, env| {
-        let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
-        lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
-            send_packed(lua, &c, &d, args, true)
+            send_packed(lua, &c, &d, args)
         })
     });
     lazy.add("ret", |lua, env| {
@@ -156,7 +162,7 @@ fn dispatch_functions(lazy: &mut LazyCore) {
         lua.create_function(
             move |lua, values: MultiValue| match seri::pack_values(&values) {
                 Ok(bytes) => answer(lua, &c, &d, Payload::from(bytes)),
-                Err(e) => nil_and(lua, &error_text(&e)),
+                Err(e) => failure(lua, &error_text(&e)),
             },
         )
     });
@@ -259,12 +265,10 @@ fn dispatch_functions(lazy: &mut LazyCore) {
 }
 
 /// `nil, text`: how the functions on the message path report a failure
-/// (their Lua callers raise it as a string).
-fn nil_and(lua: &Lua, text: &str) -> mlua::Result<MultiValue> {
-    Ok(MultiValue::from_vec(vec![
-        Value::Nil,
-        Value::String(lua.create_string(text)?),
-    ]))
+/// (their Lua callers raise it as a string). Two values, not a list: no
+/// allocation on every message's path.
+fn failure(lua: &Lua, text: &str) -> mlua::Result<(Value, Value)> {
+    Ok((Value::Nil, Value::String(lua.create_string(text)?)))
 }
 
 /// A request as Lua sees it: `session, source`, or `nil, nil`.
@@ -312,7 +316,6 @@ const EAGER: &[&str] = &[
     "genid",
     "identity",
     "sendv",
-    "callv",
     "ret",
     "retpack",
     "take_request",
@@ -478,10 +481,20 @@ fn service_functions(lazy: &mut LazyCore) {
                 let Some(dest) = resolve(&c, &addr) else {
                     return Ok(MultiValue::new());
                 };
+                let session = session
+                    .map(|s| {
+                        i32::try_from(s).map_err(|_| mlua::Error::runtime("session out of range"))
+                    })
+                    .transpose()?;
                 let is_reply = matches!(session, Some(s) if s != 0)
                     && (ty == ptype::RESPONSE || ty == ptype::ERROR);
+                let held = |lua: &Lua| {
+                    let body = payload(&msg)?.into_vec();
+                    d.hold(dest, Outgoing::Send { ty, session, body });
+                    full(lua)
+                };
                 if !is_reply && d.must_wait_room(dest) {
-                    return full(lua, None);
+                    return held(lua);
                 }
                 let body = payload(&msg)?;
                 let r = match session {
@@ -490,11 +503,9 @@ fn service_functions(lazy: &mut LazyCore) {
                         c.call(dest, ty, body)
                     }
                     Some(s) => {
-                        let s = i32::try_from(s)
-                            .map_err(|_| mlua::Error::runtime("session out of range"))?;
-                        let sent = if s != 0 && ty == ptype::RESPONSE {
+                        let sent = if is_reply && ty == ptype::RESPONSE {
                             c.reply(dest, s, body)
-                        } else if s != 0 && ty == ptype::ERROR {
+                        } else if is_reply {
                             c.reply_error(dest, s, body)
                         } else {
                             c.send(dest, ty, s, body)
@@ -502,13 +513,17 @@ fn service_functions(lazy: &mut LazyCore) {
                         sent.map(|()| s)
                     }
                 };
-                send_result(lua, r)
+                match r {
+                    Err(SendError::Full { .. }) if !is_reply => held(lua),
+                    r => send_result(lua, r),
+                }
             },
         )
     });
 
     lazy.add("redirect", |lua, env| {
         let c = env.ctx.clone();
+        let d = env.dispatcher.clone();
         lua.create_function(
             move |lua, (addr, source, ty, session, msg, _sz): (Value, Value, u8, i64, Value, Value)| {
                 let Some(dest) = resolve(&c, &addr) else {
@@ -516,8 +531,18 @@ fn service_functions(lazy: &mut LazyCore) {
                 };
                 let source = resolve(&c, &source).unwrap_or(Handle::SYSTEM);
                 let s = i32::try_from(session).map_err(|_| mlua::Error::runtime("session out of range"))?;
-                let r = c.redirect(dest, source, ty, s, payload(&msg)?).map(|()| s);
-                send_result(lua, r)
+                let held = |lua: &Lua| {
+                    let body = payload(&msg)?.into_vec();
+                    d.hold(dest, Outgoing::Redirect { source, ty, session: s, body });
+                    full(lua)
+                };
+                if d.must_wait_room(dest) {
+                    return held(lua);
+                }
+                match c.redirect(dest, source, ty, s, payload(&msg)?).map(|()| s) {
+                    Err(SendError::Full { .. }) => held(lua),
+                    r => send_result(lua, r),
+                }
             },
         )
     });

@@ -11,7 +11,7 @@
 //! The lock on the state is never held while Lua runs: a task may call back
 //! into `skynet.core`, which takes it again.
 
-use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value};
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value, Variadic};
 use parking_lot::Mutex;
 use skyhold_core::fasthash::IntMap;
 use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError};
@@ -26,9 +26,7 @@ pub mod command {
     pub const EXIT: i64 = 1;
     /// `CALL, session, address`: waiting for a reply, delivered raw.
     pub const CALL: i64 = 2;
-    /// `CALL_DECODED, session, address`: waiting for a reply, delivered
-    /// already unpacked (the call used skynet.pack/unpack).
-    pub const CALL_DECODED: i64 = 3;
+    // 3 was `CALL_DECODED`, which `CALL_PACKED` replaced.
     /// `SLEEP, session`: waiting for a timer or a wakeup.
     pub const SLEEP: i64 = 4;
     /// `WAIT, session`: waiting for a wakeup.
@@ -42,7 +40,19 @@ pub mod command {
     /// values; [`super::Dispatcher::wake_reader`] resumes it with
     /// `false, "BREAK"`.
     pub const SOCKET: i64 = 8;
+    /// `CALL_PACKED, address, protocol id, values...`: pack the values with
+    /// skynet.pack, call, and wait for the reply, delivered unpacked. The
+    /// dispatcher sends it, so the call costs the task one yield and no
+    /// callback; a full mailbox share parks the task until there is room.
+    /// The task is resumed with `true, values...`, or `nil, reason` when
+    /// the call cannot be made (a bad address, a value that cannot be
+    /// packed).
+    pub const CALL_PACKED: i64 = 9;
 }
+
+/// What a task yields, as the dispatcher reads it: three values, and the
+/// rest (only `CALL_PACKED` has more, its arguments).
+type Yielded = (Value, Value, Value, Variadic<Value>);
 
 /// The kind of a socket event that carries data (the first byte of a
 /// PTYPE_SOCKET message from the socket server).
@@ -138,6 +148,66 @@ struct Fork {
     args: MultiValue,
 }
 
+/// A message a task could not send for want of room, which the dispatcher
+/// sends for it, in turn, once there is room.
+pub enum Outgoing {
+    /// `c.send`: with `session` (0 for one-way), or a call (`None`: a new
+    /// session, which the task is resumed with).
+    Send {
+        /// The protocol.
+        ty: u8,
+        /// The session it carries; `None` for a call.
+        session: Option<i32>,
+        /// The message.
+        body: Vec<u8>,
+    },
+    /// `c.redirect`.
+    Redirect {
+        /// The source it is sent on behalf of.
+        source: Handle,
+        /// The protocol.
+        ty: u8,
+        /// The session it carries.
+        session: i32,
+        /// The message.
+        body: Vec<u8>,
+    },
+    /// A `CALL_PACKED` request: once sent, the task waits for the reply.
+    Call {
+        /// The protocol.
+        ty: u8,
+        /// The packed arguments.
+        body: Vec<u8>,
+    },
+}
+
+/// A task waiting for room in one target's mailbox. The queue for a target
+/// is in the order the task's sends were made, and only its head is tried:
+/// a service's messages to one target keep their order, whichever task
+/// made them.
+enum RoomWait {
+    /// The dispatcher sends `out` for `task`, then resumes it (or, for a
+    /// call, files it to wait for the reply).
+    Send { task: Task, out: Outgoing },
+    /// A task that yielded `ROOM` with no message held: it is resumed with
+    /// nothing once there is room.
+    Resume(Task),
+}
+
+impl RoomWait {
+    fn task(&self) -> &Task {
+        match self {
+            RoomWait::Resume(t) | RoomWait::Send { task: t, .. } => t,
+        }
+    }
+
+    fn into_task(self) -> Task {
+        match self {
+            RoomWait::Resume(t) | RoomWait::Send { task: t, .. } => t,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// By id; a service registers a handful, so a short list beats a table
@@ -147,9 +217,16 @@ struct State {
     /// thread → (session, source) of the request it still has to answer.
     requests: IntMap<usize, (i32, Handle)>,
     waiting: IntMap<i32, Waiter>,
-    room: IntMap<Handle, VecDeque<Task>>,
+    room: IntMap<Handle, VecDeque<RoomWait>>,
     wakeups: VecDeque<i32>,
     failed: VecDeque<i32>,
+    /// Tasks whose `CALL_PACKED` could not be made, with the reason they
+    /// are resumed with.
+    refused: VecDeque<(Task, String)>,
+    /// The message the running task could not send (its key, the target):
+    /// filed with the task when it yields `ROOM`, dropped if it yields
+    /// anything else.
+    held: Option<(usize, Handle, Outgoing)>,
     forks: VecDeque<Fork>,
     /// The key of the task being resumed.
     current: Option<usize>,
@@ -426,8 +503,11 @@ impl Dispatcher {
             st.waiting.retain(|_, w| w.task().map(|t| t.key) != Some(k));
             known |= st.waiting.len() != before;
             for q in st.room.values_mut() {
-                q.retain(|t| t.key != k);
+                q.retain(|w| w.task().key != k);
             }
+            let before = st.refused.len();
+            st.refused.retain(|(t, _)| t.key != k);
+            known |= st.refused.len() != before;
             st.room.retain(|_, q| !q.is_empty());
             self.room_waiting.store(st.room.len(), Ordering::Relaxed);
             let before = st.forks.len();
@@ -467,8 +547,9 @@ impl Dispatcher {
                 .filter_map(|(_, w)| w.task().cloned())
                 .collect();
             for (_, q) in st.room.drain() {
-                v.extend(q);
+                v.extend(q.into_iter().map(RoomWait::into_task));
             }
+            v.extend(st.refused.drain(..).map(|(t, _)| t));
             self.room_waiting.store(0, Ordering::Relaxed);
             v.retain(|t| Some(t.key) != current);
             v
@@ -510,11 +591,15 @@ impl Dispatcher {
     /// Before the running task calls `dest`: if it is traced, the tag goes
     /// ahead of the call (PTYPE_TRACE), so the callee's task is traced too.
     pub fn trace_call(&self, dest: Handle) {
-        let Some(tag) = self.trace_tag() else { return };
-        self.trace_log(&tag, &format!("call {dest}"));
-        let _ = self
-            .ctx
-            .send(dest, ptype::TRACE, 0, Payload::from(tag.as_str()));
+        if let Some(tag) = self.trace_tag() {
+            self.trace_ahead(&tag, dest);
+        }
+    }
+
+    /// Logs a traced task's call to `dest` and sends its tag ahead.
+    fn trace_ahead(&self, tag: &str, dest: Handle) {
+        self.trace_log(tag, &format!("call {dest}"));
+        let _ = self.ctx.send(dest, ptype::TRACE, 0, Payload::from(tag));
     }
 
     /// A task ended: its trace (if any) ends with it.
@@ -571,19 +656,118 @@ impl Dispatcher {
         }
     }
 
-    /// A target has room again: the coroutines waiting to send there go on.
+    /// A target has room again: the messages waiting for it go out, first
+    /// in line first, each task going on once its message is out. A message
+    /// still refused stays first in line until the next time.
     pub fn room(&self, target: Handle, errors: &mut Errors) {
-        let waiters = {
-            let mut st = self.state.lock();
-            let q = st.room.remove(&target);
-            self.room_waiting.store(st.room.len(), Ordering::Relaxed);
-            q
-        };
-        for t in waiters.into_iter().flatten() {
-            self.resume(t, (), errors);
+        loop {
+            let next = {
+                let mut st = self.state.lock();
+                let Some(q) = st.room.get_mut(&target) else {
+                    break;
+                };
+                let next = q.pop_front();
+                if q.is_empty() {
+                    st.room.remove(&target);
+                }
+                self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+                next
+            };
+            match next {
+                None => break,
+                Some(RoomWait::Resume(t)) => self.resume(t, (), errors),
+                Some(RoomWait::Send { task, out }) => match self.try_send(task.key, target, &out) {
+                    Err(SendError::Full { .. }) => {
+                        let mut st = self.state.lock();
+                        let q = st.room.entry(target).or_default();
+                        q.push_front(RoomWait::Send { task, out });
+                        self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+                        break;
+                    }
+                    r => self.sent(task, target, &out, r, errors),
+                },
+            }
             self.settle(errors);
         }
         self.run_forks(errors);
+    }
+
+    /// Holds `out`, which the running task could not send to `dest` for
+    /// want of room: the dispatcher sends it when the task yields `ROOM`.
+    /// Outside a task nothing is held (nothing there can wait).
+    pub fn hold(&self, dest: Handle, out: Outgoing) {
+        let mut st = self.state.lock();
+        st.held = st.current.map(|k| (k, dest, out));
+    }
+
+    /// Sends `out` to `dest` for task `key`: a session for a call, else the
+    /// message's session.
+    fn try_send(&self, key: usize, dest: Handle, out: &Outgoing) -> Result<i32, SendError> {
+        match out {
+            Outgoing::Send {
+                ty,
+                session: Some(s),
+                body,
+            } => self
+                .ctx
+                .send(dest, *ty, *s, Payload::from(body.as_slice()))
+                .map(|()| *s),
+            Outgoing::Send {
+                ty,
+                session: None,
+                body,
+            }
+            | Outgoing::Call { ty, body } => {
+                self.trace_task_call(key, dest);
+                self.ctx.call(dest, *ty, Payload::from(body.as_slice()))
+            }
+            Outgoing::Redirect {
+                source,
+                ty,
+                session,
+                body,
+            } => self
+                .ctx
+                .redirect(dest, *source, *ty, *session, Payload::from(body.as_slice()))
+                .map(|()| *session),
+        }
+    }
+
+    /// After a held message went out (or failed for good): a call waits for
+    /// its reply; a send's task goes on with what `c.send` would have
+    /// returned.
+    fn sent(
+        &self,
+        task: Task,
+        dest: Handle,
+        out: &Outgoing,
+        r: Result<i32, SendError>,
+        errors: &mut Errors,
+    ) {
+        if let Outgoing::Call { .. } = out {
+            return match r {
+                Ok(session) => {
+                    let call = Waiter::Call {
+                        task,
+                        addr: dest,
+                        decode: true,
+                    };
+                    self.state.lock().waiting.insert(session, call);
+                }
+                Err(SendError::UnknownAddress(_)) | Err(SendError::UnexpectedReply(_)) => {
+                    self.refuse(task, invalid_address(&Value::Integer(i64::from(dest.0))))
+                }
+                Err(e) => self.refuse(task, e.to_string()),
+            };
+        }
+        match r {
+            Ok(s) => self.resume(task, i64::from(s), errors),
+            Err(SendError::UnknownAddress(_)) | Err(SendError::UnexpectedReply(_)) => {
+                self.resume(task, (), errors)
+            }
+            Err(SendError::TooLarge { .. }) => self.resume(task, false, errors),
+            Err(e) => self.resume(task, (Value::Nil, "ERROR", e.to_string()), errors),
+        }
     }
 
     fn filtered(
@@ -632,7 +816,7 @@ impl Dispatcher {
                         self.resume(task, (false, error_text(&e)), errors);
                         return Ok(());
                     }
-                    let r = task.thread.resume::<(Value, Value, Value)>(&args);
+                    let r = task.thread.resume::<Yielded>(&args);
                     args.clear();
                     self.file_yield(task, r, Some(args), errors);
                     return Ok(());
@@ -697,7 +881,7 @@ impl Dispatcher {
         if let Some(tag) = traced {
             self.trace_log(&tag, &format!("request from {source}"));
         }
-        let r = task.thread.resume::<(Value, Value, Value)>(&args);
+        let r = task.thread.resume::<Yielded>(&args);
         args.clear();
         self.file_yield(task, r, Some(args), errors);
         Ok(())
@@ -817,7 +1001,7 @@ impl Dispatcher {
                     args.push_back(Value::String(lua.create_string(error_text(&e))?));
                 }
                 self.state.lock().current = Some(task.key);
-                let r = task.thread.resume::<(Value, Value, Value)>(&spare);
+                let r = task.thread.resume::<Yielded>(&spare);
                 spare.clear();
                 self.file_yield(task, r, Some(spare), errors);
                 Ok(())
@@ -846,8 +1030,8 @@ impl Dispatcher {
     /// Resumes `task` and files what it yields.
     fn resume(&self, task: Task, args: impl IntoLuaMulti, errors: &mut Errors) {
         self.state.lock().current = Some(task.key);
-        // Three values at most are read, and a tuple costs no allocation.
-        let r = task.thread.resume::<(Value, Value, Value)>(args);
+        // A tuple costs no allocation; only a CALL_PACKED's arguments do.
+        let r = task.thread.resume::<Yielded>(args);
         self.file_yield(task, r, None, errors);
     }
 
@@ -856,17 +1040,18 @@ impl Dispatcher {
     fn file_yield(
         &self,
         task: Task,
-        r: mlua::Result<(Value, Value, Value)>,
+        r: mlua::Result<Yielded>,
         spare: Option<MultiValue>,
         errors: &mut Errors,
     ) {
         let mut st = self.state.lock();
         st.current = None;
+        let held = st.held.take().filter(|(k, _, _)| *k == task.key);
         // A list grown by a message of many values is let go, not kept.
         if let Some(spare) = spare.filter(|a| a.capacity() <= SPARE_ARGS_MAX) {
             st.spare_args = spare;
         }
-        let (first, second, third) = match r {
+        let (first, second, third, rest) = match r {
             Ok(v) => v,
             Err(e) => {
                 if let Some((session, source)) = st.requests.remove(&task.key) {
@@ -902,7 +1087,7 @@ impl Dispatcher {
                     st.pool.push(task);
                 }
             }
-            Some(c @ (command::CALL | command::CALL_DECODED)) => {
+            Some(command::CALL) => {
                 let addr = crate::api::resolve(&self.ctx, &third);
                 let (Some(session), Some(addr)) = (int(Some(&second)), addr) else {
                     errors.push("a call yielded without its session".into());
@@ -913,7 +1098,7 @@ impl Dispatcher {
                     Waiter::Call {
                         task,
                         addr,
-                        decode: c == command::CALL_DECODED,
+                        decode: false,
                     },
                 );
             }
@@ -928,8 +1113,13 @@ impl Dispatcher {
                 }
             }
             Some(command::ROOM) => {
-                if let Some(addr) = crate::api::resolve(&self.ctx, &second) {
-                    st.room.entry(addr).or_default().push_back(task);
+                let wait = match held {
+                    Some((_, dest, out)) => Some((dest, RoomWait::Send { task, out })),
+                    None => crate::api::resolve(&self.ctx, &second)
+                        .map(|dest| (dest, RoomWait::Resume(task))),
+                };
+                if let Some((dest, w)) = wait {
+                    st.room.entry(dest).or_default().push_back(w);
                     self.room_waiting.store(st.room.len(), Ordering::Relaxed);
                 }
             }
@@ -939,6 +1129,10 @@ impl Dispatcher {
                     st.waiting.insert(session, Waiter::Wakeup(task));
                     st.readers.insert(id as i32, session);
                 }
+            }
+            Some(command::CALL_PACKED) => {
+                drop(st);
+                self.call_packed(task, &second, &third, &rest, errors);
             }
             Some(command::QUIT) => st.quitting = true,
             _ => {
@@ -965,6 +1159,7 @@ impl Dispatcher {
         enum Next {
             Woken(Task, i32),
             Failed(Task),
+            Refused(Task, String),
             Skip,
         }
         loop {
@@ -996,6 +1191,8 @@ impl Dispatcher {
                         }
                         None => Next::Skip,
                     }
+                } else if let Some((task, why)) = st.refused.pop_front() {
+                    Next::Refused(task, why)
                 } else {
                     return;
                 }
@@ -1005,9 +1202,71 @@ impl Dispatcher {
                     self.resume(t, (false, "BREAK", Value::Nil, session), errors)
                 }
                 Next::Failed(t) => self.resume(t, false, errors),
+                Next::Refused(t, why) => self.resume(t, (Value::Nil, why), errors),
                 Next::Skip => {}
             }
         }
+    }
+
+    /// A task yielded `CALL_PACKED, addr, ty, values...`: packs the values
+    /// and makes the call for it (see [`command::CALL_PACKED`]).
+    fn call_packed(
+        &self,
+        task: Task,
+        addr: &Value,
+        ty: &Value,
+        values: &[Value],
+        errors: &mut Errors,
+    ) {
+        let Some(ty) = int(Some(ty)).and_then(|t| u8::try_from(t).ok()) else {
+            return self.refuse(
+                task,
+                "call: the protocol id must be a number from 0 to 255".into(),
+            );
+        };
+        let Some(dest) = crate::api::resolve(&self.ctx, addr) else {
+            return self.refuse(task, invalid_address(addr));
+        };
+        match seri::pack_slice(values) {
+            Ok(bytes) => self.place_call(task, dest, ty, bytes, errors),
+            Err(e) => self.refuse(task, error_text(&e)),
+        }
+    }
+
+    /// Sends `task`'s request to `dest` and files the task to wait for the
+    /// reply, or behind the messages already waiting for room there.
+    fn place_call(&self, task: Task, dest: Handle, ty: u8, body: Vec<u8>, errors: &mut Errors) {
+        let out = Outgoing::Call { ty, body };
+        if self.must_wait_room(dest) {
+            return self.wait_room(dest, RoomWait::Send { task, out });
+        }
+        match self.try_send(task.key, dest, &out) {
+            Err(SendError::Full { .. }) => self.wait_room(dest, RoomWait::Send { task, out }),
+            r => self.sent(task, dest, &out, r, errors),
+        }
+    }
+
+    /// If task `key` is traced, its tag goes ahead of its call to `dest`.
+    fn trace_task_call(&self, key: usize, dest: Handle) {
+        if self.traced.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let tag = self.state.lock().tags.get(&key).cloned();
+        if let Some(tag) = tag {
+            self.trace_ahead(&tag, dest);
+        }
+    }
+
+    fn wait_room(&self, dest: Handle, w: RoomWait) {
+        let mut st = self.state.lock();
+        st.room.entry(dest).or_default().push_back(w);
+        self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+    }
+
+    /// Resumes `task` with `nil, why` once the running task has suspended.
+    fn refuse(&self, task: Task, why: String) {
+        self.state.lock().refused.push_back((task, why));
+        self.pending.store(true, Ordering::Relaxed);
     }
 
     fn run_forks(&self, errors: &mut Errors) {
@@ -1024,6 +1283,17 @@ impl Dispatcher {
             self.settle(errors);
         }
     }
+}
+
+/// skynet's error for a call to an address that names no service.
+fn invalid_address(addr: &Value) -> String {
+    let shown = match addr {
+        Value::Integer(i) => format!(":{i:08x}"),
+        other => other
+            .to_string()
+            .unwrap_or_else(|_| other.type_name().into()),
+    };
+    format!("call to invalid address {shown}")
 }
 
 /// Maps a failed send for Lua: `nil` for a bad address, `false` for a

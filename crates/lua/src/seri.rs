@@ -12,8 +12,13 @@ const MAX_PACK_DEPTH: usize = 32;
 
 /// Encodes `values` (the arguments of `skynet.pack`).
 pub fn pack_values(values: &MultiValue) -> mlua::Result<Vec<u8>> {
+    pack_slice(values.iter())
+}
+
+/// Packs values in order, like [`pack_values`], from any sequence of them.
+pub fn pack_slice<'a>(values: impl IntoIterator<Item = &'a Value>) -> mlua::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(32);
-    for v in values.iter() {
+    for v in values {
         pack_value(&mut buf, v, 0)?;
     }
     Ok(buf)

@@ -1,11 +1,7 @@
 -- The error messages of spec §2.
 local skynet = require "skynet"
 
-local function fails(pattern, f, ...)
-	local ok, err = pcall(f, ...)
-	assert(not ok, "expected an error matching " .. pattern)
-	assert(tostring(err):find(pattern, 1, true), "got: " .. tostring(err) .. " expected: " .. pattern)
-end
+local fails = require("expect").fails
 
 skynet.start(function()
 	fails("call to invalid address", skynet.call, ".no_such_service", "lua", "x")
