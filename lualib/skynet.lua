@@ -120,9 +120,6 @@ local native_send, native_call = {}, {}
 
 local function note_protocol(class)
 	local name = class.name
-	if name == nil then
-		return
-	end
 	local packed = class.pack == skynet.pack
 	native_send[name] = packed and class.id or nil
 	native_call[name] = packed and class.unpack == skynet.unpack and class.id or nil

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::dispatch::{send_result, Dispatcher, Outgoing};
+use crate::dispatch::{send_result, Dispatcher, Outgoing, SendResult};
 use crate::seri;
 
 /// State the core functions share with the host.
@@ -61,64 +61,50 @@ fn payload(msg: &Value) -> mlua::Result<Payload> {
     }
 }
 
-/// `nil, "FULL"`: the caller must wait for room and send again.
-fn full(lua: &Lua) -> mlua::Result<MultiValue> {
-    Ok(MultiValue::from_vec(vec![
-        Value::Nil,
-        Value::String(lua.create_string("FULL")?),
-    ]))
+/// A send refused for want of room: the dispatcher holds `out` to send
+/// once there is room, and Lua gets `nil, "FULL"` (its caller yields
+/// `ROOM`).
+fn held(d: &Dispatcher, dest: Handle, out: Outgoing) -> SendResult {
+    d.hold(dest, out);
+    (Value::Nil, Some("FULL"), None)
 }
 
 /// Packs `values` and sends them one-way (`c.sendv`, skynet.send's fast
-/// path). The results as [`send_result`], in three values so a send that
-/// goes out costs no list. When the share is full the dispatcher holds the
-/// packed message, to send once there is room (the caller yields `ROOM`).
+/// path); the results as [`send_result`].
 fn send_packed(
-    lua: &Lua,
     ctx: &Context,
     d: &Dispatcher,
     (addr, ty, values): (Value, u8, MultiValue),
-) -> mlua::Result<(Value, Value, Value)> {
+) -> SendResult {
     let Some(dest) = resolve(ctx, &addr) else {
-        return Ok((Value::Nil, Value::Nil, Value::Nil));
+        return (Value::Nil, None, None);
     };
-    let bytes = match seri::pack_values(&values) {
+    let body = match seri::pack_values(&values) {
         Ok(b) => b,
-        Err(e) => {
-            return Ok((
-                Value::Nil,
-                Value::String(lua.create_string("ERROR")?),
-                Value::String(lua.create_string(error_text(&e))?),
-            ))
-        }
-    };
-    let full_share = |lua: &Lua, body: Vec<u8>| -> mlua::Result<(Value, Value, Value)> {
-        let out = Outgoing::Send {
-            ty,
-            session: Some(0),
-            body,
-        };
-        d.hold(dest, out);
-        Ok((
-            Value::Nil,
-            Value::String(lua.create_string("FULL")?),
-            Value::Nil,
-        ))
+        Err(e) => return (Value::Nil, Some("ERROR"), Some(error_text(&e))),
     };
     if d.must_wait_room(dest) {
-        return full_share(lua, bytes);
+        return held(
+            d,
+            dest,
+            Outgoing::Send {
+                ty,
+                session: Some(0),
+                body,
+            },
+        );
     }
-    match ctx.send(dest, ty, 0, Payload::from(bytes.as_slice())) {
-        Ok(()) => Ok((Value::Integer(0), Value::Nil, Value::Nil)),
-        Err(SendError::Full { .. }) => full_share(lua, bytes),
-        Err(e) => {
-            let mut v = send_result(lua, Err(e))?.into_iter();
-            Ok((
-                v.next().unwrap_or(Value::Nil),
-                v.next().unwrap_or(Value::Nil),
-                v.next().unwrap_or(Value::Nil),
-            ))
-        }
+    match ctx.send(dest, ty, 0, Payload::from(body.as_slice())) {
+        Err(SendError::Full { .. }) => held(
+            d,
+            dest,
+            Outgoing::Send {
+                ty,
+                session: Some(0),
+                body,
+            },
+        ),
+        r => send_result(r.map(|()| 0)),
     }
 }
 
@@ -147,9 +133,7 @@ fn answer(lua: &Lua, ctx: &Context, d: &Dispatcher, body: Payload) -> mlua::Resu
 fn dispatch_functions(lazy: &mut LazyCore) {
     lazy.add("sendv", |lua, env| {
         let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
-        lua.create_function(move |lua, args: (Value, u8, MultiValue)| {
-            send_packed(lua, &c, &d, args)
-        })
+        lua.create_function(move |_, args: (Value, u8, MultiValue)| Ok(send_packed(&c, &d, args)))
     });
     lazy.add("ret", |lua, env| {
         let (c, d) = (env.ctx.clone(), env.dispatcher.clone());
@@ -477,9 +461,9 @@ fn service_functions(lazy: &mut LazyCore) {
         let c = env.ctx.clone();
         let d = env.dispatcher.clone();
         lua.create_function(
-            move |lua, (addr, ty, session, msg, _sz): (Value, u8, Option<i64>, Value, Value)| {
+            move |_, (addr, ty, session, msg, _sz): (Value, u8, Option<i64>, Value, Value)| {
                 let Some(dest) = resolve(&c, &addr) else {
-                    return Ok(MultiValue::new());
+                    return Ok((Value::Nil, None, None));
                 };
                 let session = session
                     .map(|s| {
@@ -488,13 +472,12 @@ fn service_functions(lazy: &mut LazyCore) {
                     .transpose()?;
                 let is_reply = matches!(session, Some(s) if s != 0)
                     && (ty == ptype::RESPONSE || ty == ptype::ERROR);
-                let held = |lua: &Lua| {
+                let hold = || -> mlua::Result<SendResult> {
                     let body = payload(&msg)?.into_vec();
-                    d.hold(dest, Outgoing::Send { ty, session, body });
-                    full(lua)
+                    Ok(held(&d, dest, Outgoing::Send { ty, session, body }))
                 };
                 if !is_reply && d.must_wait_room(dest) {
-                    return held(lua);
+                    return hold();
                 }
                 let body = payload(&msg)?;
                 let r = match session {
@@ -514,8 +497,8 @@ fn service_functions(lazy: &mut LazyCore) {
                     }
                 };
                 match r {
-                    Err(SendError::Full { .. }) if !is_reply => held(lua),
-                    r => send_result(lua, r),
+                    Err(SendError::Full { .. }) if !is_reply => hold(),
+                    r => Ok(send_result(r)),
                 }
             },
         )
@@ -525,23 +508,22 @@ fn service_functions(lazy: &mut LazyCore) {
         let c = env.ctx.clone();
         let d = env.dispatcher.clone();
         lua.create_function(
-            move |lua, (addr, source, ty, session, msg, _sz): (Value, Value, u8, i64, Value, Value)| {
+            move |_, (addr, source, ty, session, msg, _sz): (Value, Value, u8, i64, Value, Value)| {
                 let Some(dest) = resolve(&c, &addr) else {
-                    return Ok(MultiValue::new());
+                    return Ok((Value::Nil, None, None));
                 };
                 let source = resolve(&c, &source).unwrap_or(Handle::SYSTEM);
                 let s = i32::try_from(session).map_err(|_| mlua::Error::runtime("session out of range"))?;
-                let held = |lua: &Lua| {
+                let hold = || -> mlua::Result<SendResult> {
                     let body = payload(&msg)?.into_vec();
-                    d.hold(dest, Outgoing::Redirect { source, ty, session: s, body });
-                    full(lua)
+                    Ok(held(&d, dest, Outgoing::Redirect { source, ty, session: s, body }))
                 };
                 if d.must_wait_room(dest) {
-                    return held(lua);
+                    return hold();
                 }
                 match c.redirect(dest, source, ty, s, payload(&msg)?).map(|()| s) {
-                    Err(SendError::Full { .. }) => held(lua),
-                    r => send_result(lua, r),
+                    Err(SendError::Full { .. }) => hold(),
+                    r => Ok(send_result(r)),
                 }
             },
         )

@@ -31,7 +31,10 @@ pub mod command {
     pub const SLEEP: i64 = 4;
     /// `WAIT, session`: waiting for a wakeup.
     pub const WAIT: i64 = 5;
-    /// `ROOM, address`: waiting for room in that address's mailbox.
+    /// `ROOM, address`: waiting for room in that address's mailbox, right
+    /// after a send the runtime refused and holds (see
+    /// [`super::Dispatcher::hold`]); the task is resumed with that send's
+    /// results once the message is out.
     pub const ROOM: i64 = 6;
     /// The service is exiting: run nothing more.
     pub const QUIT: i64 = 7;
@@ -181,31 +184,14 @@ pub enum Outgoing {
     },
 }
 
-/// A task waiting for room in one target's mailbox. The queue for a target
-/// is in the order the task's sends were made, and only its head is tried:
-/// a service's messages to one target keep their order, whichever task
-/// made them.
-enum RoomWait {
-    /// The dispatcher sends `out` for `task`, then resumes it (or, for a
-    /// call, files it to wait for the reply).
-    Send { task: Task, out: Outgoing },
-    /// A task that yielded `ROOM` with no message held: it is resumed with
-    /// nothing once there is room.
-    Resume(Task),
-}
-
-impl RoomWait {
-    fn task(&self) -> &Task {
-        match self {
-            RoomWait::Resume(t) | RoomWait::Send { task: t, .. } => t,
-        }
-    }
-
-    fn into_task(self) -> Task {
-        match self {
-            RoomWait::Resume(t) | RoomWait::Send { task: t, .. } => t,
-        }
-    }
+/// A task waiting for room in one target's mailbox, with the message the
+/// dispatcher sends for it before resuming it (or, for a call, filing it
+/// to wait for the reply). The queue for a target is in the order the
+/// sends were made, and only its head is tried: a service's messages to
+/// one target keep their order, whichever task made them.
+struct RoomWait {
+    task: Task,
+    out: Outgoing,
 }
 
 #[derive(Default)]
@@ -503,7 +489,7 @@ impl Dispatcher {
             st.waiting.retain(|_, w| w.task().map(|t| t.key) != Some(k));
             known |= st.waiting.len() != before;
             for q in st.room.values_mut() {
-                q.retain(|w| w.task().key != k);
+                q.retain(|w| w.task.key != k);
             }
             let before = st.refused.len();
             st.refused.retain(|(t, _)| t.key != k);
@@ -547,7 +533,7 @@ impl Dispatcher {
                 .filter_map(|(_, w)| w.task().cloned())
                 .collect();
             for (_, q) in st.room.drain() {
-                v.extend(q.into_iter().map(RoomWait::into_task));
+                v.extend(q.into_iter().map(|w| w.task));
             }
             v.extend(st.refused.drain(..).map(|(t, _)| t));
             self.room_waiting.store(0, Ordering::Relaxed);
@@ -673,19 +659,18 @@ impl Dispatcher {
                 self.room_waiting.store(st.room.len(), Ordering::Relaxed);
                 next
             };
-            match next {
-                None => break,
-                Some(RoomWait::Resume(t)) => self.resume(t, (), errors),
-                Some(RoomWait::Send { task, out }) => match self.try_send(task.key, target, &out) {
-                    Err(SendError::Full { .. }) => {
-                        let mut st = self.state.lock();
-                        let q = st.room.entry(target).or_default();
-                        q.push_front(RoomWait::Send { task, out });
-                        self.room_waiting.store(st.room.len(), Ordering::Relaxed);
-                        break;
-                    }
-                    r => self.sent(task, target, &out, r, errors),
-                },
+            let Some(RoomWait { task, out }) = next else {
+                break;
+            };
+            match self.try_send(task.key, target, &out) {
+                Err(SendError::Full { .. }) => {
+                    let mut st = self.state.lock();
+                    let q = st.room.entry(target).or_default();
+                    q.push_front(RoomWait { task, out });
+                    self.room_waiting.store(st.room.len(), Ordering::Relaxed);
+                    break;
+                }
+                r => self.sent(task, target, &out, r, errors),
             }
             self.settle(errors);
         }
@@ -760,14 +745,7 @@ impl Dispatcher {
                 Err(e) => self.refuse(task, e.to_string()),
             };
         }
-        match r {
-            Ok(s) => self.resume(task, i64::from(s), errors),
-            Err(SendError::UnknownAddress(_)) | Err(SendError::UnexpectedReply(_)) => {
-                self.resume(task, (), errors)
-            }
-            Err(SendError::TooLarge { .. }) => self.resume(task, false, errors),
-            Err(e) => self.resume(task, (Value::Nil, "ERROR", e.to_string()), errors),
-        }
+        self.resume(task, send_result(r), errors);
     }
 
     fn filtered(
@@ -1112,17 +1090,19 @@ impl Dispatcher {
                     st.waiting.insert(session as i32, Waiter::Wakeup(task));
                 }
             }
-            Some(command::ROOM) => {
-                let wait = match held {
-                    Some((_, dest, out)) => Some((dest, RoomWait::Send { task, out })),
-                    None => crate::api::resolve(&self.ctx, &second)
-                        .map(|dest| (dest, RoomWait::Resume(task))),
-                };
-                if let Some((dest, w)) = wait {
-                    st.room.entry(dest).or_default().push_back(w);
+            Some(command::ROOM) => match held {
+                Some((_, dest, out)) => {
+                    st.room
+                        .entry(dest)
+                        .or_default()
+                        .push_back(RoomWait { task, out });
                     self.room_waiting.store(st.room.len(), Ordering::Relaxed);
                 }
-            }
+                // Only a send the runtime refused leaves a message to wait
+                // with; a ROOM yielded by hand is dropped like any unknown
+                // command.
+                None => errors.push("a task waited for room with nothing to send".into()),
+            },
             Some(command::SOCKET) => {
                 if let Some(id) = int(Some(&second)) {
                     let session = self.ctx.new_session();
@@ -1238,10 +1218,10 @@ impl Dispatcher {
     fn place_call(&self, task: Task, dest: Handle, ty: u8, body: Vec<u8>, errors: &mut Errors) {
         let out = Outgoing::Call { ty, body };
         if self.must_wait_room(dest) {
-            return self.wait_room(dest, RoomWait::Send { task, out });
+            return self.wait_room(dest, RoomWait { task, out });
         }
         match self.try_send(task.key, dest, &out) {
-            Err(SendError::Full { .. }) => self.wait_room(dest, RoomWait::Send { task, out }),
+            Err(SendError::Full { .. }) => self.wait_room(dest, RoomWait { task, out }),
             r => self.sent(task, dest, &out, r, errors),
         }
     }
@@ -1296,26 +1276,21 @@ fn invalid_address(addr: &Value) -> String {
     format!("call to invalid address {shown}")
 }
 
-/// Maps a failed send for Lua: `nil` for a bad address, `false` for a
+/// What a send gives Lua, in three values (a tuple: no list to allocate):
+/// the session (0 for one-way), `nil` for a bad address, `false` for a
 /// message too large, `nil, "FULL"` when the share is full, and
 /// `nil, "ERROR", text` otherwise.
-pub fn send_result(lua: &Lua, r: Result<i32, SendError>) -> mlua::Result<MultiValue> {
+pub type SendResult = (Value, Option<&'static str>, Option<String>);
+
+/// Maps a send's outcome for Lua (see [`SendResult`]).
+pub fn send_result(r: Result<i32, SendError>) -> SendResult {
     match r {
-        Ok(session) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(
-            session,
-        ))])),
+        Ok(session) => (Value::Integer(i64::from(session)), None, None),
         Err(SendError::UnknownAddress(_)) | Err(SendError::UnexpectedReply(_)) => {
-            Ok(MultiValue::new())
+            (Value::Nil, None, None)
         }
-        Err(SendError::TooLarge { .. }) => Ok(MultiValue::from_vec(vec![Value::Boolean(false)])),
-        Err(SendError::Full { .. }) => Ok(MultiValue::from_vec(vec![
-            Value::Nil,
-            Value::String(lua.create_string("FULL")?),
-        ])),
-        Err(e) => Ok(MultiValue::from_vec(vec![
-            Value::Nil,
-            Value::String(lua.create_string("ERROR")?),
-            Value::String(lua.create_string(e.to_string())?),
-        ])),
+        Err(SendError::TooLarge { .. }) => (Value::Boolean(false), None, None),
+        Err(SendError::Full { .. }) => (Value::Nil, Some("FULL"), None),
+        Err(e) => (Value::Nil, Some("ERROR"), Some(e.to_string())),
     }
 }
