@@ -11,7 +11,7 @@
 //! The lock on the state is never held while Lua runs: a task may call back
 //! into `skynet.core`, which takes it again.
 
-use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value, Variadic};
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Thread, Value};
 use parking_lot::Mutex;
 use skyhold_core::fasthash::IntMap;
 use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError};
@@ -55,7 +55,7 @@ pub mod command {
 
 /// What a task yields, as the dispatcher reads it: three values, and the
 /// rest (only `CALL_PACKED` has more, its arguments).
-type Yielded = (Value, Value, Value, Variadic<Value>);
+type Yielded = (Value, Value, Value, MultiValue);
 
 /// The kind of a socket event that carries data (the first byte of a
 /// PTYPE_SOCKET message from the socket server).
@@ -1195,7 +1195,7 @@ impl Dispatcher {
         task: Task,
         addr: &Value,
         ty: &Value,
-        values: &[Value],
+        values: &MultiValue,
         errors: &mut Errors,
     ) {
         let Some(ty) = int(Some(ty)).and_then(|t| u8::try_from(t).ok()) else {
