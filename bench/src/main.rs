@@ -286,12 +286,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Nodes run in a directory of their own, so a relative path given in
+    // the environment is made absolute here, against where we were started.
+    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
     let skyhold_bin = std::env::var_os("SKYHOLD_BIN")
         .map(PathBuf::from)
+        .map(absolute)
         .unwrap_or_else(|| repo.join("target/release/skyhold"));
     let skynet_root = std::env::var_os("SKYNET_ROOT")
         .filter(|s| !s.is_empty())
-        .map(PathBuf::from);
+        .map(PathBuf::from)
+        .map(absolute);
     let mut meta = vec![format!(
         "generated {} by `skyhold-bench {}`",
         utc_now(),
