@@ -22,8 +22,8 @@ use crate::seri;
 
 /// The first value a task yields: what it is waiting for.
 pub mod command {
-    /// The task returned; its coroutine is parked for reuse.
-    pub const EXIT: i64 = 1;
+    // 1 was `EXIT`: a task now ends by returning, and its coroutine is
+    // parked finished, to be reset with the next task's function.
     /// `CALL, session, address`: waiting for a reply, delivered raw.
     pub const CALL: i64 = 2;
     // 3 was `CALL_DECODED`, which `CALL_PACKED` replaced.
@@ -67,18 +67,19 @@ const SPARE_ARGS_MAX: usize = 32;
 /// Coroutines kept parked for reuse.
 const POOL_MAX: usize = 32;
 
-/// The Lua body of every task coroutine: run a function, park, repeat.
-/// The name the task loop's chunk is loaded under.
+/// The name the task trampoline's chunk is loaded under.
 pub(crate) const TASK_CHUNK: &str = "=task";
 
-const TASK_LOOP: &str = r#"
-local yield = coroutine.yield
-local EXIT = ...
-local function task(f, ...)
-	f(...)
-	return task(yield(EXIT))
+/// A task coroutine runs its function directly: the dispatcher resets a
+/// parked (finished) coroutine with the function and resumes it with the
+/// arguments, so a message costs no Lua frame of ours and the coroutine
+/// ends by returning. This trampoline is the body only for what is called
+/// but is not a function (a table with `__call` given to `skynet.fork`),
+/// and what a closed coroutine is reset to.
+const TASK_TRAMPOLINE: &str = r#"
+return function(f, ...)
+	return f(...)
 end
-return task
 "#;
 
 /// A task coroutine and its identity (the address of its Lua thread, read
@@ -125,11 +126,9 @@ enum Waiter {
     Sleep(Task),
     /// `skynet.wait`: only a wakeup ends it.
     Wakeup(Task),
-    /// `skynet.timeout`: a parked coroutine and the function it will run.
-    Start {
-        task: Task,
-        func: Function,
-    },
+    /// `skynet.timeout`: a coroutine, already reset to the function it
+    /// will run.
+    Start(Task),
     /// A sleeper that was woken early: its timer's reply is dropped.
     Break,
 }
@@ -140,7 +139,7 @@ impl Waiter {
             Waiter::Call { task, .. }
             | Waiter::Sleep(task)
             | Waiter::Wakeup(task)
-            | Waiter::Start { task, .. } => Some(task),
+            | Waiter::Start(task) => Some(task),
             Waiter::Break => None,
         }
     }
@@ -234,7 +233,8 @@ struct State {
 /// One service's dispatcher (shared by the host and `skynet.core`).
 pub struct Dispatcher {
     ctx: Context,
-    task: Function,
+    /// The body for what is not a function (see [`TASK_TRAMPOLINE`]).
+    trampoline: Function,
     state: Mutex<State>,
     /// Addresses with coroutines waiting for room (read without the lock on
     /// every send).
@@ -307,12 +307,12 @@ impl Body<'_> {
 impl Dispatcher {
     /// A dispatcher for the service behind `ctx`, running tasks in `lua`.
     pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
-        let task: Function =
-            crate::codecache::internal(lua, TASK_CHUNK, TASK_LOOP)?.call(command::EXIT)?;
+        let trampoline: Function =
+            crate::codecache::internal(lua, TASK_CHUNK, TASK_TRAMPOLINE)?.call(())?;
         let state = State::default();
         Ok(Dispatcher {
             ctx,
-            task,
+            trampoline,
             state: Mutex::new(state),
             room_waiting: AtomicUsize::new(0),
             out_of_memory: AtomicBool::new(false),
@@ -386,18 +386,31 @@ impl Dispatcher {
         st.requests.get(&st.current?).copied()
     }
 
-    /// A parked coroutine, or a new one.
-    fn take_task(&self, lua: &Lua) -> mlua::Result<Task> {
-        if let Some(t) = self.state.lock().pool.pop() {
-            return Ok(t);
+    /// A parked coroutine reset to run `f`, or a new one made with it.
+    fn task_for(&self, lua: &Lua, f: Function) -> mlua::Result<Task> {
+        let parked = self.state.lock().pool.pop();
+        match parked {
+            Some(t) => {
+                t.thread.reset(f)?;
+                Ok(t)
+            }
+            None => Ok(Task::new(lua.create_thread(f)?)),
         }
-        Ok(Task::new(lua.create_thread(self.task.clone())?))
     }
 
     /// `skynet.fork`: a coroutine that will run `args[0](args[1..])` after
     /// the current message.
-    pub fn fork(&self, lua: &Lua, args: MultiValue) -> mlua::Result<Thread> {
-        let task = self.take_task(lua)?;
+    pub fn fork(&self, lua: &Lua, mut args: MultiValue) -> mlua::Result<Thread> {
+        let task = match args.front() {
+            Some(Value::Function(f)) => {
+                let f = f.clone();
+                args.pop_front();
+                self.task_for(lua, f)?
+            }
+            // Called through the trampoline, which raises Lua's own error
+            // for what cannot be called.
+            _ => self.task_for(lua, self.trampoline.clone())?,
+        };
         let thread = task.thread.clone();
         self.state.lock().forks.push_back(Fork { task, args });
         self.pending.store(true, Ordering::Relaxed);
@@ -406,12 +419,12 @@ impl Dispatcher {
 
     /// `skynet.timeout`: a coroutine that runs `func` when timer `session` fires.
     pub fn start_on_timer(&self, lua: &Lua, session: i32, func: Function) -> mlua::Result<Thread> {
-        let task = self.take_task(lua)?;
+        let task = self.task_for(lua, func)?;
         let thread = task.thread.clone();
         self.state
             .lock()
             .waiting
-            .insert(session, Waiter::Start { task, func });
+            .insert(session, Waiter::Start(task));
         Ok(thread)
     }
 
@@ -508,7 +521,7 @@ impl Dispatcher {
             }
         }
         if known {
-            thread.reset(self.task.clone())?;
+            thread.reset(self.trampoline.clone())?;
         }
         Ok(known)
     }
@@ -541,7 +554,7 @@ impl Dispatcher {
             v
         };
         for t in closing {
-            let _ = t.thread.reset(self.task.clone());
+            let _ = t.thread.reset(self.trampoline.clone());
         }
         Ok(())
     }
@@ -830,8 +843,7 @@ impl Dispatcher {
                 (session, i64::from(source.0), m, sz, i64::from(ty)),
             );
         };
-        // The task is resumed with (dispatch, session, source, values...).
-        args.push_back(Value::Function(dispatch));
+        // The task runs dispatch(session, source, values...).
         args.push_back(Value::Integer(i64::from(session)));
         args.push_back(Value::Integer(i64::from(source.0)));
         let unpacked = match (unpack, &body) {
@@ -855,7 +867,7 @@ impl Dispatcher {
             }
             return Err(e);
         }
-        let (task, traced) = self.begin_request(lua, session, source)?;
+        let (task, traced) = self.begin_request(lua, dispatch, session, source)?;
         if let Some(tag) = traced {
             self.trace_log(&tag, &format!("request from {source}"));
         }
@@ -904,25 +916,18 @@ impl Dispatcher {
         }
     }
 
-    /// Takes a task for a request from `source` and makes it the current
-    /// one, under one lock: the request it owes and its trace tag, if the
-    /// request came with one (returned, to be logged).
+    /// Takes a task that will run `dispatch` for a request from `source`
+    /// and makes it the current one, with the request it owes and its trace
+    /// tag, if the request came with one (returned, to be logged).
     fn begin_request(
         &self,
         lua: &Lua,
+        dispatch: Function,
         session: i32,
         source: Handle,
     ) -> mlua::Result<(Task, Option<String>)> {
+        let task = self.task_for(lua, dispatch)?;
         let mut st = self.state.lock();
-        let task = match st.pool.pop() {
-            Some(t) => t,
-            None => {
-                drop(st);
-                let t = Task::new(lua.create_thread(self.task.clone())?);
-                st = self.state.lock();
-                t
-            }
-        };
         st.requests.insert(task.key, (session, source));
         let traced = match st.trace_next.take() {
             Some((from, tag)) if from == source => {
@@ -958,8 +963,8 @@ impl Dispatcher {
                 self.hook("unknown_response", (session, i64::from(source.0), m, sz))
             }
             Some(Waiter::Break) => Ok(()),
-            Some(Waiter::Start { task, func }) => {
-                self.resume(task, func, errors);
+            Some(Waiter::Start(task)) => {
+                self.resume(task, (), errors);
                 Ok(())
             }
             Some(Waiter::Call {
@@ -1044,27 +1049,30 @@ impl Dispatcher {
                 drop(st);
                 errors.push(error_text(&e));
                 // Closing runs the coroutine's to-be-closed variables.
-                match task.thread.reset(self.task.clone()) {
+                match task.thread.reset(self.trampoline.clone()) {
                     Ok(()) => self.park(task),
                     Err(e) => errors.push(error_text(&e)),
                 }
                 return;
             }
         };
-        match int(Some(&first)) {
-            Some(command::EXIT) => {
-                self.trace_end(&mut st, task.key, "end");
-                if let Some((session, source)) = st.requests.remove(&task.key) {
-                    if session != 0 {
-                        self.ctx.log(&format!(
-                            "Maybe forgot response session {session} from {source}"
-                        ));
-                    }
-                }
-                if st.pool.len() < POOL_MAX {
-                    st.pool.push(task);
+        // A task that returned has ended (what it returned is dropped); its
+        // coroutine is parked finished, to be reset with the next function.
+        if task.thread.is_finished() {
+            self.trace_end(&mut st, task.key, "end");
+            if let Some((session, source)) = st.requests.remove(&task.key) {
+                if session != 0 {
+                    self.ctx.log(&format!(
+                        "Maybe forgot response session {session} from {source}"
+                    ));
                 }
             }
+            if st.pool.len() < POOL_MAX {
+                st.pool.push(task);
+            }
+            return;
+        }
+        match int(Some(&first)) {
             Some(command::CALL) => {
                 let addr = crate::api::resolve(&self.ctx, &third);
                 let (Some(session), Some(addr)) = (int(Some(&second)), addr) else {
