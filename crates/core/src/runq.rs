@@ -6,8 +6,9 @@
 //!   the current turn, on the same core, while the data it needs is still in
 //!   that core's cache (a call and its reply then never cross cores). A newer
 //!   service displaces an older one to the global queue, and a worker takes
-//!   from its own slot at most `LOCAL_STREAK` times in a row before it looks
-//!   at the global queue, so the global queue is never starved.
+//!   from its own slot at most `LOCAL_STREAK` times in a row while the
+//!   global queue holds something before it looks there, so the global
+//!   queue is never starved (with nothing there, the slot's chain runs on).
 //! - An idle worker polls for a short while before it sleeps (work often
 //!   arrives within microseconds, and waking a sleeping thread costs two
 //!   system calls). While it polls it may take a service that has sat in

@@ -76,6 +76,13 @@ pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
     };
     let mut streak = 0;
     loop {
+        // The streak limit keeps the global queue from starving; with
+        // nothing waiting there, the slot's service runs on here rather than
+        // going through the global queue (a push that would wake a sleeping
+        // worker only for this one to take the service back).
+        if streak >= crate::runq::LOCAL_STREAK && node.runq.len_hint() == 0 {
+            streak = 0;
+        }
         let local = if streak < crate::runq::LOCAL_STREAK {
             node.runq.take_local(index)
         } else {
