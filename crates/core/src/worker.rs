@@ -22,18 +22,25 @@ pub struct Probe {
     current: AtomicU64,
 }
 
+// Only the probe's own worker writes it, so the version is bumped with a
+// load and a store rather than a locked read-modify-write (two per message).
 impl Probe {
     fn enter(&self, source: Handle, dest: Handle) {
         self.current.store(
             (u64::from(source.0) << 32) | u64::from(dest.0) | (1 << 63),
             Ordering::Relaxed,
         );
-        self.version.fetch_add(1, Ordering::Release);
+        self.bump();
     }
 
     fn leave(&self) {
         self.current.store(0, Ordering::Relaxed);
-        self.version.fetch_add(1, Ordering::Release);
+        self.bump();
+    }
+
+    fn bump(&self) {
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Release);
     }
 }
 
@@ -73,6 +80,7 @@ pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
         batch: Vec::with_capacity(64),
         wake: Vec::new(),
         room: Vec::new(),
+        node: Some(node.clone()),
     };
     let mut streak = 0;
     loop {
@@ -126,6 +134,8 @@ struct Worker {
     batch: Vec<Message>,
     wake: Vec<Handle>,
     room: Vec<Handle>,
+    /// The node reference the next turn's context takes (and gives back).
+    node: Option<Arc<NodeInner>>,
 }
 
 impl Worker {
@@ -140,40 +150,51 @@ impl Worker {
     /// Runs one turn of `cell`, timing it into the service's `cpu` stat
     /// when the node profiles.
     fn turn(&mut self, node: &Arc<NodeInner>, cell: Arc<ServiceCell>) {
-        if !node.profile {
-            return self.run_turn(node, &cell);
+        let started = node
+            .profile
+            .then(|| self.clock.take().unwrap_or_else(Instant::now));
+        // The turn's context owns the cell it was handed and the worker's
+        // spare reference to the node: no reference count moves per turn.
+        let ctx = Context {
+            node: self.node.take().unwrap_or_else(|| node.clone()),
+            cell,
+        };
+        let requeue = self.run_turn(node, &ctx);
+        let Context { node: spare, cell } = ctx;
+        self.node = Some(spare);
+        if let Some(started) = started {
+            let now = Instant::now();
+            cell.stats
+                .cpu_ns
+                .fetch_add((now - started).as_nanos() as u64, Ordering::Relaxed);
+            self.clock = Some(now);
         }
-        let started = self.clock.take().unwrap_or_else(Instant::now);
-        self.run_turn(node, &cell);
-        let now = Instant::now();
-        cell.stats
-            .cpu_ns
-            .fetch_add((now - started).as_nanos() as u64, Ordering::Relaxed);
-        self.clock = Some(now);
+        if requeue {
+            node.runq.push(cell);
+        }
     }
 
-    fn run_turn(&mut self, node: &Arc<NodeInner>, cell: &Arc<ServiceCell>) {
-        let ctx = Context {
-            node: node.clone(),
-            cell: cell.clone(),
-        };
+    /// Runs the turn; true if the service has more work and goes to the
+    /// back of the global queue (others wait).
+    fn run_turn(&mut self, node: &Arc<NodeInner>, ctx: &Context) -> bool {
+        let cell = &ctx.cell;
         let mut slot = cell.slot.lock();
         if slot.retired {
-            return;
+            return false;
         }
         if !slot.initialized {
             slot.initialized = true;
-            if let Err(why) = init(&ctx, &mut slot) {
+            if let Err(why) = init(ctx, &mut slot) {
                 node.log_system(cell.handle(), &format!("init service failed: {why}"));
-                retire(node, &ctx, &mut slot, Vec::new());
-                return;
+                retire(node, ctx, &mut slot, Vec::new());
+                return false;
             }
         }
         let probe = &node.probes[self.index];
         loop {
             if cell.is_leaving() {
-                retire(node, &ctx, &mut slot, Vec::new());
-                return;
+                retire(node, ctx, &mut slot, Vec::new());
+                return false;
             }
             // skynet's weights decide how much a service may handle while
             // others wait; when no one waits, take a larger batch per lock.
@@ -189,16 +210,16 @@ impl Worker {
                 .mailbox
                 .pop_or_release(n, &mut self.batch, &mut self.wake, &mut self.room)
             {
-                return;
+                return false;
             }
             for sender in self.wake.drain(..) {
                 node.notify_room(sender, cell.handle());
             }
             let Some(service) = slot.service.as_mut() else {
-                return;
+                return false;
             };
             for target in self.room.drain(..) {
-                let r = catch_unwind(AssertUnwindSafe(|| service.room(&ctx, target)));
+                let r = catch_unwind(AssertUnwindSafe(|| service.room(ctx, target)));
                 if r.is_err() {
                     node.counters.panics.fetch_add(1, Ordering::Relaxed);
                 }
@@ -206,7 +227,7 @@ impl Worker {
             let mut batch = std::mem::take(&mut self.batch);
             let mut rest = batch.drain(..);
             for msg in rest.by_ref() {
-                dispatch(node, &ctx, service.as_mut(), probe, msg);
+                dispatch(node, ctx, service.as_mut(), probe, msg);
                 if cell.is_leaving() {
                     break;
                 }
@@ -214,18 +235,14 @@ impl Worker {
             let unhandled: Vec<Message> = rest.collect();
             self.batch = batch;
             if cell.is_leaving() {
-                retire(node, &ctx, &mut slot, unhandled);
-                return;
+                retire(node, ctx, &mut slot, unhandled);
+                return false;
             }
             if node.runq.len_hint() > 0 || node.runq.has_local(self.index) {
                 // Others wait. With more work, go to the back of the global
                 // queue (the service stays claimed, so no one else pushes
                 // it); without, leave the run queue.
-                if cell.mailbox.finish_turn() {
-                    drop(slot);
-                    node.runq.push(cell.clone());
-                }
-                return;
+                return cell.mailbox.finish_turn();
             }
         }
     }
@@ -257,9 +274,11 @@ fn dispatch(
     probe.enter(source, cell.handle());
     let result = catch_unwind(AssertUnwindSafe(|| service.handle(ctx, msg)));
     probe.leave();
-    cell.stats.messages.fetch_add(1, Ordering::Relaxed);
+    // The service's slot lock is held: this worker is the counters' only
+    // writer, so a load and a store do (no locked read-modify-write).
+    bump(&cell.stats.messages);
     if result.is_err() {
-        cell.stats.errors.fetch_add(1, Ordering::Relaxed);
+        bump(&cell.stats.errors);
         node.counters.panics.fetch_add(1, Ordering::Relaxed);
         node.log_system(
             cell.handle(),
@@ -269,6 +288,11 @@ fn dispatch(
             node.fail_request(source, cell.handle(), session);
         }
     }
+}
+
+/// Adds one to a counter that only the caller writes (readers may race).
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
 /// Retires a service: it runs its exit hook, leaves the registry and the
