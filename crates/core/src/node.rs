@@ -905,7 +905,8 @@ impl Node {
     /// Gives idle workers `work` to do before they wait for services: a
     /// worker that runs out of services calls it, and looks for services
     /// again after each piece it did. Workers already waiting start on it
-    /// after the next service they run.
+    /// after the next service they run, or when a service says the work is
+    /// wanted again ([`Context::want_idle_work`](crate::Context::want_idle_work)).
     pub fn on_idle(&self, work: IdleWork) {
         self.inner.idle_work.write().push(work);
     }

@@ -14,6 +14,8 @@
 //!   system calls). While it polls it may take a service that has sat in
 //!   another worker's slot for a while (that worker is busy with a long
 //!   handler), so work spreads across cores when it should.
+//! - A nudge brings a polling or sleeping worker out of its wait to do idle
+//!   work (what idle workers keep ready was used up).
 //! - A push to the global queue wakes a sleeping worker only when no worker
 //!   is polling. The count of sleepers lives under the queue's lock, so a
 //!   push can never miss a worker that is about to sleep.
@@ -76,7 +78,20 @@ pub struct RunQueue<T> {
     wakeup: Condvar,
     len: AtomicUsize,
     spinning: AtomicUsize,
+    /// Idle work is wanted: the next idle worker leaves its wait for it.
+    nudged: AtomicBool,
     slots: Vec<LocalSlot<T>>,
+}
+
+/// What [`RunQueue::next`] found for a worker.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<T> {
+    /// An item to run.
+    Item(T),
+    /// Nothing to run, but idle work is wanted ([`RunQueue::nudge`]).
+    Idle,
+    /// The queue is closed.
+    Closed,
 }
 
 struct State<T> {
@@ -107,6 +122,7 @@ impl<T> RunQueue<T> {
             wakeup: Condvar::new(),
             len: AtomicUsize::new(0),
             spinning: AtomicUsize::new(0),
+            nudged: AtomicBool::new(false),
             slots: (0..workers)
                 .map(|_| LocalSlot {
                     item: Mutex::new(None),
@@ -168,13 +184,41 @@ impl<T> RunQueue<T> {
 
     /// Takes the next item for worker `w`: from the global queue, else by
     /// polling (and taking long-waiting items from other workers' slots),
-    /// else sleeping. Returns `None` once the queue is closed.
+    /// else sleeping. Returns `None` once the queue is closed. A nudge
+    /// ([`RunQueue::nudge`]) does not end the wait.
     pub fn pop(&self, w: usize) -> Option<T> {
+        loop {
+            match self.next(w) {
+                Next::Item(item) => return Some(item),
+                Next::Idle => continue,
+                Next::Closed => return None,
+            }
+        }
+    }
+
+    /// Asks an idle worker to come out of its wait and do idle work: a
+    /// polling worker sees it within a few polls, a sleeping one is woken.
+    /// Work that idle workers do (building states ahead of need) is wanted
+    /// again when it is used up, and a worker asleep would not notice.
+    pub fn nudge(&self) {
+        self.nudged.store(true, Ordering::SeqCst);
+        let s = lock(&self.state);
+        if s.sleepers > 0 && self.spinning.load(Ordering::SeqCst) == 0 {
+            self.wakeup.notify_one();
+        }
+    }
+
+    fn take_nudge(&self) -> bool {
+        self.nudged.load(Ordering::Relaxed) && self.nudged.swap(false, Ordering::SeqCst)
+    }
+
+    /// As [`RunQueue::pop`], but a nudge ends the wait with [`Next::Idle`].
+    pub fn next(&self, w: usize) -> Next<T> {
         if let Some(item) = self.try_pop() {
-            return Some(item);
+            return Next::Item(item);
         }
         if lock(&self.state).closed {
-            return None;
+            return Next::Closed;
         }
         self.spinning.fetch_add(1, Ordering::SeqCst);
         let mut watched: Vec<(u64, u32)> = vec![(u64::MAX, 0); self.slots.len()];
@@ -182,13 +226,17 @@ impl<T> RunQueue<T> {
             if self.len.load(Ordering::SeqCst) > 0 {
                 if let Some(item) = self.try_pop() {
                     self.spinning.fetch_sub(1, Ordering::SeqCst);
-                    return Some(item);
+                    return Next::Item(item);
                 }
             }
             if round % STEAL_EVERY == STEAL_EVERY - 1 {
                 if let Some(item) = self.steal(w, &mut watched) {
                     self.spinning.fetch_sub(1, Ordering::SeqCst);
-                    return Some(item);
+                    return Next::Item(item);
+                }
+                if self.take_nudge() {
+                    self.spinning.fetch_sub(1, Ordering::SeqCst);
+                    return Next::Idle;
                 }
                 yield_now();
             } else {
@@ -199,11 +247,17 @@ impl<T> RunQueue<T> {
         let mut s = lock(&self.state);
         loop {
             if s.closed {
-                return None;
+                return Next::Closed;
             }
             if let Some(item) = s.queue.pop_front() {
                 self.len.store(s.queue.len(), Ordering::SeqCst);
-                return Some(item);
+                return Next::Item(item);
+            }
+            // Read under the lock: a nudge sets the flag before it takes
+            // the lock to look for sleepers, so it is seen here or it finds
+            // this worker asleep and wakes it.
+            if self.take_nudge() {
+                return Next::Idle;
             }
             s.sleepers += 1;
             s = self.wakeup.wait(s).unwrap_or_else(|e| e.into_inner());
@@ -284,6 +338,24 @@ mod tests {
         assert_eq!(q.try_pop(), None);
         q.close();
         assert_eq!(q.pop(0), None);
+    }
+
+    #[test]
+    fn a_nudge_brings_a_sleeping_worker_out_for_idle_work_and_pop_waits_on() {
+        let q = Arc::new(RunQueue::<u32>::new(2));
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || q2.next(1));
+        // Long enough to poll and fall asleep.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        q.nudge();
+        assert_eq!(t.join().unwrap(), Next::Idle);
+        // `pop` is for items only: a nudge does not end its wait.
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || q2.pop(1));
+        q.nudge();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        q.push(3);
+        assert_eq!(t.join().unwrap(), Some(3));
     }
 
     #[test]

@@ -292,6 +292,12 @@ impl Context {
         self.node.log_from(&self.cell, text);
     }
 
+    /// Says that idle work is wanted again (something it keeps ready was
+    /// used): a worker that is waiting for services comes out to do it.
+    pub fn want_idle_work(&self) {
+        self.node.runq.nudge();
+    }
+
     /// Centiseconds since the node started.
     pub fn now(&self) -> u64 {
         self.node.now()

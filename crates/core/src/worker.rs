@@ -112,9 +112,10 @@ pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
                 if node.runq.len_hint() == 0 && node.idle_work() {
                     continue;
                 }
-                match node.runq.pop(index) {
-                    Some(c) => c,
-                    None => break,
+                match node.runq.next(index) {
+                    crate::runq::Next::Item(c) => c,
+                    crate::runq::Next::Idle => continue,
+                    crate::runq::Next::Closed => break,
                 }
             }
         };

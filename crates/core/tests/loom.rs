@@ -1,7 +1,8 @@
 //! Model checks of the run queue's handoff (run with
 //! `RUSTFLAGS="--cfg loom" cargo test -p skyhold-core --test loom --release`):
 //! every interleaving of a push and a worker going to sleep delivers the
-//! item (no lost wake-up), `close` wakes a sleeping worker, and an item in
+//! item (no lost wake-up), so does a nudge for idle work, `close` wakes a
+//! sleeping worker, and an item in
 //! one worker's slot is run exactly once even while another worker takes it.
 //!
 //! # Why these models can fail
@@ -29,7 +30,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use skyhold_core::runq::RunQueue;
+use skyhold_core::runq::{Next, RunQueue};
 // Outside the model: records what the explored runs did.
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -41,6 +42,17 @@ fn a_push_never_misses_a_worker_going_to_sleep() {
         let worker = thread::spawn(move || q2.pop(0));
         q.push(7u32);
         assert_eq!(worker.join().unwrap(), Some(7));
+    });
+}
+
+#[test]
+fn a_nudge_never_misses_a_worker_going_to_sleep() {
+    loom::model(|| {
+        let q = Arc::new(RunQueue::<u32>::new(1));
+        let q2 = q.clone();
+        let worker = thread::spawn(move || q2.next(0));
+        q.nudge();
+        assert_eq!(worker.join().unwrap(), Next::Idle);
     });
 }
 

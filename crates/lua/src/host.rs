@@ -134,6 +134,10 @@ impl LuaService {
         let name = words.next().ok_or("no service name")?.to_string();
         let args: Vec<String> = words.map(str::to_string).collect();
         let warmed = self.warm.as_ref().and_then(|w| w.take());
+        if warmed.is_some() {
+            // An idle worker builds the replacement; one asleep must be told.
+            ctx.want_idle_work();
+        }
         let (lua, budget) = match warmed {
             Some(state) => state,
             None => sandbox::new_unbound(&self.config.sandbox).map_err(|e| e.to_string())?,
