@@ -155,7 +155,10 @@ impl<T> RunQueue<T> {
         };
         let old = {
             let mut g = lock(&slot.item);
-            slot.stamp.fetch_add(1, Ordering::Relaxed);
+            // Only worker `w` writes its slot's stamp (thieves read it), so
+            // a load and a store do: no locked read-modify-write.
+            let stamp = slot.stamp.load(Ordering::Relaxed);
+            slot.stamp.store(stamp.wrapping_add(1), Ordering::Relaxed);
             slot.occupied.store(true, Ordering::Release);
             g.replace(item)
         };

@@ -206,12 +206,20 @@ fn the_exit_monitor_hears_of_every_exit() {
             ),
         )
         .unwrap();
+    let (set_tx, set) = mpsc::channel();
     node.spawn_as(
         skyhold_core::Subject::Script("launcher".into()),
-        svc(move |ctx| ctx.set_exit_monitor(monitor).unwrap(), |_, _| {}),
+        svc(
+            move |ctx| {
+                ctx.set_exit_monitor(monitor).unwrap();
+                let _ = set_tx.send(());
+            },
+            |_, _| {},
+        ),
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    // Not a sleep: on a loaded machine the setter may run late.
+    get(&set);
     let victim = node
         .spawn("victim", svc(|ctx| ctx.exit(), |_, _| {}))
         .unwrap();
