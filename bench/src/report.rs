@@ -160,8 +160,8 @@ impl Report {
         out.push('\n');
         out.push_str(
             "Each cell: **median** (min–max) over the passes. Runs of a benchmark are \
-             interleaved (skyhold, then skynet, pass after pass), so compare within this \
-             file only. Ratio = skyhold median ÷ skynet median: above 1 means skyhold is \
+             interleaved (every column once per pass, each pass starting one column later), \
+             so compare within this file only. Ratio = skyhold median ÷ skynet median: above 1 means skyhold is \
              faster, except for `flood` (a latency), where below 1 means skyhold is better.\n\n",
         );
 
