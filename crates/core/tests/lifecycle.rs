@@ -124,7 +124,23 @@ fn a_panicking_handler_fails_that_request_and_the_service_goes_on() {
     assert_eq!((got[0].0, got[0].1), (ptype::ERROR, 1));
     assert_eq!((got[1].0, got[1].1), (ptype::RESPONSE, 2));
     assert!(node.handle().is_alive(callee));
-    assert!(log.lock().iter().any(|l| l.contains("panicked")));
+    // The logger is a service too: the line may land after the replies.
+    assert!(
+        eventually(|| log.lock().iter().any(|l| l.contains("panicked"))),
+        "the panic was logged"
+    );
+}
+
+/// True once `f` is, polling for up to ten seconds.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !f() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
 }
 
 #[test]
@@ -185,10 +201,13 @@ fn the_monitor_reports_a_service_stuck_in_one_message() {
     )
     .unwrap();
     assert!(get(&done), "the endless flag was set");
-    assert!(log
-        .lock()
-        .iter()
-        .any(|l| l.contains("maybe in an endless loop") && l.contains(&stuck.to_string())));
+    assert!(
+        eventually(|| log
+            .lock()
+            .iter()
+            .any(|l| l.contains("maybe in an endless loop") && l.contains(&stuck.to_string()))),
+        "the monitor's report was logged"
+    );
 }
 
 #[test]
