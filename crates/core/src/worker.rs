@@ -23,7 +23,8 @@ pub struct Probe {
 }
 
 // Only the probe's own worker writes it, so the version is bumped with a
-// load and a store rather than a locked read-modify-write (two per message).
+// load and a store rather than a locked read-modify-write (two per message);
+// Release, so the monitor that sees a new version sees `current` with it.
 impl Probe {
     fn enter(&self, source: Handle, dest: Handle) {
         self.current.store(
@@ -39,8 +40,7 @@ impl Probe {
     }
 
     fn bump(&self) {
-        let v = self.version.load(Ordering::Relaxed);
-        self.version.store(v.wrapping_add(1), Ordering::Release);
+        bump(&self.version, Ordering::Release);
     }
 }
 
@@ -277,9 +277,9 @@ fn dispatch(
     probe.leave();
     // The service's slot lock is held: this worker is the counters' only
     // writer, so a load and a store do (no locked read-modify-write).
-    bump(&cell.stats.messages);
+    bump(&cell.stats.messages, Ordering::Relaxed);
     if result.is_err() {
-        bump(&cell.stats.errors);
+        bump(&cell.stats.errors, Ordering::Relaxed);
         node.counters.panics.fetch_add(1, Ordering::Relaxed);
         node.log_system(
             cell.handle(),
@@ -291,9 +291,11 @@ fn dispatch(
     }
 }
 
-/// Adds one to a counter that only the caller writes (readers may race).
-fn bump(counter: &AtomicU64) {
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+/// Adds one to a counter that only the caller writes (readers may race),
+/// storing with `order`.
+fn bump(counter: &AtomicU64, order: Ordering) {
+    let v = counter.load(Ordering::Relaxed);
+    counter.store(v.wrapping_add(1), order);
 }
 
 /// Retires a service: it runs its exit hook, leaves the registry and the
