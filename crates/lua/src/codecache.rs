@@ -7,6 +7,12 @@
 //! form. Only files read from the configured roots go through it, and only
 //! the runtime ever produces or loads the compiled form: a service can
 //! neither supply precompiled code nor read what the cache holds.
+//!
+//! It also keeps what each search found ([`CodeCache::find`]): a boot looks
+//! up its service and `require`s its modules, and checking and reading a
+//! file again (a dozen system calls: resolving every directory of its path
+//! and of its root, opening and reading it) costs more than the boot's own
+//! setup. A file found before is taken again after one look at its identity.
 
 use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, LuaOptions, StdLib};
@@ -14,18 +20,24 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+
+use crate::paths::{FileId, Found, LookupError, SearchPath};
 
 struct Entry {
-    modified: Option<SystemTime>,
+    id: Option<FileId>,
     len: usize,
     compiled: Arc<Vec<u8>>,
 }
 
-/// Compiled files by path.
+/// What the searches of one search path found, by name: `[0]` for names
+/// taken as they are, `[1]` for names whose dots stand for directories.
+type Finds = [HashMap<String, Found>; 2];
+
+/// Compiled files by path, and the files searches found.
 pub struct CodeCache {
     compiler: Mutex<Lua>,
     entries: Mutex<HashMap<PathBuf, Entry>>,
+    finds: Mutex<HashMap<Vec<String>, Finds>>,
 }
 
 impl std::fmt::Debug for CodeCache {
@@ -41,6 +53,7 @@ impl Default for CodeCache {
                 Lua::new_with(StdLib::NONE, LuaOptions::default()).expect("a bare Lua state"),
             ),
             entries: Mutex::new(HashMap::new()),
+            finds: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -138,31 +151,78 @@ pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Resu
 }
 
 impl CodeCache {
+    /// What `search` finds for `name` ([`SearchPath::lookup`]): the file
+    /// found last time if a lookup now would find it again unchanged
+    /// ([`SearchPath::still_finds`]), a fresh lookup otherwise. Failed
+    /// lookups are not kept.
+    pub fn find(
+        &self,
+        search: &SearchPath,
+        name: &str,
+        dots_are_dirs: bool,
+    ) -> Result<Found, LookupError> {
+        let slot = usize::from(dots_are_dirs);
+        let known = self
+            .finds
+            .lock()
+            .get(search.templates())
+            .and_then(|finds| finds[slot].get(name).cloned());
+        if let Some(found) = known {
+            if search.still_finds(name, dots_are_dirs, &found) {
+                return Ok(found);
+            }
+        }
+        let found = search.lookup(name, dots_are_dirs)?;
+        self.finds
+            .lock()
+            .entry(search.templates().to_vec())
+            .or_default()[slot]
+            .insert(name.to_string(), found.clone());
+        Ok(found)
+    }
+
     /// Loads `path` (text `source`) into `lua` now, for a later
     /// [`CodeCache::load`] of the same file to take instead of loading it
     /// again. Loading runs none of the chunk: it only makes the function.
     /// The pool of warm states does this off the boot's critical path.
     pub fn preload(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<()> {
-        let (name, compiled) = self.compiled(path, source)?;
+        let (name, compiled) = self.compiled(path, source, FileId::read(path))?;
+        preload_binary(lua, &name, compiled)
+    }
+
+    /// [`CodeCache::preload`] of a file [`CodeCache::find`] found.
+    pub fn preload_found(&self, lua: &Lua, found: &Found) -> mlua::Result<()> {
+        let (name, compiled) = self.compiled(&found.path, &found.text, Some(found.id))?;
         preload_binary(lua, &name, compiled)
     }
 
     /// Loads the text `source` of `path` into `lua` as a function.
     pub fn load(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<Function> {
-        let (name, compiled) = self.compiled(path, source)?;
+        let (name, compiled) = self.compiled(path, source, FileId::read(path))?;
+        load_binary(lua, &name, &compiled)
+    }
+
+    /// [`CodeCache::load`] of a file [`CodeCache::find`] found.
+    pub fn load_found(&self, lua: &Lua, found: &Found) -> mlua::Result<Function> {
+        let (name, compiled) = self.compiled(&found.path, &found.text, Some(found.id))?;
         load_binary(lua, &name, &compiled)
     }
 
     /// The chunk name of `path` and its compiled form, compiled now unless
-    /// the cache holds it for the file as it is.
-    fn compiled(&self, path: &Path, source: &[u8]) -> mlua::Result<(String, Arc<Vec<u8>>)> {
+    /// the cache holds it for the file as it is (`id`, when the file had
+    /// one as `source` was read).
+    fn compiled(
+        &self,
+        path: &Path,
+        source: &[u8],
+        id: Option<FileId>,
+    ) -> mlua::Result<(String, Arc<Vec<u8>>)> {
         let name = format!("@{}", path.display());
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let cached = {
             let entries = self.entries.lock();
             entries
                 .get(path)
-                .filter(|e| e.modified == modified && modified.is_some() && e.len == source.len())
+                .filter(|e| e.id == id && id.is_some() && e.len == source.len())
                 .map(|e| e.compiled.clone())
         };
         if let Some(c) = cached {
@@ -180,7 +240,7 @@ impl CodeCache {
         self.entries.lock().insert(
             path.to_path_buf(),
             Entry {
-                modified,
+                id,
                 len: source.len(),
                 compiled: bytes.clone(),
             },
@@ -192,13 +252,13 @@ impl CodeCache {
     /// it on a configured, confined path) and it still has the size and
     /// modification time it had then; `None` otherwise.
     pub fn loaded_text(&self, path: &Path) -> Option<Vec<u8>> {
-        let (modified, len) = {
+        let (id, len) = {
             let entries = self.entries.lock();
             let e = entries.get(path)?;
-            (e.modified?, e.len)
+            (e.id?, e.len)
         };
         let meta = std::fs::metadata(path).ok()?;
-        if !meta.is_file() || meta.len() != len as u64 || meta.modified().ok()? != modified {
+        if !meta.is_file() || meta.len() != len as u64 || FileId::of(&meta) != id {
             return None;
         }
         let bytes = std::fs::read(path).ok()?;
@@ -216,6 +276,78 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// A fresh directory for one test, and a search path over it.
+    fn search_dir(test: &str, templates: &[&str]) -> (PathBuf, SearchPath) {
+        let dir = std::env::temp_dir().join(format!("skyhold-finds-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec: Vec<String> = templates
+            .iter()
+            .map(|t| format!("{}/{t}", dir.display()))
+            .collect();
+        (dir, SearchPath::parse(&spec.join(";")))
+    }
+
+    #[test]
+    fn a_found_file_is_taken_again_until_it_changes() {
+        let (dir, search) = search_dir("again", &["?.lua"]);
+        std::fs::write(dir.join("m.lua"), "return 1").unwrap();
+        let cache = CodeCache::default();
+        let first = cache.find(&search, "m", true).unwrap();
+        let again = cache.find(&search, "m", true).unwrap();
+        assert!(Arc::ptr_eq(&first.text, &again.text), "not read again");
+        std::fs::write(dir.join("m.lua"), "return 'changed'").unwrap();
+        let changed = cache.find(&search, "m", true).unwrap();
+        assert_eq!(&*changed.text, b"return 'changed'");
+    }
+
+    #[test]
+    fn a_file_that_appears_under_an_earlier_template_is_found_instead() {
+        let (dir, search) = search_dir("earlier", &["a/?.lua", "b/?.lua"]);
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::create_dir_all(dir.join("b")).unwrap();
+        std::fs::write(dir.join("b/m.lua"), "return 'b'").unwrap();
+        let cache = CodeCache::default();
+        assert_eq!(
+            &*cache.find(&search, "m", false).unwrap().text,
+            b"return 'b'"
+        );
+        std::fs::write(dir.join("a/m.lua"), "return 'a'").unwrap();
+        assert_eq!(
+            &*cache.find(&search, "m", false).unwrap().text,
+            b"return 'a'"
+        );
+    }
+
+    #[test]
+    fn a_found_file_replaced_by_a_link_out_of_its_directory_is_refused() {
+        let (dir, search) = search_dir("escape", &["lib/?.lua"]);
+        std::fs::create_dir_all(dir.join("lib")).unwrap();
+        std::fs::write(dir.join("lib/m.lua"), "return 'inside'").unwrap();
+        std::fs::write(dir.join("secret.lua"), "return 'outside'").unwrap();
+        let cache = CodeCache::default();
+        cache.find(&search, "m", false).unwrap();
+        std::fs::remove_file(dir.join("lib/m.lua")).unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.lua"), dir.join("lib/m.lua")).unwrap();
+        match cache.find(&search, "m", false) {
+            Err(LookupError::Refused { why, .. }) => assert!(why.contains("outside"), "{why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_found_file_that_is_gone_is_not_found() {
+        let (dir, search) = search_dir("gone", &["?.lua"]);
+        std::fs::write(dir.join("m.lua"), "return 1").unwrap();
+        let cache = CodeCache::default();
+        cache.find(&search, "m", false).unwrap();
+        std::fs::remove_file(dir.join("m.lua")).unwrap();
+        assert!(matches!(
+            cache.find(&search, "m", false),
+            Err(LookupError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -77,10 +77,10 @@ pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> 
                 crate::modules::REQUIRE_CHUNK,
             ],
         )?;
-        let (file, bytes) = lua_path
-            .find_with("skynet", true)
+        let found = code
+            .find(&lua_path, "skynet", true)
             .map_err(|e| mlua::Error::runtime(e.to_string()))?;
-        code.preload(lua, &file, &bytes)
+        code.preload_found(lua, &found)
     });
     let warm = WarmStates::new(config.sandbox.clone(), config.warm_states, Some(prepare));
     if let Some(w) = &warm {
@@ -165,18 +165,18 @@ impl LuaService {
             lazy,
         )
         .map_err(|e| e.to_string())?;
-        let (path, source) = self
+        let script = self
             .config
-            .luaservice
-            .find(&name)
+            .code
+            .find(&self.config.luaservice, &name, false)
             .map_err(|e| format!("can't load service {name}: {e}"))?;
         self.config
             .pins
-            .check(&format!("service:{name}"), &source)?;
+            .check(&format!("service:{name}"), &script.text)?;
         let env: Table = lua.globals();
         env.set("SERVICE_NAME", name.as_str())
             .map_err(|e| e.to_string())?;
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = script.path.parent() {
             env.set("SERVICE_PATH", dir.display().to_string())
                 .map_err(|e| e.to_string())?;
         }
@@ -195,7 +195,7 @@ impl LuaService {
                         .map(|a| Value::String(lua.create_string(a).expect("string"))),
                 ))?;
             }
-            let chunk = self.config.code.load(&lua, &path, &source)?;
+            let chunk = self.config.code.load_found(&lua, &script)?;
             let argv: Vec<Value> = args
                 .iter()
                 .map(|a| lua.create_string(a).map(Value::String))

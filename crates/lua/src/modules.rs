@@ -45,12 +45,13 @@ pub fn install(
             cache.set(name.as_str(), v.clone())?;
             return Ok(v);
         }
-        let (file, bytes) = path
-            .find_with(&name, true)
+        let found = code
+            .find(&path, &name, true)
             .map_err(|e| mlua::Error::runtime(format!("module '{name}' not found:{e}")))?;
-        pins.check(&name, &bytes).map_err(mlua::Error::runtime)?;
-        let f = code.load(lua, &file, &bytes)?;
-        let v: Value = f.call((name.as_str(), file.display().to_string()))?;
+        pins.check(&name, &found.text)
+            .map_err(mlua::Error::runtime)?;
+        let f = code.load_found(lua, &found)?;
+        let v: Value = f.call((name.as_str(), found.path.display().to_string()))?;
         let v = if v.is_nil() { Value::Boolean(true) } else { v };
         let again: Value = cache.get(name.as_str())?;
         if again.is_nil() {

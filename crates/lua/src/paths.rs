@@ -7,7 +7,10 @@
 //! file no larger than `MAX_FILE`, and be text (not a precompiled chunk).
 
 use std::fmt;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Largest source file loaded.
 pub const MAX_FILE: u64 = 1 << 20;
@@ -51,6 +54,52 @@ impl fmt::Display for LookupError {
 
 impl std::error::Error for LookupError {}
 
+/// What tells one state of a file from another without reading it: the
+/// device and inode (so a path made to lead elsewhere is a different file),
+/// the size, and the modification and change times (a change time cannot be
+/// set back by hand). A file with the identity it had when it was read still
+/// holds the bytes read then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileId {
+    /// The identity `meta` describes.
+    pub fn of(meta: &Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// The identity of the file at `path` now (symlinks followed), if there
+    /// is one.
+    pub fn read(path: &Path) -> Option<FileId> {
+        std::fs::metadata(path).ok().map(|m| FileId::of(&m))
+    }
+}
+
+/// A file a search path found, checked and read.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The path, as the template made it (not resolved).
+    pub path: PathBuf,
+    /// The file's bytes.
+    pub text: Arc<[u8]>,
+    /// The file's identity, taken before it was read.
+    pub id: FileId,
+    /// Which template found it.
+    template: usize,
+}
+
 /// Checks a module or service name: dot- or slash-separated identifiers
 /// (letters, digits, `_`, `-`), at most 128 bytes.
 pub fn valid_name(name: &str) -> bool {
@@ -89,16 +138,17 @@ impl SearchPath {
         name: &str,
         dots_are_dirs: bool,
     ) -> Result<(PathBuf, Vec<u8>), LookupError> {
-        if !valid_name(name) {
-            return Err(LookupError::BadName(name.chars().take(130).collect()));
-        }
-        let rel = if dots_are_dirs {
-            name.replace('.', "/")
-        } else {
-            name.to_string()
-        };
+        self.lookup(name, dots_are_dirs)
+            .map(|found| (found.path, found.text.to_vec()))
+    }
+
+    /// Finds `name` (with `.` standing for `/` when `dots_are_dirs`): the
+    /// first template whose candidate exists decides, and its file must pass
+    /// every check or the lookup fails.
+    pub fn lookup(&self, name: &str, dots_are_dirs: bool) -> Result<Found, LookupError> {
+        let rel = relative(name, dots_are_dirs)?;
         let mut tried = Vec::new();
-        for t in &self.templates {
+        for (i, t) in self.templates.iter().enumerate() {
             let candidate = t.replace('?', &rel);
             let root = template_root(t);
             let path = PathBuf::from(&candidate);
@@ -127,15 +177,48 @@ impl SearchPath {
             if bytes.first() == Some(&0x1b) {
                 return Err(refused("precompiled chunks are not loaded"));
             }
-            return Ok((path, bytes));
+            return Ok(Found {
+                path,
+                text: bytes.into(),
+                id: FileId::of(&meta),
+                template: i,
+            });
         }
         Err(LookupError::NotFound(tried))
+    }
+
+    /// Whether a lookup of `name` now would find `found` again, told without
+    /// reading anything: its file has the identity it had, and no template
+    /// before the one that found it has a candidate now.
+    pub fn still_finds(&self, name: &str, dots_are_dirs: bool, found: &Found) -> bool {
+        let Ok(rel) = relative(name, dots_are_dirs) else {
+            return false;
+        };
+        let Some(earlier) = self.templates.get(..found.template) else {
+            return false;
+        };
+        FileId::read(&found.path) == Some(found.id)
+            && earlier
+                .iter()
+                .all(|t| std::fs::metadata(t.replace('?', &rel)).is_err())
     }
 
     /// Finds a service script by name (`luaservice`).
     pub fn find(&self, name: &str) -> Result<(PathBuf, Vec<u8>), LookupError> {
         self.find_with(name, false)
     }
+}
+
+/// `name` as the part of a path it stands for, if it is a valid name.
+fn relative(name: &str, dots_are_dirs: bool) -> Result<String, LookupError> {
+    if !valid_name(name) {
+        return Err(LookupError::BadName(name.chars().take(130).collect()));
+    }
+    Ok(if dots_are_dirs {
+        name.replace('.', "/")
+    } else {
+        name.to_string()
+    })
 }
 
 /// The directory part of a template, before the first `?`.
