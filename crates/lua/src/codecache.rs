@@ -38,6 +38,11 @@ pub struct CodeCache {
     compiler: Mutex<Lua>,
     entries: Mutex<HashMap<PathBuf, Entry>>,
     finds: Mutex<HashMap<Vec<String>, Finds>>,
+    /// Directories of the runtime's own Lua library: what is compiled from
+    /// them goes to services without local-variable names
+    /// ([`crate::lean`]). Everything else keeps its full debug information,
+    /// so errors in a service's own code still name its locals.
+    library: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for CodeCache {
@@ -54,8 +59,21 @@ impl Default for CodeCache {
             ),
             entries: Mutex::new(HashMap::new()),
             finds: Mutex::new(HashMap::new()),
+            library: Vec::new(),
         }
     }
+}
+
+/// `f` compiled for services: without local-variable names when `lean`
+/// and the reader understands the dump, whole otherwise.
+fn dump(f: &Function, lean: bool) -> Vec<u8> {
+    let whole = f.dump(false);
+    if lean {
+        if let Some(smaller) = crate::lean::without_local_names(&whole) {
+            return smaller;
+        }
+    }
+    whole
 }
 
 /// The runtime's own small Lua chunks (sandbox wrappers and the like),
@@ -142,7 +160,7 @@ pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Resu
                 .set_name(name)
                 .set_mode(ChunkMode::Text)
                 .into_function()?;
-            let c = Arc::new(f.dump(false));
+            let c = Arc::new(dump(&f, true));
             cache.lock().insert(name, c.clone());
             c
         }
@@ -151,6 +169,15 @@ pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Resu
 }
 
 impl CodeCache {
+    /// A cache that compiles the files under `library` (the runtime's own
+    /// `lualib/` and `service/`) without local-variable names.
+    pub fn with_library(library: Vec<PathBuf>) -> CodeCache {
+        CodeCache {
+            library,
+            ..CodeCache::default()
+        }
+    }
+
     /// What `search` finds for `name` ([`SearchPath::lookup`]): the file
     /// found last time if a lookup now would find it again unchanged
     /// ([`SearchPath::still_finds`]), a fresh lookup otherwise. Failed
@@ -235,7 +262,7 @@ impl CodeCache {
                 .set_name(name.as_str())
                 .set_mode(ChunkMode::Text)
                 .into_function()?;
-            Arc::new(f.dump(false))
+            Arc::new(dump(&f, self.library.iter().any(|d| path.starts_with(d))))
         };
         self.entries.lock().insert(
             path.to_path_buf(),
@@ -348,6 +375,34 @@ mod tests {
             cache.find(&search, "m", false),
             Err(LookupError::NotFound(_))
         ));
+    }
+
+    #[cfg(not(feature = "lua55"))]
+    #[test]
+    fn only_the_runtime_library_loses_its_local_names() {
+        const TEXT: &str = "local t = {} return function() local field = t.x return field.y end";
+        let (dir, _) = search_dir("library", &["?.lua"]);
+        std::fs::create_dir_all(dir.join("lualib")).unwrap();
+        let ours = dir.join("lualib/ours.lua");
+        let theirs = dir.join("theirs.lua");
+        std::fs::write(&ours, TEXT).unwrap();
+        std::fs::write(&theirs, TEXT).unwrap();
+        let cache = CodeCache::with_library(vec![dir.join("lualib")]);
+        let lua = Lua::new();
+        let error = |path: &Path| {
+            let f = cache.load(&lua, path, TEXT.as_bytes()).unwrap();
+            let g: Function = f.call(()).unwrap();
+            g.call::<()>(()).unwrap_err().to_string()
+        };
+        let (ours, theirs) = (error(&ours), error(&theirs));
+        assert!(
+            theirs.contains("theirs.lua:1:") && theirs.contains("local 'field'"),
+            "{theirs}"
+        );
+        assert!(
+            ours.contains("ours.lua:1:") && !ours.contains("'field'"),
+            "{ours}"
+        );
     }
 
     #[test]

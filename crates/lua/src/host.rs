@@ -53,7 +53,10 @@ impl LuaConfig {
             )),
             preload: None,
             sandbox: SandboxOptions::default(),
-            code: Arc::default(),
+            code: Arc::new(crate::codecache::CodeCache::with_library(vec![
+                root.join("lualib"),
+                root.join("service"),
+            ])),
             modules: Vec::new(),
             pins: Arc::default(),
             warm_states: crate::warm::DEFAULT_WARM_STATES,

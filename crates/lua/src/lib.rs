@@ -6,6 +6,7 @@ pub mod api;
 pub mod codecache;
 pub mod dispatch;
 pub mod host;
+pub mod lean;
 pub mod lpattern;
 pub mod modules;
 pub mod native_unpack;
