@@ -2,9 +2,14 @@
 //! changed on disk after deployment, or a path that leads out of the module
 //! directories (traversal and absolute names are covered by the sandbox
 //! escape test). With a pin manifest, a module whose bytes differ is
-//! refused with an error naming it; a symlink out of a root is refused.
+//! refused with an error naming it; a symlink out of a root is refused,
+//! also when the file it replaced was loaded before (the node keeps what
+//! it found, and must notice the swap).
 
 use crate::common::*;
+use skyhold_core::LogTarget;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[test]
 fn tampered_modules_and_symlinks_out_of_the_roots_are_refused() {
@@ -35,4 +40,51 @@ fn tampered_modules_and_symlinks_out_of_the_roots_are_refused() {
         ],
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_module_swapped_for_a_link_out_of_its_root_after_loading_is_refused() {
+    let base = std::env::temp_dir().join(format!("skyhold-swap-{}", std::process::id()));
+    let (lib, elsewhere) = (base.join("lib"), base.join("elsewhere"));
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(lib.join("swap_mod.lua"), "return { where = 'inside' }\n").unwrap();
+    std::fs::write(elsewhere.join("evil.lua"), "return { where = 'outside' }\n").unwrap();
+
+    let threats = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/threats/lua");
+    let env = [
+        ("thread", "2".to_string()),
+        ("harbor", "0".to_string()),
+        ("start", "swapped_module".to_string()),
+        ("luaservice", format!("{}/?.lua", threats.display())),
+        (
+            "lua_path",
+            format!("{}/?.lua;{}/?.lua", threats.display(), lib.display()),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut settings = skyhold::settings(env, &threats).expect("settings");
+    let log = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    settings.node.log = LogTarget::Memory(log.clone());
+    let node = skyhold::boot(settings).expect("boot");
+    let logged = |what: &str| log.lock().iter().any(|l| l.contains(what));
+
+    assert!(
+        wait_until(Duration::from_secs(30), || logged("FIRST LOADED")
+            || logged("FAIL")),
+        "the module was never loaded"
+    );
+    std::fs::remove_file(lib.join("swap_mod.lua")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("evil.lua"), lib.join("swap_mod.lua")).unwrap();
+    wait_until(Duration::from_secs(30), || logged("PASS") || logged("FAIL"));
+    node.shutdown();
+    let lines = log.lock().clone();
+    std::fs::remove_dir_all(&base).ok();
+    assert!(
+        lines.iter().any(|l| l.contains("PASS")) && !lines.iter().any(|l| l.contains("FAIL")),
+        "{}",
+        lines.join("\n")
+    );
 }
