@@ -39,7 +39,7 @@ pub struct CodeCache {
     entries: Mutex<HashMap<PathBuf, Entry>>,
     finds: Mutex<HashMap<Vec<String>, Finds>>,
     /// Directories of the runtime's own Lua library: what is compiled from
-    /// them goes to services without local-variable names
+    /// them goes to services without variable names
     /// ([`crate::lean`]). Everything else keeps its full debug information,
     /// so errors in a service's own code still name its locals.
     library: Vec<PathBuf>,
@@ -64,7 +64,7 @@ impl Default for CodeCache {
     }
 }
 
-/// `f` compiled for services: without local-variable names when `lean`
+/// `f` compiled for services: without variable names when `lean`
 /// and the reader understands the dump, whole otherwise.
 fn dump(f: &Function, lean: bool) -> Vec<u8> {
     let whole = f.dump(false);
@@ -170,7 +170,7 @@ pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Resu
 
 impl CodeCache {
     /// A cache that compiles the files under `library` (the runtime's own
-    /// `lualib/` and `service/`) without local-variable names.
+    /// `lualib/` and `service/`) without variable names.
     pub fn with_library(library: Vec<PathBuf>) -> CodeCache {
         CodeCache {
             library,

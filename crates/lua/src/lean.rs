@@ -1,14 +1,15 @@
-//! Compiled chunks without the names of their local variables.
+//! Compiled chunks without the names of their variables.
 //!
 //! Loading a compiled chunk interns every string in it again, in every
-//! state that loads it, and a chunk's local-variable names are most of its
+//! state that loads it, and a chunk's variable names are most of its
 //! strings: undumping `skynet.lua` takes about 2.5 times as long with them
 //! as without any debug information. Lua's own `strip` drops everything, the
 //! source name and line numbers too, so an error raised in a library
 //! function would no longer say where it was. [`without_local_names`] keeps
-//! the source, the lines and the upvalue names (`_ENV` is found by name) and
-//! drops only the locals' names, which only `debug.getlocal` and the
-//! `(local 'x')` part of an error message read.
+//! the source and the lines and drops the names of locals and of upvalues
+//! other than `_ENV` (mlua finds a chunk's environment by that name). Only
+//! `debug.getlocal`/`getupvalue` and the `(local 'x')`/`(upvalue 'x')` part
+//! of an error message read them.
 //!
 //! The input is a chunk this process just dumped, but the reader still
 //! checks every length against what is left and gives up (`None`) on
@@ -29,8 +30,9 @@ const FLOAT: u8 = 0x13;
 const SHORT_STRING: u8 = 0x04;
 const LONG_STRING: u8 = 0x14;
 
-/// `chunk` (a Lua 5.4 dump) with every function's local-variable names
-/// left out; `None` if it is not a dump this reader understands.
+/// `chunk` (a Lua 5.4 dump) with every function's local-variable names,
+/// and its upvalue names but `_ENV`, left out; `None` if it is not a dump
+/// this reader understands.
 pub fn without_local_names(chunk: &[u8]) -> Option<Vec<u8>> {
     let mut r = Reader {
         input: chunk,
@@ -162,7 +164,21 @@ impl Reader<'_> {
         }
         let upvalue_names = self.copy_size()?;
         for _ in 0..upvalue_names {
-            self.copy_string()?;
+            self.upvalue_name()?;
+        }
+        Some(())
+    }
+
+    /// Copies an upvalue's name if it is `_ENV` (mlua finds a chunk's
+    /// environment by that name), and writes no name otherwise.
+    fn upvalue_name(&mut self) -> Option<()> {
+        let n = self.size()?;
+        let is_env = self.take(n.saturating_sub(1))? == b"_ENV" && n > 0;
+        if is_env {
+            self.out.push(0x80 | 5);
+            self.out.extend_from_slice(b"_ENV");
+        } else {
+            self.out.push(0x80);
         }
         Some(())
     }
@@ -239,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_still_say_where_and_lose_only_the_local_name() {
+    fn errors_still_say_where_without_the_local_name() {
         let lua = Lua::new();
         let message = |chunk: &[u8]| {
             let (_, fails): (mlua::Function, mlua::Function) = load(&lua, chunk).call(()).unwrap();
@@ -255,6 +271,23 @@ mod tests {
         assert!(with_names.contains("local 'field'"), "{with_names}");
         assert!(without.contains("lean.lua:9:"), "{without}");
         assert!(!without.contains("'field'"), "{without}");
+    }
+
+    #[test]
+    fn upvalue_names_go_too() {
+        let text = "local t return function() return t.x end";
+        let lua = Lua::new();
+        let message = |chunk: &[u8]| {
+            let f: mlua::Function = load(&lua, chunk).call(()).unwrap();
+            f.call::<()>(()).unwrap_err().to_string()
+        };
+        let full = dumped(text);
+        assert!(message(&full).contains("upvalue 't'"), "{}", message(&full));
+        let without = message(&without_local_names(&full).unwrap());
+        assert!(
+            without.contains("lean.lua:1:") && !without.contains("'t'"),
+            "{without}"
+        );
     }
 
     #[test]
