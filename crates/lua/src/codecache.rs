@@ -208,16 +208,10 @@ impl CodeCache {
         Ok(found)
     }
 
-    /// Loads `path` (text `source`) into `lua` now, for a later
-    /// [`CodeCache::load`] of the same file to take instead of loading it
-    /// again. Loading runs none of the chunk: it only makes the function.
-    /// The pool of warm states does this off the boot's critical path.
-    pub fn preload(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<()> {
-        let (name, compiled) = self.compiled(path, source, FileId::read(path))?;
-        preload_binary(lua, &name, compiled)
-    }
-
-    /// [`CodeCache::preload`] of a file [`CodeCache::find`] found.
+    /// Loads a file [`CodeCache::find`] found into `lua` now, for a later
+    /// load of the same file to take instead of loading it again. Loading
+    /// runs none of the chunk: it only makes the function. The pool of warm
+    /// states does this off the boot's critical path.
     pub fn preload_found(&self, lua: &Lua, found: &Found) -> mlua::Result<()> {
         let (name, compiled) = self.compiled(&found.path, &found.text, Some(found.id))?;
         preload_binary(lua, &name, compiled)
@@ -296,6 +290,15 @@ impl CodeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `cache` finds for the file `path` that [`file`] wrote.
+    fn found(cache: &CodeCache, path: &Path) -> Found {
+        let dir = path.parent().unwrap().display();
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        cache
+            .find(&SearchPath::parse(&format!("{dir}/?.lua")), name, false)
+            .unwrap()
+    }
 
     fn file(name: &str, text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("skyhold-codecache-{}", std::process::id()));
@@ -410,9 +413,7 @@ mod tests {
         let cache = CodeCache::default();
         let lua = Lua::new();
         let path = file("counted.lua", "RUNS = (RUNS or 0) + 1 return RUNS");
-        cache
-            .preload(&lua, &path, &std::fs::read(&path).unwrap())
-            .unwrap();
+        cache.preload_found(&lua, &found(&cache, &path)).unwrap();
         assert!(lua.globals().get::<Option<i64>>("RUNS").unwrap().is_none());
         let f = cache
             .load(&lua, &path, &std::fs::read(&path).unwrap())
@@ -430,9 +431,7 @@ mod tests {
         let cache = CodeCache::default();
         let lua = Lua::new();
         let path = file("changing.lua", "return 'old'");
-        cache
-            .preload(&lua, &path, &std::fs::read(&path).unwrap())
-            .unwrap();
+        cache.preload_found(&lua, &found(&cache, &path)).unwrap();
         std::fs::write(&path, "return 'the new one'").unwrap();
         let f = cache
             .load(&lua, &path, &std::fs::read(&path).unwrap())
@@ -464,9 +463,7 @@ mod tests {
         let cache = CodeCache::default();
         let lua = Lua::new();
         let path = file("unasked.lua", "return 1");
-        cache
-            .preload(&lua, &path, &std::fs::read(&path).unwrap())
-            .unwrap();
+        cache.preload_found(&lua, &found(&cache, &path)).unwrap();
         forget_preloaded(&lua);
         assert!(lua.app_data_ref::<Preloaded>().is_none());
     }

@@ -57,20 +57,19 @@ struct Reader<'a> {
     number: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     /// The next `n` bytes, consumed.
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.at.checked_add(n)?;
-        let bytes = self.input.get(self.at..end)?;
-        self.at = end;
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let input = self.input;
+        let bytes = input.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
         Some(bytes)
     }
 
+    /// The next `n` bytes, consumed and copied to the output.
     fn copy(&mut self, n: usize) -> Option<()> {
-        let end = self.at.checked_add(n)?;
-        let bytes = self.input.get(self.at..end)?;
+        let bytes = self.take(n)?;
         self.out.extend_from_slice(bytes);
-        self.at = end;
         Some(())
     }
 
@@ -97,7 +96,8 @@ impl Reader<'_> {
     fn copy_size(&mut self) -> Option<usize> {
         let start = self.at;
         let n = self.size()?;
-        self.out.extend_from_slice(&self.input[start..self.at]);
+        let input = self.input;
+        self.out.extend_from_slice(&input[start..self.at]);
         Some(n)
     }
 
@@ -127,7 +127,7 @@ impl Reader<'_> {
         if integer != float {
             return None;
         }
-        self.out.extend_from_slice(&[instruction, integer, float]);
+        self.out.extend_from_slice(sizes);
         self.instruction = usize::from(instruction);
         self.number = usize::from(integer);
         // The check values: an integer and a float.
