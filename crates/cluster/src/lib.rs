@@ -1,0 +1,11 @@
+//! skyhold's cluster: skynet's cluster API and wire format between nodes,
+//! over mutually authenticated TLS links, with only registered names
+//! reachable from other nodes unless the operator names a peer as trusted.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod reassembly;
+pub mod tls;
+pub mod wire;
+
+pub use config::ClusterConfig;
