@@ -53,6 +53,8 @@ pub struct Settings {
     pub bootstrap: String,
     /// Socket limits.
     pub net: skyhold_net::NetLimits,
+    /// The cluster's identity, trusted peers and limits.
+    pub cluster: skyhold_cluster::ClusterConfig,
     /// Notes for the operator (keys that are ignored, and why).
     pub warnings: Vec<String>,
 }
@@ -94,6 +96,15 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             net.set(key, v)?;
         }
     }
+    let mut cluster = skyhold_cluster::ClusterConfig::default();
+    for key in skyhold_cluster::ClusterConfig::KEYS {
+        if let Some(v) = env.get(*key) {
+            cluster.set(key, v, base)?;
+        }
+    }
+    cluster.map_reader = Some(Arc::new(|path: &Path| {
+        config::load(path).map_err(|e| e.to_string())
+    }));
     let policy = match env.get("policy") {
         Some(p) => policy_file::load(&base.join(p))?,
         None => Policy::default(),
@@ -210,6 +221,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         lua,
         bootstrap,
         net,
+        cluster,
         warnings,
     })
 }
@@ -236,6 +248,21 @@ pub fn boot(s: Settings) -> Result<Node, String> {
             ordinary: true,
         },
     );
+    let cluster = Arc::new(parking_lot::Mutex::new(Some(s.cluster)));
+    node.register_module(
+        "clusterd",
+        skyhold_core::Module {
+            factory: Arc::new(move |_args: &str| {
+                let config = cluster.lock().take().ok_or("clusterd runs once per node")?;
+                Ok(Box::new(skyhold_cluster::Clusterd::new(config))
+                    as Box<dyn skyhold_core::Service>)
+            }),
+            script_host: false,
+            ordinary: false,
+        },
+    );
+    node.launch("clusterd", "")
+        .map_err(|e| format!("clusterd: {e}"))?;
     let mut lua = s.lua;
     lua.modules.push((
         "skynet.socketdriver".into(),

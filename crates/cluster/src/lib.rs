@@ -4,8 +4,11 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod link;
 pub mod reassembly;
+pub mod service;
 pub mod tls;
 pub mod wire;
 
 pub use config::ClusterConfig;
+pub use service::Clusterd;

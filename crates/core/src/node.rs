@@ -1080,6 +1080,12 @@ impl NodeRef {
         self.0.registry.get(h).map(|c| c.mailbox.len())
     }
 
+    /// Writes a refusal of something no local service asked for (a remote
+    /// peer, a client) to the audit log; `who` names it.
+    pub fn audit_refused_by(&self, who: &str, what: &str, whom: &str, why: &str) {
+        self.0.audit_refused(who, what, whom, why);
+    }
+
     /// Writes a refusal to the audit log on the runtime's behalf.
     pub fn audit_refused(&self, who: Handle, what: &str, whom: &str, why: &str) {
         if let Some(c) = self.0.registry.get(who) {

@@ -275,6 +275,9 @@ impl Default for Policy {
         for (name, script) in SYSTEM_NAMES {
             p.reserve_name(name, Subject::Script((*script).to_string()));
         }
+        // The cluster service's name: a service that took it first would
+        // see every cluster call of the node.
+        p.reserve_name(".clusterd", Subject::Native("clusterd".into()));
         p
     }
 }

@@ -1,0 +1,698 @@
+//! `clusterd`: the node's one cluster service. Local services reach it
+//! through `skynet.cluster`; it owns every link, pairs replies with the
+//! calls they answer, and decides what a remote request may reach.
+//!
+//! Commands arrive as `lua` messages packed with `skynet.pack`:
+//!
+//! | command | arguments | reply |
+//! |---|---|---|
+//! | `req` | node, address, packed arguments | the remote reply, as sent |
+//! | `push` | node, address, packed arguments | none |
+//! | `listen` | host or node name, port or nil | address, port |
+//! | `reload` | table of `name = "host:port"` or `false`, or nil | nothing |
+//! | `register` | name, handle | nothing |
+//! | `unregister` | name | nothing |
+//! | `stat` | — | a table of the counters |
+//!
+//! A remote request may address a name registered with `register` (as
+//! `@name`), or ask which handle such a name has (address 0). Numeric
+//! handles and local names are refused, and the refusal is audited, unless
+//! the peer is named in `cluster_any_address`: skynet lets every peer reach
+//! every service, `.launcher` included (spec §7.7).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use skyhold_core::{ptype, Context, Grant, Handle, Message, Payload, Service};
+use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Table, Value};
+
+use crate::config::ClusterConfig;
+use crate::link::{self, Event, Hub, LinkId, LinkShared, Target};
+use crate::tls::Tls;
+use crate::wire::{self, Address};
+
+/// The name `clusterd` registers; reserved for it.
+pub const NAME: &str = ".clusterd";
+
+/// Map keys starting with this are options, not nodes (skynet's rule).
+const OPTION_PREFIX: &str = "__";
+
+struct Link {
+    shared: Arc<LinkShared>,
+    /// The node at the other end (for inbound links, as identified).
+    peer: String,
+    /// Outbound: calls waiting for a reply, by this node's wire session.
+    calls: HashMap<u32, (Handle, i32)>,
+    next_session: u32,
+    /// Inbound: may its requests address any local service?
+    any_address: bool,
+}
+
+impl Link {
+    fn new(shared: Arc<LinkShared>, peer: String, any_address: bool) -> Link {
+        Link {
+            shared,
+            peer,
+            calls: HashMap::new(),
+            next_session: 0,
+            any_address,
+        }
+    }
+
+    /// The next wire session: 1 up to `i32::MAX`, then 1 again, as skynet's
+    /// sender numbers them.
+    fn session(&mut self) -> u32 {
+        self.next_session = if self.next_session >= i32::MAX as u32 {
+            1
+        } else {
+            self.next_session + 1
+        };
+        self.next_session
+    }
+}
+
+/// A request for a node with no address yet, held until a reload gives one.
+struct Held {
+    source: Handle,
+    session: i32,
+    target: Target,
+    data: Vec<u8>,
+}
+
+/// The cluster service.
+pub struct Clusterd {
+    config: Option<ClusterConfig>,
+    hub: Option<Arc<Hub>>,
+    runtime: Option<tokio::runtime::Runtime>,
+    nowaiting: bool,
+    /// Names reachable from other nodes as `@name`.
+    registered: BTreeMap<String, Handle>,
+    /// Node name → its outbound link.
+    outbound: HashMap<String, LinkId>,
+    links: HashMap<LinkId, Link>,
+    held: HashMap<String, VecDeque<Held>>,
+    /// Calls made for inbound requests: local session → (link, wire session).
+    serving: HashMap<i32, (LinkId, u32)>,
+    listener: Option<tokio::task::AbortHandle>,
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(String::from_utf8_lossy(s).into_owned()),
+        _ => None,
+    }
+}
+
+fn bytes(v: Option<&Value>) -> Option<&[u8]> {
+    match v? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn target_of(v: Option<&Value>) -> Result<Target, String> {
+    match v {
+        Some(Value::Integer(h)) => u32::try_from(*h)
+            .map(Target::Handle)
+            .map_err(|_| format!("cluster: {h} is not a service address")),
+        Some(Value::Real(f)) if f.fract() == 0.0 && *f >= 0.0 && *f <= u32::MAX as f64 => {
+            Ok(Target::Handle(*f as u32))
+        }
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= wire::MAX_NAME => {
+            Ok(Target::Name(s.clone()))
+        }
+        Some(Value::String(s)) => Err(format!(
+            "cluster: a name must be 1 to {} bytes, this one is {}",
+            wire::MAX_NAME,
+            s.len()
+        )),
+        _ => Err("cluster: the address must be a number or a name".into()),
+    }
+}
+
+fn packed(values: &[Value]) -> Payload {
+    Payload::from(pack(values).unwrap_or_default())
+}
+
+impl Clusterd {
+    /// A `clusterd` with these settings; it starts no thread until a link
+    /// or a listener is needed.
+    pub fn new(config: ClusterConfig) -> Clusterd {
+        Clusterd {
+            config: Some(config),
+            hub: None,
+            runtime: None,
+            nowaiting: false,
+            registered: BTreeMap::new(),
+            outbound: HashMap::new(),
+            links: HashMap::new(),
+            held: HashMap::new(),
+            serving: HashMap::new(),
+            listener: None,
+        }
+    }
+
+    fn hub(&self) -> &Arc<Hub> {
+        self.hub.as_ref().expect("clusterd initialised")
+    }
+
+    fn rt(&mut self) -> Result<tokio::runtime::Handle, String> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("skyhold-cluster")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cluster thread: {e}"))?;
+            self.runtime = Some(rt);
+        }
+        Ok(self.runtime.as_ref().expect("just made").handle().clone())
+    }
+
+    /// Replaces the node map; `None` re-reads the map file.
+    fn reload(&mut self, ctx: &Context, table: Option<&Table>) -> Result<(), String> {
+        let hub = self.hub().clone();
+        let mut entries: Vec<(String, Option<String>)> = Vec::new();
+        match table {
+            Some(t) => {
+                for (k, v) in &t.hash {
+                    let Value::String(k) = k else { continue };
+                    let k = String::from_utf8_lossy(k).into_owned();
+                    let v = match v {
+                        Value::String(s) => Some(String::from_utf8_lossy(s).into_owned()),
+                        // Only options take `true`; a node is an address or `false`.
+                        Value::Boolean(true) => Some("true".to_string()),
+                        _ => None,
+                    };
+                    entries.push((k, v));
+                }
+            }
+            None => {
+                let (Some(path), Some(read)) = (&hub.config.map_file, &hub.config.map_reader)
+                else {
+                    return Err("cluster: no map file (config cluster) to reload".into());
+                };
+                for (k, v) in read(path)? {
+                    let v = (v != "false").then_some(v);
+                    entries.push((k, v));
+                }
+            }
+        }
+        let from_file = table.is_none();
+        let mut changed = Vec::new();
+        {
+            let mut map = hub.map.write();
+            for (name, addr) in entries {
+                if let Some(opt) = name.strip_prefix(OPTION_PREFIX) {
+                    if opt == "nowaiting" {
+                        self.nowaiting = addr.is_some_and(|a| a != "false");
+                    }
+                    continue;
+                }
+                if !from_file && hub.config.plaintext.contains(&name) {
+                    // A plaintext peer is trusted by its address alone, so
+                    // only the operator's file may say where it is.
+                    ctx.audit_refusal(
+                        ctx.handle(),
+                        "cluster.reload",
+                        &format!(
+                            "node {name} is in cluster_plaintext; its address comes only from the map file"
+                        ),
+                    );
+                    continue;
+                }
+                if map.get(&name) != Some(&addr) {
+                    changed.push(name.clone());
+                    map.insert(name, addr);
+                }
+            }
+        }
+        for name in changed {
+            // A link to the old address goes; the next call opens one anew.
+            if let Some(id) = self.outbound.get(&name).copied() {
+                self.drop_link(ctx, id, "its node was given a new address");
+            }
+            self.release_held(ctx, &name);
+        }
+        Ok(())
+    }
+
+    fn release_held(&mut self, ctx: &Context, node: &str) {
+        let Some(q) = self.held.remove(node) else {
+            return;
+        };
+        for h in q {
+            self.request(ctx, h.source, h.session, node, h.target, h.data);
+        }
+    }
+
+    /// The outbound link to `node`, opened if need be. `Err(None)`: the
+    /// node has no address yet (hold the request); `Err(Some(why))`: fail.
+    fn link_to(&mut self, node: &str) -> Result<LinkId, Option<String>> {
+        if let Some(id) = self.outbound.get(node) {
+            return Ok(*id);
+        }
+        let hub = self.hub().clone();
+        let addr = match hub.map.read().get(node) {
+            Some(Some(a)) => a.clone(),
+            Some(None) => return Err(Some(format!("cluster: node {node} is down"))),
+            None if self.nowaiting => return Err(Some(format!("cluster: no node {node}"))),
+            None => return Err(None),
+        };
+        let rt = self.rt().map_err(Some)?;
+        let id = hub.new_link();
+        let shared = link::connect(&hub, &rt, id, node.to_string(), addr);
+        self.links
+            .insert(id, Link::new(shared, node.to_string(), false));
+        self.outbound.insert(node.to_string(), id);
+        Ok(id)
+    }
+
+    /// Sends a request (`session` 0: a push) for local `source` to `node`.
+    fn request(
+        &mut self,
+        ctx: &Context,
+        source: Handle,
+        session: i32,
+        node: &str,
+        target: Target,
+        data: Vec<u8>,
+    ) {
+        let hub = self.hub().clone();
+        let fail = |why: String| {
+            hub.counters.unreachable.fetch_add(1, Ordering::Relaxed);
+            ctx.log(&why);
+            if session != 0 {
+                let _ = ctx.reply_error(source, session, Payload::from(why));
+            }
+        };
+        let id = match self.link_to(node) {
+            Ok(id) => id,
+            Err(Some(why)) => return fail(why),
+            Err(None) => {
+                let q = self.held.entry(node.to_string()).or_default();
+                if q.len() >= hub.config.max_waiting {
+                    return fail(format!(
+                        "cluster: {} requests already wait for node {node}, which has no address (config cluster_max_waiting)",
+                        hub.config.max_waiting
+                    ));
+                }
+                q.push_back(Held {
+                    source,
+                    session,
+                    target,
+                    data,
+                });
+                return;
+            }
+        };
+        let link = self.links.get_mut(&id).expect("link_to gives a live link");
+        let wire_session = link.session();
+        let address = match &target {
+            Target::Handle(h) => Address::Handle(*h),
+            Target::Name(n) => Address::Name(n),
+        };
+        let mut out = Vec::with_capacity(data.len() + 16);
+        if let Err(e) = wire::encode_request(&mut out, address, wire_session, session == 0, &data) {
+            return fail(format!("cluster: {e}"));
+        }
+        if session != 0 {
+            link.calls.insert(wire_session, (source, session));
+        }
+        if !link.shared.send(out, hub.config.max_queued) {
+            hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
+            self.drop_link(
+                ctx,
+                id,
+                "more bytes wait to be written than cluster_max_queued allows",
+            );
+        }
+    }
+
+    /// Closes a link and fails whatever waited on it.
+    fn drop_link(&mut self, ctx: &Context, id: LinkId, why: &str) {
+        let Some(link) = self.links.remove(&id) else {
+            return;
+        };
+        link.shared.stop();
+        if self.outbound.get(&link.peer) == Some(&id) {
+            self.outbound.remove(&link.peer);
+        }
+        ctx.log(&format!("cluster: link with {} closed: {why}", link.peer));
+        for (_, (source, session)) in link.calls {
+            let text = format!("cluster: link with {} closed: {why}", link.peer);
+            let _ = ctx.reply_error(source, session, Payload::from(text));
+        }
+        self.serving.retain(|_, (l, _)| *l != id);
+    }
+
+    fn local_command(&mut self, ctx: &Context, msg: &Message) -> Result<Option<Payload>, String> {
+        let limits = PackLimits::default();
+        let args = unpack_limited(msg.payload.as_slice(), &limits).map_err(|e| e.to_string())?;
+        let cmd = text(args.first()).ok_or("cluster: no command")?;
+        match cmd.as_str() {
+            "req" | "push" => {
+                let node = text(args.get(1)).ok_or("cluster: the node must be a name")?;
+                let target = target_of(args.get(2))?;
+                let data = bytes(args.get(3)).unwrap_or_default().to_vec();
+                let session = if cmd == "req" { msg.session } else { 0 };
+                if cmd == "req" && session == 0 {
+                    return Err("cluster: req needs a call, not a send".into());
+                }
+                self.request(ctx, msg.source, session, &node, target, data);
+                Ok(None)
+            }
+            "listen" => self.listen(ctx, args.get(1), args.get(2)).map(Some),
+            "reload" => {
+                let t = match args.get(1) {
+                    Some(Value::Table(t)) => Some(t),
+                    _ => None,
+                };
+                self.reload(ctx, t)?;
+                Ok(Some(Payload::empty()))
+            }
+            "register" => {
+                let name = text(args.get(1)).ok_or("cluster: register needs a name")?;
+                let name = name.strip_prefix('@').unwrap_or(&name).to_string();
+                if name.is_empty() || name.len() >= wire::MAX_NAME {
+                    return Err("cluster: a registered name must be 1 to 254 bytes".into());
+                }
+                let who = match args.get(2) {
+                    Some(Value::Integer(h)) => Handle(*h as u32),
+                    _ => msg.source,
+                };
+                // Exposing a service to other nodes is skynet's everyday
+                // `cluster.register(name, addr)`, so any service may expose
+                // an ordinary one; one that holds grants (the launcher, a
+                // gate) is exposed only by a holder of name_other.
+                let privileged = match ctx.identity_of(who) {
+                    Some(id) => !id.role.grants.is_empty(),
+                    None => return Err(format!("cluster: no service {who} to register")),
+                };
+                if who != msg.source && privileged && !ctx.permits(msg.source, Grant::NameOther) {
+                    ctx.audit_refusal(
+                        msg.source,
+                        "cluster.register",
+                        &format!("{who} holds grants; exposing it to other nodes needs name_other"),
+                    );
+                    return Err(format!(
+                        "not permitted: cluster.register of {who}, which holds grants (see the audit log)"
+                    ));
+                }
+                if let Some(h) = self.registered.get(&name) {
+                    if *h != who {
+                        return Err(format!("cluster: name {name} is registered to {h}"));
+                    }
+                }
+                self.registered.insert(name, who);
+                Ok(Some(Payload::empty()))
+            }
+            "unregister" => {
+                let name = text(args.get(1)).ok_or("cluster: unregister needs a name")?;
+                let name = name.strip_prefix('@').unwrap_or(&name).to_string();
+                match self.registered.get(&name) {
+                    Some(h) if *h != msg.source && !ctx.permits(msg.source, Grant::NameOther) => {
+                        Err(format!("not permitted: {name} belongs to {h}"))
+                    }
+                    _ => {
+                        self.registered.remove(&name);
+                        Ok(Some(Payload::empty()))
+                    }
+                }
+            }
+            "stat" => {
+                let mut t = Table::default();
+                for (k, v) in self.hub().counters.snapshot() {
+                    t.hash.push((
+                        Value::String(k.as_bytes().to_vec()),
+                        Value::Integer(v as i64),
+                    ));
+                }
+                t.hash.push((
+                    Value::String(b"links".to_vec()),
+                    Value::Integer(self.links.len() as i64),
+                ));
+                Ok(Some(packed(&[Value::Table(t)])))
+            }
+            other => Err(format!("cluster: unknown command {other}")),
+        }
+    }
+
+    fn listen(
+        &mut self,
+        ctx: &Context,
+        a: Option<&Value>,
+        b: Option<&Value>,
+    ) -> Result<Payload, String> {
+        let hub = self.hub().clone();
+        let addr = match (a, b) {
+            (Some(Value::Integer(port)), _) => format!("0.0.0.0:{port}"),
+            (Some(Value::String(_)), Some(Value::Integer(port))) => {
+                format!("{}:{port}", text(a).unwrap_or_default())
+            }
+            (Some(Value::String(_)), _) => {
+                let name = text(a).unwrap_or_default();
+                match hub.map.read().get(&name) {
+                    Some(Some(addr)) => addr.clone(),
+                    _ => return Err(format!("cluster: no address for node {name} to listen on")),
+                }
+            }
+            _ => return Err("cluster.open needs a port or a node name".into()),
+        };
+        if hub.tls.is_none() && hub.config.plaintext.is_empty() {
+            return Err(
+                "cluster: refusing to listen with no TLS identity (config cluster_cert, cluster_key, cluster_ca); name legacy peers in cluster_plaintext to allow plain TCP"
+                    .into(),
+            );
+        }
+        let std_listener = std::net::TcpListener::bind(&addr)
+            .map_err(|e| format!("cluster: listen on {addr}: {e}"))?;
+        let local = std_listener.local_addr().map_err(|e| e.to_string())?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| e.to_string())?;
+        let rt = self.rt()?;
+        let listener = {
+            let _guard = rt.enter();
+            tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?
+        };
+        if let Some(old) = self.listener.replace(link::listen(&hub, &rt, listener)) {
+            old.abort();
+        }
+        ctx.log(&format!("cluster: listening on {local}"));
+        Ok(packed(&[
+            Value::String(local.ip().to_string().into_bytes()),
+            Value::Integer(i64::from(local.port())),
+        ]))
+    }
+
+    fn event(&mut self, ctx: &Context, e: Event) {
+        match e {
+            Event::Accepted { link, peer, shared } => {
+                let any = self.hub().config.any_address.contains(&peer);
+                self.links.insert(link, Link::new(shared, peer, any));
+            }
+            Event::Down { link, why } => self.drop_link(ctx, link, &why),
+            Event::Reply {
+                link,
+                session,
+                ok,
+                data,
+            } => {
+                let Some(l) = self.links.get_mut(&link) else {
+                    return;
+                };
+                let Some((source, local)) = l.calls.remove(&session) else {
+                    // A reply to nothing this node asked: the peer is
+                    // confused or hostile; it reaches no one.
+                    return;
+                };
+                if ok {
+                    let _ = ctx.reply(source, local, Payload::from(data));
+                } else {
+                    let text = String::from_utf8_lossy(&data);
+                    ctx.log(&format!("cluster: call to {} failed: {text}", l.peer));
+                    let _ = ctx.reply_error(source, local, Payload::from(data));
+                }
+            }
+            Event::Request {
+                link,
+                session,
+                push,
+                target,
+                data,
+            } => self.serve(ctx, link, session, push, target, data),
+        }
+    }
+
+    /// Delivers a request from another node, if it may go where it asks.
+    fn serve(
+        &mut self,
+        ctx: &Context,
+        id: LinkId,
+        session: u32,
+        push: bool,
+        target: Target,
+        data: Vec<u8>,
+    ) {
+        let Some(link) = self.links.get(&id) else {
+            return;
+        };
+        let hub = self.hub().clone();
+        let answer = |link: &Link, out: Vec<u8>| {
+            link.shared.done();
+            if !link.shared.send(out, hub.config.max_queued) {
+                hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let refuse = |link: &Link, why: &str| {
+            if push {
+                link.shared.done();
+            } else {
+                let mut out = Vec::new();
+                wire::encode_error(&mut out, session, why.as_bytes());
+                answer(link, out);
+            }
+        };
+        let dest = match &target {
+            Target::Handle(0) => {
+                // Which handle has a registered name?
+                let name = unpack_limited(&data, &PackLimits::default())
+                    .ok()
+                    .and_then(|v| text(v.first()));
+                match name.and_then(|n| self.registered.get(&n).copied()) {
+                    Some(h) if !push => {
+                        let mut out = Vec::new();
+                        let reply = pack(&[Value::Integer(i64::from(h.0))]).unwrap_or_default();
+                        let _ = wire::encode_reply(&mut out, session, &reply);
+                        answer(link, out);
+                    }
+                    _ => refuse(link, "name not found"),
+                }
+                return;
+            }
+            Target::Name(n) if n.first() == Some(&b'@') => {
+                let name = String::from_utf8_lossy(&n[1..]);
+                self.registered.get(name.as_ref()).copied()
+            }
+            Target::Handle(h) if link.any_address => Some(Handle(*h)),
+            Target::Name(n) if link.any_address => {
+                let name = String::from_utf8_lossy(n);
+                Handle::parse(&name).or_else(|| ctx.query_name(&name))
+            }
+            _ => {
+                hub.counters
+                    .refused_addresses
+                    .fetch_add(1, Ordering::Relaxed);
+                ctx.node().audit_refused_by(
+                    &format!("cluster peer {}", link.peer),
+                    "cluster_any_address",
+                    &target.to_string(),
+                    "only names registered with cluster.register are reachable from other nodes",
+                );
+                return refuse(link, "Invalid name");
+            }
+        };
+        let Some(dest) = dest else {
+            return refuse(link, "Invalid name");
+        };
+        let payload = Payload::from(data);
+        if push {
+            link.shared.done();
+            let _ = ctx.send(dest, ptype::LUA, 0, payload);
+            return;
+        }
+        match ctx.call(dest, ptype::LUA, payload) {
+            Ok(local) => {
+                self.serving.insert(local, (id, session));
+            }
+            Err(e) => refuse(link, &e.to_string()),
+        }
+    }
+
+    /// A local service answered a request from another node.
+    fn answered(&mut self, msg: &Message) {
+        let Some((id, session)) = self.serving.remove(&msg.session) else {
+            return;
+        };
+        let Some(link) = self.links.get(&id) else {
+            return;
+        };
+        let hub = self.hub().clone();
+        let mut out = Vec::new();
+        if msg.ptype == ptype::RESPONSE {
+            if let Err(e) = wire::encode_reply(&mut out, session, msg.payload.as_slice()) {
+                wire::encode_error(&mut out, session, e.to_string().as_bytes());
+            }
+        } else {
+            let text = msg.payload.as_slice();
+            let text = if text.is_empty() {
+                &b"call failed"[..]
+            } else {
+                text
+            };
+            wire::encode_error(&mut out, session, text);
+        }
+        link.shared.done();
+        if !link.shared.send(out, hub.config.max_queued) {
+            hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Service for Clusterd {
+    fn init(&mut self, ctx: &Context) -> Result<(), String> {
+        let config = self.config.take().ok_or("clusterd: initialised twice")?;
+        let tls = Tls::load(&config.identity)?;
+        let has_map = config.map_file.is_some() && config.map_reader.is_some();
+        self.hub = Some(Arc::new(Hub::new(ctx.node(), ctx.handle(), config, tls)));
+        ctx.register(NAME)
+            .map_err(|e| format!("clusterd: can't take the name {NAME}: {e}"))?;
+        if has_map {
+            self.reload(ctx, None)?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, ctx: &Context, msg: Message) {
+        match msg.ptype {
+            ptype::SOCKET if msg.source == Handle::SYSTEM => {
+                if let Some(e) = self.hub().take() {
+                    self.event(ctx, e);
+                }
+            }
+            ptype::RESPONSE | ptype::ERROR => self.answered(&msg),
+            ptype::LUA => match self.local_command(ctx, &msg) {
+                Ok(Some(reply)) if msg.session != 0 => {
+                    let _ = ctx.reply(msg.source, msg.session, reply);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if msg.session != 0 {
+                        let _ = ctx.reply_error(msg.source, msg.session, Payload::from(e));
+                    } else {
+                        ctx.log(&e);
+                    }
+                }
+            },
+            _ => {
+                if msg.expects_reply() {
+                    let _ = ctx.reply_error(msg.source, msg.session, Payload::empty());
+                }
+            }
+        }
+    }
+
+    fn exit(&mut self, _ctx: &Context) {
+        for (_, l) in self.links.drain() {
+            l.shared.stop();
+        }
+        if let Some(l) = self.listener.take() {
+            l.abort();
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
