@@ -4,6 +4,8 @@
 //! `PASS`, and fails on an error line, on `FAIL`, or when nothing is said
 //! within the time limit.
 
+mod cluster;
+
 use parking_lot::Mutex;
 use skyhold_core::LogTarget;
 use std::collections::BTreeMap;

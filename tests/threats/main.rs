@@ -8,6 +8,7 @@ mod debug_injection;
 mod deserializer_bomb;
 mod forged_reply;
 mod hostile_clients;
+mod hostile_cluster_peer;
 mod kill_without_grant;
 mod mailbox_flood;
 mod memory_bomb;

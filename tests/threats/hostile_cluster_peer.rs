@@ -1,0 +1,422 @@
+//! Threat: a hostile cluster peer. skynet's cluster port takes anyone who
+//! connects, lets them call any service by number or local name (the
+//! launcher included), and collects multi-part messages without limit
+//! (spec §7.7). Here a link needs a certificate the cluster authority
+//! signed, a remote request reaches only names registered with
+//! `cluster.register`, and every bound of a link is enforced, counted and
+//! audited, without disturbing the node's other links.
+
+#[path = "../support/cluster.rs"]
+mod support;
+
+use skyhold_cluster::config::Identity;
+use skyhold_cluster::tls::{self, Tls};
+use skyhold_cluster::wire::{self, Address, Response};
+use std::path::PathBuf;
+use std::time::Duration;
+use support::{Authority, TestNode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn lua_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/threats/lua")
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The target node, with a certificate for "target", and `extra` config.
+fn target(ca: &Authority, extra: &[(&str, &str)]) -> (TestNode, u16) {
+    ca.issue("target", "target");
+    let mut keys = ca.keys("target");
+    keys.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let node = TestNode::boot(&lua_dir(), "cluster_target", &keys);
+    let port = node.listen_port();
+    (node, port)
+}
+
+/// A TLS link to the target as node `file` of `ca`.
+async fn link(
+    ca: &Authority,
+    file: &str,
+    port: u16,
+) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin> {
+    let id = Identity {
+        cert: Some(ca.dir.join(format!("{file}.pem"))),
+        key: Some(ca.dir.join(format!("{file}.key"))),
+        ca: Some(ca.dir.join("ca.pem")),
+    };
+    let tls = Tls::load(&id).unwrap().unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    tls.connector
+        .connect(tls::server_name("target").unwrap(), tcp)
+        .await
+}
+
+fn request(address: Address<'_>, session: u32, args: &[skyhold_pack::Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let data = skyhold_pack::pack(args).unwrap();
+    wire::encode_request(&mut out, address, session, session == 0, &data).unwrap();
+    out
+}
+
+fn s(text: &str) -> skyhold_pack::Value {
+    skyhold_pack::Value::String(text.as_bytes().to_vec())
+}
+
+/// The next response body, or None when the link closed or went quiet.
+async fn next_body<R: AsyncRead + Unpin>(r: &mut R) -> Option<Vec<u8>> {
+    let read = async {
+        let n = r.read_u16().await.ok()? as usize;
+        let mut body = vec![0; n];
+        r.read_exact(&mut body).await.ok()?;
+        Some(body)
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// True when the other end closes the connection within a few seconds.
+async fn closed<R: AsyncRead + Unpin>(r: &mut R) -> bool {
+    let mut buf = [0u8; 256];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, r.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+fn error_text(body: &[u8]) -> String {
+    match wire::decode_response(body).unwrap() {
+        Response::Error { text, .. } => String::from_utf8_lossy(text).into_owned(),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_peer_without_a_certificate_is_refused_and_reaches_nothing() {
+    let ca = Authority::new("nocert");
+    let (node, port) = target(&ca, &[]);
+    rt().block_on(async {
+        let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        // skynet's bytes for a call to @echo: what an unauthenticated
+        // skynet peer would send.
+        let packet = request(Address::Name(b"@echo"), 1, &[s("hello")]);
+        tcp.write_all(&packet).await.unwrap();
+        assert!(closed(&mut tcp).await, "the connection stays open");
+    });
+    assert!(
+        node.eventually(&["AUDIT refused cluster link", "cluster peer 127.0.0.1"]),
+        "{}",
+        node.dump()
+    );
+    assert!(!node.logged_all(&["REACHED"]), "{}", node.dump());
+}
+
+#[test]
+fn a_certificate_from_another_authority_is_refused() {
+    let ca = Authority::new("realca");
+    let (node, port) = target(&ca, &[]);
+    let rogue = Authority::new("rogueca");
+    rogue.issue("target", "target");
+    rt().block_on(async {
+        // The rogue trusts its own authority, so it fails on the target's
+        // certificate, or the target fails on its: either way no link.
+        assert!(
+            link(&rogue, "target", port).await.is_err() || {
+                let mut l = link(&rogue, "target", port).await.unwrap();
+                closed(&mut l).await
+            }
+        );
+    });
+    assert!(
+        node.wait_for("TLS handshake failed", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        node.dump()
+    );
+    assert!(!node.logged_all(&["REACHED"]));
+}
+
+#[test]
+fn a_signed_peer_reaches_registered_names_only() {
+    let ca = Authority::new("reach");
+    let (node, port) = target(&ca, &[]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        // The launcher, by local name: skynet would run LAUNCH for anyone.
+        l.write_all(&request(
+            Address::Name(b".launcher"),
+            1,
+            &[s("LAUNCH"), s("snlua"), s("x")],
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            error_text(&next_body(&mut l).await.unwrap()),
+            "Invalid name"
+        );
+        // A numeric handle: the echo service's own, learned by query.
+        l.write_all(&request(Address::Handle(0), 2, &[s("echo")]))
+            .await
+            .unwrap();
+        let body = next_body(&mut l).await.unwrap();
+        let Response::Whole { session: 2, data } = wire::decode_response(&body).unwrap() else {
+            panic!("no handle for @echo");
+        };
+        let skyhold_pack::Value::Integer(h) = skyhold_pack::unpack(data).unwrap()[0] else {
+            panic!("the handle is not an integer");
+        };
+        l.write_all(&request(Address::Handle(h as u32), 3, &[s("numeric")]))
+            .await
+            .unwrap();
+        assert_eq!(
+            error_text(&next_body(&mut l).await.unwrap()),
+            "Invalid name"
+        );
+        // The registered name works, on the same link.
+        l.write_all(&request(
+            Address::Name(b"@echo"),
+            4,
+            &[s("registered"), s("ok")],
+        ))
+        .await
+        .unwrap();
+        let body = next_body(&mut l).await.unwrap();
+        assert!(matches!(
+            wire::decode_response(&body).unwrap(),
+            Response::Whole { session: 4, .. }
+        ));
+    });
+    assert!(
+        node.eventually(&[
+            "AUDIT refused cluster_any_address",
+            "cluster peer unnamed peer 127.0.0.1",
+            ".launcher"
+        ]),
+        "{}",
+        node.dump()
+    );
+    assert!(node.eventually(&["REACHED registered"]));
+    assert!(!node.logged_all(&["REACHED numeric"]));
+    assert!(!node.logged_all(&["LAUNCH snlua x"]), "{}", node.dump());
+}
+
+#[test]
+fn a_peer_named_in_cluster_any_address_may_reach_numeric_addresses() {
+    let ca = Authority::new("anyaddr");
+    // The target knows its peers by name from the map file; the names are
+    // what certificates are checked against.
+    let map = ca.dir.join("clustermap");
+    std::fs::write(&map, "trusted = \"127.0.0.1:1\"\npeer = \"127.0.0.1:2\"\n").unwrap();
+    let map = map.display().to_string();
+    let (node, port) = target(
+        &ca,
+        &[("cluster", &map), ("cluster_any_address", "trusted")],
+    );
+    ca.issue("trusted", "trusted");
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        for (file, allowed) in [("trusted", true), ("peer", false)] {
+            let mut l = link(&ca, file, port).await.unwrap();
+            l.write_all(&request(Address::Handle(0), 1, &[s("echo")]))
+                .await
+                .unwrap();
+            let body = next_body(&mut l).await.unwrap();
+            let Response::Whole { data, .. } = wire::decode_response(&body).unwrap() else {
+                panic!("no handle");
+            };
+            let skyhold_pack::Value::Integer(h) = skyhold_pack::unpack(data).unwrap()[0] else {
+                panic!("not an integer");
+            };
+            let what = format!("numeric-from-{file}");
+            l.write_all(&request(Address::Handle(h as u32), 2, &[s(&what)]))
+                .await
+                .unwrap();
+            let body = next_body(&mut l).await.unwrap();
+            let reply = wire::decode_response(&body).unwrap();
+            assert_eq!(
+                matches!(reply, Response::Whole { session: 2, .. }),
+                allowed,
+                "{file}: {reply:?}"
+            );
+        }
+    });
+    assert!(
+        node.eventually(&["REACHED numeric-from-trusted"]),
+        "{}",
+        node.dump()
+    );
+    assert!(
+        !node.logged_all(&["REACHED numeric-from-peer"]),
+        "{}",
+        node.dump()
+    );
+    assert!(
+        node.eventually(&["AUDIT refused cluster_any_address", "cluster peer peer"]),
+        "{}",
+        node.dump()
+    );
+}
+
+#[test]
+fn a_message_declared_past_the_limit_is_refused_and_the_link_goes_on() {
+    let ca = Authority::new("large");
+    let (node, port) = target(&ca, &[("cluster_max_message", "100000")]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        let big = "x".repeat(200_000);
+        l.write_all(&request(Address::Name(b"@echo"), 7, &[s("big"), s(&big)]))
+            .await
+            .unwrap();
+        let text = error_text(&next_body(&mut l).await.unwrap());
+        assert!(text.contains("cluster_max_message"), "{text}");
+        l.write_all(&request(Address::Name(b"@echo"), 8, &[s("after")]))
+            .await
+            .unwrap();
+        let body = next_body(&mut l).await.unwrap();
+        assert!(matches!(
+            wire::decode_response(&body).unwrap(),
+            Response::Whole { session: 8, .. }
+        ));
+    });
+    assert!(!node.logged_all(&["REACHED big"]));
+}
+
+#[test]
+fn parts_past_their_declared_size_close_that_link_only() {
+    let ca = Authority::new("parts");
+    let (node, port) = target(&ca, &[]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        let mut good = link(&ca, "peer", port).await.unwrap();
+        let mut bad = link(&ca, "peer", port).await.unwrap();
+        // A header for 0x8000 bytes, then two full parts.
+        let mut header = vec![0x81, 5];
+        header.extend_from_slice(b"@echo");
+        header.extend_from_slice(&5u32.to_le_bytes());
+        header.extend_from_slice(&0x8000u32.to_le_bytes());
+        let mut out = Vec::new();
+        out.extend_from_slice(&(header.len() as u16).to_be_bytes());
+        out.extend_from_slice(&header);
+        for _ in 0..2 {
+            let mut part = vec![0x02];
+            part.extend_from_slice(&5u32.to_le_bytes());
+            part.extend_from_slice(&[0u8; 0x8000]);
+            out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+            out.extend_from_slice(&part);
+        }
+        bad.write_all(&out).await.unwrap();
+        assert!(
+            closed(&mut bad).await,
+            "the link that broke the protocol stays open"
+        );
+        // The other link is untouched.
+        good.write_all(&request(Address::Name(b"@echo"), 1, &[s("still")]))
+            .await
+            .unwrap();
+        let body = next_body(&mut good).await.unwrap();
+        assert!(matches!(
+            wire::decode_response(&body).unwrap(),
+            Response::Whole { session: 1, .. }
+        ));
+    });
+    assert!(
+        node.eventually(&["declared 32768 bytes and carried 65536"]),
+        "{}",
+        node.dump()
+    );
+}
+
+#[test]
+fn garbage_on_a_link_closes_it() {
+    let ca = Authority::new("garbage");
+    let (node, port) = target(&ca, &[]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        l.write_all(&[0, 3, 0x77, 1, 2]).await.unwrap();
+        assert!(closed(&mut l).await);
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        l.write_all(&[0, 0]).await.unwrap();
+        assert!(closed(&mut l).await);
+    });
+    assert!(node.eventually(&["unknown type 0x77"]), "{}", node.dump());
+    assert!(
+        node.eventually(&["an empty cluster packet"]),
+        "{}",
+        node.dump()
+    );
+}
+
+#[test]
+fn calls_past_the_inflight_limit_get_an_error_at_once() {
+    let ca = Authority::new("inflight");
+    let (_node, port) = target(&ca, &[("cluster_max_inflight", "2")]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        for session in 1..=3 {
+            l.write_all(&request(Address::Name(b"@echo"), session, &[s("slow")]))
+                .await
+                .unwrap();
+        }
+        // The third is refused before the two slow ones are answered.
+        let first = next_body(&mut l).await.unwrap();
+        let text = error_text(&first);
+        assert!(text.contains("cluster_max_inflight"), "{text}");
+        for _ in 0..2 {
+            let body = next_body(&mut l).await.unwrap();
+            assert!(matches!(
+                wire::decode_response(&body).unwrap(),
+                Response::Whole { .. }
+            ));
+        }
+    });
+}
+
+#[test]
+fn a_silent_connection_is_dropped_after_the_handshake_timeout() {
+    let ca = Authority::new("silent");
+    let (node, port) = target(&ca, &[("cluster_handshake_timeout", "1")]);
+    rt().block_on(async {
+        let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        assert!(closed(&mut tcp).await, "a silent connection was kept");
+    });
+    assert!(
+        node.eventually(&["did not finish its handshake in time"]),
+        "{}",
+        node.dump()
+    );
+}
+
+#[test]
+fn links_past_cluster_max_links_are_refused() {
+    let ca = Authority::new("maxlinks");
+    let (node, port) = target(&ca, &[("cluster_max_links", "1")]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        let mut first = link(&ca, "peer", port).await.unwrap();
+        let second = link(&ca, "peer", port).await;
+        if let Ok(mut second) = second {
+            assert!(closed(&mut second).await, "a second link was kept");
+        }
+        first
+            .write_all(&request(Address::Name(b"@echo"), 1, &[s("first")]))
+            .await
+            .unwrap();
+        assert!(next_body(&mut first).await.is_some());
+    });
+    assert!(node.eventually(&["cluster_max_links"]), "{}", node.dump());
+}

@@ -1,0 +1,29 @@
+-- A node that other nodes may reach only as @echo. Its echo service says
+-- REACHED whenever anything arrives, so a test can tell that a refused
+-- request got nowhere.
+local skynet = require "skynet"
+local cluster = require "skynet.cluster"
+
+local mode = ...
+
+if mode == "echo" then
+	skynet.start(function()
+		skynet.dispatch("lua", function(session, _, cmd, ...)
+			skynet.error("REACHED " .. tostring(cmd))
+			if cmd == "slow" then
+				skynet.sleep(200)
+			end
+			if session ~= 0 then
+				skynet.retpack(...)
+			end
+		end)
+	end)
+	return
+end
+
+skynet.start(function()
+	local echo = skynet.newservice("cluster_target", "echo")
+	cluster.register("echo", echo)
+	local _, port = cluster.open(0)
+	skynet.error("LISTEN " .. port)
+end)
