@@ -102,6 +102,9 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             cluster.set(key, v, base)?;
         }
     }
+    // A broken identity stops the node here, with the file it is about,
+    // rather than leaving it without a cluster.
+    skyhold_cluster::tls::Tls::load(&cluster.identity)?;
     cluster.map_reader = Some(Arc::new(|path: &Path| {
         config::load(path).map_err(|e| e.to_string())
     }));

@@ -420,3 +420,65 @@ fn links_past_cluster_max_links_are_refused() {
     });
     assert!(node.eventually(&["cluster_max_links"]), "{}", node.dump());
 }
+
+#[test]
+fn a_peer_that_never_reads_loses_its_link_at_cluster_max_queued() {
+    // A "legacy" node in plain TCP that accepts and then reads nothing.
+    let sink = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = sink.local_addr().unwrap().port();
+    let keep = std::thread::spawn(move || {
+        let conn = sink.accept();
+        std::thread::sleep(Duration::from_secs(20));
+        drop(conn);
+    });
+    let dir = Authority::new("slowpeer");
+    let map = dir.dir.join("clustermap");
+    std::fs::write(&map, format!("sink = \"127.0.0.1:{port}\"\n")).unwrap();
+    let extra = [
+        ("cluster".to_string(), map.display().to_string()),
+        ("cluster_plaintext".to_string(), "sink".to_string()),
+        ("cluster_max_queued".to_string(), "200000".to_string()),
+    ];
+    let node = TestNode::boot(&lua_dir(), "cluster_slow_peer", &extra);
+    node.expect_pass("cluster_slow_peer");
+    assert!(
+        node.eventually(&["link with sink closed", "cluster_max_queued"]),
+        "{}",
+        node.dump()
+    );
+    drop(keep);
+}
+
+#[test]
+fn calls_to_a_node_with_no_address_wait_only_up_to_cluster_max_waiting() {
+    let node = TestNode::boot(
+        &lua_dir(),
+        "cluster_waiting",
+        &[("cluster_max_waiting".to_string(), "1".to_string())],
+    );
+    node.expect_pass("cluster_waiting");
+    assert!(node.eventually(&["cluster_max_waiting"]), "{}", node.dump());
+}
+
+#[test]
+fn more_messages_in_progress_than_cluster_max_partial_close_the_link() {
+    let ca = Authority::new("partial");
+    let (node, port) = target(&ca, &[("cluster_max_partial", "1")]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        // Two multi-part headers whose parts never come.
+        let mut out = Vec::new();
+        for session in [1u32, 2] {
+            let mut header = vec![0x81, 5];
+            header.extend_from_slice(b"@echo");
+            header.extend_from_slice(&session.to_le_bytes());
+            header.extend_from_slice(&0x10000u32.to_le_bytes());
+            out.extend_from_slice(&(header.len() as u16).to_be_bytes());
+            out.extend_from_slice(&header);
+        }
+        l.write_all(&out).await.unwrap();
+        assert!(closed(&mut l).await, "the link stays open");
+    });
+    assert!(node.eventually(&["cluster_max_partial"]), "{}", node.dump());
+}

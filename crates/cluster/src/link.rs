@@ -151,6 +151,27 @@ impl Counters {
     }
 }
 
+/// Why packets could not be queued on a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendFailure {
+    /// More than this many bytes already wait (`cluster_max_queued`).
+    Backlog(usize),
+    /// The link's writer has ended.
+    Closed,
+}
+
+impl std::fmt::Display for SendFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendFailure::Backlog(max) => write!(
+                f,
+                "more than {max} bytes wait to be written (config cluster_max_queued)"
+            ),
+            SendFailure::Closed => f.write_str("its connection has ended"),
+        }
+    }
+}
+
 /// What a link's tasks and `clusterd` share.
 pub struct LinkShared {
     tx: mpsc::UnboundedSender<Vec<u8>>,
@@ -176,15 +197,15 @@ impl LinkShared {
         )
     }
 
-    /// Queues packets for the writer. False when more than `max` bytes
-    /// would be waiting, or the writer is gone: the link must be dropped.
-    pub fn send(&self, bytes: Vec<u8>, max: usize) -> bool {
+    /// Queues packets for the writer. An error means the link must go:
+    /// more than `max` bytes would be waiting, or the writer has ended.
+    pub fn send(&self, bytes: Vec<u8>, max: usize) -> Result<(), SendFailure> {
         let n = bytes.len();
         if self.queued.fetch_add(n, Ordering::Relaxed) + n > max {
             self.queued.fetch_sub(n, Ordering::Relaxed);
-            return false;
+            return Err(SendFailure::Backlog(max));
         }
-        self.tx.send(bytes).is_ok()
+        self.tx.send(bytes).map_err(|_| SendFailure::Closed)
     }
 
     /// Makes `task` one of the link's, stopped with it.
@@ -363,8 +384,8 @@ async fn read_requests<R: AsyncRead + Unpin>(
                             "message of {declared} bytes is larger than the limit of {max} (config cluster_max_message)"
                         );
                         wire::encode_error(&mut out, session, text.as_bytes());
-                        if !shared.send(out, hub.config.max_queued) {
-                            return "its replies were not read".into();
+                        if let Err(e) = shared.send(out, hub.config.max_queued) {
+                            return e.to_string();
                         }
                     }
                     None
@@ -388,8 +409,8 @@ async fn read_requests<R: AsyncRead + Unpin>(
                     hub.config.max_inflight
                 );
                 wire::encode_error(&mut out, session, text.as_bytes());
-                if !shared.send(out, hub.config.max_queued) {
-                    return "its replies were not read".into();
+                if let Err(e) = shared.send(out, hub.config.max_queued) {
+                    return e.to_string();
                 }
             }
             continue;

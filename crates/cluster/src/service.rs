@@ -28,7 +28,7 @@ use skyhold_core::{ptype, Context, Grant, Handle, Message, Payload, Service};
 use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Table, Value};
 
 use crate::config::ClusterConfig;
-use crate::link::{self, Event, Hub, LinkId, LinkShared, Target};
+use crate::link::{self, Event, Hub, LinkId, LinkShared, SendFailure, Target};
 use crate::tls::Tls;
 use crate::wire::{self, Address};
 
@@ -92,6 +92,8 @@ pub struct Clusterd {
     outbound: HashMap<String, LinkId>,
     links: HashMap<LinkId, Link>,
     held: HashMap<String, VecDeque<Held>>,
+    /// Requests in `held`, for all nodes together.
+    held_total: usize,
     /// Calls made for inbound requests: local session → (link, wire session).
     serving: HashMap<i32, (LinkId, u32)>,
     listener: Option<tokio::task::AbortHandle>,
@@ -148,6 +150,7 @@ impl Clusterd {
             outbound: HashMap::new(),
             links: HashMap::new(),
             held: HashMap::new(),
+            held_total: 0,
             serving: HashMap::new(),
             listener: None,
         }
@@ -242,6 +245,7 @@ impl Clusterd {
         let Some(q) = self.held.remove(node) else {
             return;
         };
+        self.held_total -= q.len();
         for h in q {
             self.request(ctx, h.source, h.session, node, h.target, h.data);
         }
@@ -291,19 +295,22 @@ impl Clusterd {
             Ok(id) => id,
             Err(Some(why)) => return fail(why),
             Err(None) => {
-                let q = self.held.entry(node.to_string()).or_default();
-                if q.len() >= hub.config.max_waiting {
+                if self.held_total >= hub.config.max_waiting {
                     return fail(format!(
-                        "cluster: {} requests already wait for node {node}, which has no address (config cluster_max_waiting)",
+                        "cluster: {} requests already wait for nodes with no address; node {node} has none (config cluster_max_waiting)",
                         hub.config.max_waiting
                     ));
                 }
-                q.push_back(Held {
-                    source,
-                    session,
-                    target,
-                    data,
-                });
+                self.held_total += 1;
+                self.held
+                    .entry(node.to_string())
+                    .or_default()
+                    .push_back(Held {
+                        source,
+                        session,
+                        target,
+                        data,
+                    });
                 return;
             }
         };
@@ -320,14 +327,20 @@ impl Clusterd {
         if session != 0 {
             link.calls.insert(wire_session, (source, session));
         }
-        if !link.shared.send(out, hub.config.max_queued) {
-            hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
-            self.drop_link(
-                ctx,
-                id,
-                "more bytes wait to be written than cluster_max_queued allows",
-            );
+        if let Err(e) = link.shared.send(out, hub.config.max_queued) {
+            self.send_failed(ctx, id, e);
         }
+    }
+
+    /// Queuing on a link failed: it goes, and a backlog is counted.
+    fn send_failed(&mut self, ctx: &Context, id: LinkId, e: SendFailure) {
+        if let SendFailure::Backlog(_) = e {
+            self.hub()
+                .counters
+                .slow_links
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.drop_link(ctx, id, &e.to_string());
     }
 
     /// Closes a link and fails whatever waited on it.
@@ -542,17 +555,16 @@ impl Clusterd {
         let hub = self.hub().clone();
         let answer = |link: &Link, out: Vec<u8>| {
             link.shared.done();
-            if !link.shared.send(out, hub.config.max_queued) {
-                hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
-            }
+            link.shared.send(out, hub.config.max_queued)
         };
         let refuse = |link: &Link, why: &str| {
             if push {
                 link.shared.done();
+                Ok(())
             } else {
                 let mut out = Vec::new();
                 wire::encode_error(&mut out, session, why.as_bytes());
-                answer(link, out);
+                answer(link, out)
             }
         };
         let dest = match &target {
@@ -561,16 +573,16 @@ impl Clusterd {
                 let name = unpack_limited(&data, &PackLimits::default())
                     .ok()
                     .and_then(|v| text(v.first()));
-                match name.and_then(|n| self.registered.get(&n).copied()) {
+                let sent = match name.and_then(|n| self.registered.get(&n).copied()) {
                     Some(h) if !push => {
                         let mut out = Vec::new();
                         let reply = pack(&[Value::Integer(i64::from(h.0))]).unwrap_or_default();
                         let _ = wire::encode_reply(&mut out, session, &reply);
-                        answer(link, out);
+                        answer(link, out)
                     }
                     _ => refuse(link, "name not found"),
-                }
-                return;
+                };
+                return self.after_send(ctx, id, sent);
             }
             Target::Name(n) if n.first() == Some(&b'@') => {
                 let name = String::from_utf8_lossy(&n[1..]);
@@ -591,11 +603,13 @@ impl Clusterd {
                     &target.to_string(),
                     "only names registered with cluster.register are reachable from other nodes",
                 );
-                return refuse(link, "Invalid name");
+                let sent = refuse(link, "Invalid name");
+                return self.after_send(ctx, id, sent);
             }
         };
         let Some(dest) = dest else {
-            return refuse(link, "Invalid name");
+            let sent = refuse(link, "Invalid name");
+            return self.after_send(ctx, id, sent);
         };
         let payload = Payload::from(data);
         if push {
@@ -607,12 +621,21 @@ impl Clusterd {
             Ok(local) => {
                 self.serving.insert(local, (id, session));
             }
-            Err(e) => refuse(link, &e.to_string()),
+            Err(e) => {
+                let sent = refuse(link, &e.to_string());
+                self.after_send(ctx, id, sent);
+            }
+        }
+    }
+
+    fn after_send(&mut self, ctx: &Context, id: LinkId, sent: Result<(), SendFailure>) {
+        if let Err(e) = sent {
+            self.send_failed(ctx, id, e);
         }
     }
 
     /// A local service answered a request from another node.
-    fn answered(&mut self, msg: &Message) {
+    fn answered(&mut self, ctx: &Context, msg: &Message) {
         let Some((id, session)) = self.serving.remove(&msg.session) else {
             return;
         };
@@ -635,9 +658,8 @@ impl Clusterd {
             wire::encode_error(&mut out, session, text);
         }
         link.shared.done();
-        if !link.shared.send(out, hub.config.max_queued) {
-            hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
-        }
+        let sent = link.shared.send(out, hub.config.max_queued);
+        self.after_send(ctx, id, sent);
     }
 }
 
@@ -662,7 +684,7 @@ impl Service for Clusterd {
                     self.event(ctx, e);
                 }
             }
-            ptype::RESPONSE | ptype::ERROR => self.answered(&msg),
+            ptype::RESPONSE | ptype::ERROR => self.answered(ctx, &msg),
             ptype::LUA => match self.local_command(ctx, &msg) {
                 Ok(Some(reply)) if msg.session != 0 => {
                     let _ = ctx.reply(msg.source, msg.session, reply);
