@@ -298,6 +298,8 @@ impl Hub {
     }
 }
 
+const EMPTY_PACKET: &str = "an empty cluster packet";
+
 /// Reads one packet body into `buf`; the error says why there is none.
 async fn read_packet<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Result<(), String> {
     let mut len = [0u8; 2];
@@ -310,7 +312,8 @@ async fn read_packet<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Resu
     }
     let n = u16::from_be_bytes(len) as usize;
     if n == 0 {
-        return Err("an empty cluster packet".into());
+        // skynet's unpackers take an empty body for a broken channel too.
+        return Err(EMPTY_PACKET.into());
     }
     buf.resize(n, 0);
     r.read_exact(buf).await.map_err(|e| e.to_string())?;
@@ -350,6 +353,9 @@ async fn read_requests<R: AsyncRead + Unpin>(
     let max = hub.config.reassembly.max_message;
     loop {
         if let Err(why) = read_packet(&mut r, &mut buf).await {
+            if why == EMPTY_PACKET {
+                return protocol(hub, why);
+            }
             return why;
         }
         let whole = match wire::decode_request(&buf) {
@@ -441,6 +447,9 @@ async fn read_replies<R: AsyncRead + Unpin>(r: R, link: LinkId, hub: &Hub) -> St
     let max = hub.config.reassembly.max_message;
     loop {
         if let Err(why) = read_packet(&mut r, &mut buf).await {
+            if why == EMPTY_PACKET {
+                return protocol(hub, why);
+            }
             return why;
         }
         let reply = match wire::decode_response(&buf) {

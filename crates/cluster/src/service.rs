@@ -691,10 +691,11 @@ impl Service for Clusterd {
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    // The caller sees only "call failed", as with skynet's
+                    // clusterd; the reason goes to the log.
+                    ctx.log(&format!("cluster: {} refused: {e}", msg.source));
                     if msg.session != 0 {
                         let _ = ctx.reply_error(msg.source, msg.session, Payload::from(e));
-                    } else {
-                        ctx.log(&e);
                     }
                 }
             },

@@ -91,16 +91,23 @@ pub fn server_name(node: &str) -> Result<ServerName<'static>, String> {
     })
 }
 
-/// Which of `names` a verified peer certificate is valid for.
+/// The node a verified peer certificate names: the first of `names` (the
+/// node map) it is valid for, else the first DNS name in it. The cluster
+/// authority signed it, so either is the authority's word.
 pub fn peer_name<'a>(
     cert: &CertificateDer<'_>,
     names: impl IntoIterator<Item = &'a String>,
 ) -> Option<String> {
     let cert = webpki::EndEntityCert::try_from(cert).ok()?;
-    names.into_iter().find_map(|n| {
+    let known = names.into_iter().find_map(|n| {
         let sn = ServerName::try_from(n.as_str()).ok()?;
         cert.verify_is_valid_for_subject_name(&sn)
             .is_ok()
             .then(|| n.clone())
+    });
+    known.or_else(|| {
+        cert.valid_dns_names()
+            .find(|n| !n.contains('*'))
+            .map(str::to_string)
     })
 }
