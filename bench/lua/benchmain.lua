@@ -256,6 +256,50 @@ B.echo_cgate = function()
 	report("echo_ready", { "port", PORT })
 end
 
+-- cluster_call, node b (the callee): bench_echo reachable from other nodes
+-- as @echo. cluster.open with a node name listens on that node's address in
+-- the cluster map (skynet's idiom, `cluster.open "db"`), so b listens on
+-- 127.0.0.1 only, not on 0.0.0.0 as cluster.open(port) would.
+B.cluster_server = function()
+	local cluster = require "skynet.cluster"
+	local echo = skynet.newservice "bench_echo"
+	cluster.register("echo", echo)
+	cluster.reload { b = "127.0.0.1:" .. PORT }
+	cluster.open "b"
+	report("cluster_ready", { "port", PORT })
+end
+
+-- cluster_call, node a (the caller): back-to-back cluster.call("b", "@echo",
+-- i) from this one service; every reply must be i. The first warm-up call
+-- opens the link (and, on skyhold, does the TLS handshake).
+B.cluster_call = function()
+	local cluster = require "skynet.cluster"
+	local n = scaled(100000)
+	local warmup = 200
+	cluster.reload { b = "127.0.0.1:" .. PORT }
+	for i = 1, warmup do
+		local r = cluster.call("b", "@echo", i)
+		if r ~= i then
+			error(string.format("warm-up call %d: reply %s", i, tostring(r)))
+		end
+	end
+	local lat = {}
+	local t0 = now()
+	for i = 1, n do
+		local c0 = now()
+		local r = cluster.call("b", "@echo", i)
+		lat[i] = (now() - c0) * 1000
+		if r ~= i then
+			error(string.format("call %d: reply %s", i, tostring(r)))
+		end
+	end
+	local dt = now() - t0
+	table.sort(lat)
+	report("cluster_call", { "value", n / dt }, { "unit", "calls/s" }, { "n", n },
+		{ "p50", pct(lat, 0.5) }, { "p99", pct(lat, 0.99) }, { "max", lat[#lat] or 0 },
+		{ "warmup", warmup }, { "elapsed", dt })
+end
+
 local function run()
 	local f = B[BENCH]
 	if not f then

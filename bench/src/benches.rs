@@ -8,6 +8,11 @@ pub enum Kind {
     /// The Lua side prints `BENCH echo_ready port=N`; the harness is the TCP
     /// client and measures.
     Echo(Framing),
+    /// Two nodes: the harness starts node "b" (`bench = "cluster_server"`),
+    /// waits for `BENCH cluster_ready port=N`, then starts node "a", whose
+    /// Lua side calls b through skynet.cluster, measures and prints
+    /// `BENCH <name> value=… unit=…`.
+    Cluster,
 }
 
 /// How echo messages are framed on the wire.
@@ -111,6 +116,14 @@ pub const ALL: &[Bench] = &[
         what: "TCP echo through the native gate (skynet.launch(\"gate\")) + watchdog + one agent per connection",
         kind: Kind::Echo(Framing::Len16),
         unit: "msg/s",
+        lower_is_better: false,
+    },
+    Bench {
+        name: "cluster_call",
+        what: "cluster.call round trips between two nodes on 127.0.0.1, 100 k, one caller \
+               (skyhold: TLS 1.3 with mutual authentication; skynet: plain TCP)",
+        kind: Kind::Cluster,
+        unit: "calls/s",
         lower_is_better: false,
     },
 ];

@@ -19,6 +19,7 @@
 //! per unit of work under valgrind's cachegrind (`src/instructions.rs`).
 
 mod benches;
+mod certs;
 mod client;
 mod instructions;
 mod native;
@@ -264,6 +265,12 @@ fn describe(r: &Result<Measurement, String>) -> String {
             }
             if let Some(c) = m.cpu_s {
                 s.push_str(&format!(", CPU {c:.2} s"));
+            }
+            if let (Some(k), Some(c)) = (m.peer_rss_kb, m.peer_cpu_s) {
+                s.push_str(&format!(
+                    "; node b: peak RSS {:.1} MiB, CPU {c:.2} s",
+                    k as f64 / 1024.0
+                ));
             }
             if let Some(k) = m.kb_per_service {
                 s.push_str(&format!(", {k:.1} KiB/service"));

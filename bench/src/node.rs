@@ -3,6 +3,7 @@
 //! kill it.
 
 use crate::benches::{Bench, Kind, Runtime};
+use crate::certs::Certs;
 use crate::client::{self, EchoConfig};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -58,6 +59,11 @@ pub struct Measurement {
     pub p99_ms: Option<f64>,
     /// Worst latency, ms.
     pub max_ms: Option<f64>,
+    /// The second node's peak resident set (VmHWM), KiB: the callee of
+    /// `cluster_call` (node b); the figures above are the caller's.
+    pub peer_rss_kb: Option<u64>,
+    /// The second node's user + system CPU time, seconds.
+    pub peer_cpu_s: Option<f64>,
 }
 
 impl Measurement {
@@ -94,6 +100,18 @@ pub(crate) fn path_str(p: &Path) -> String {
 /// The config file text for a run. Paths are written out in full (no `..`)
 /// so the file means the same to both config readers.
 pub fn config_text(setup: &Setup, bench: &Bench, runtime: Runtime, port: u16) -> String {
+    config_with(setup, bench.name, runtime, port, &[])
+}
+
+/// The config file text for a run of the benchmark `bench_key` (the config
+/// value `bench`), with `extra` keys at the end.
+fn config_with(
+    setup: &Setup,
+    bench_key: &str,
+    runtime: Runtime,
+    port: u16,
+    extra: &[(&str, String)],
+) -> String {
     let lua = path_str(&setup.bench_lua);
     let mut keys: Vec<(&str, String)> = vec![
         ("thread", setup.threads.to_string()),
@@ -140,12 +158,15 @@ pub fn config_text(setup: &Setup, bench: &Bench, runtime: Runtime, port: u16) ->
             keys.push(("profile", profile.to_string()));
         }
     }
-    keys.push(("bench", lua_str(bench.name)));
+    keys.push(("bench", lua_str(bench_key)));
     keys.push(("bench_scale", lua_str(&setup.scale.to_string())));
     keys.push(("bench_port", lua_str(&port.to_string())));
+    for (k, v) in extra {
+        keys.push((k, lua_str(v)));
+    }
     let mut text = format!(
         "-- written by skyhold-bench for one run: {} on {}\n",
-        bench.name,
+        bench_key,
         runtime.label()
     );
     for (k, v) in keys {
@@ -352,6 +373,235 @@ pub(crate) fn runtime_binary(
     }
 }
 
+/// Pushes `line` onto the bounded tail of recent output.
+fn remember(tail: &mut VecDeque<String>, line: String) {
+    if tail.len() == 16 {
+        tail.pop_front();
+    }
+    tail.push_back(line);
+}
+
+/// Reads the node's output until the `BENCH <want>` line. A `BENCH error`
+/// line, `init service failed`, the node exiting or the deadline ends the
+/// wait with an error (`who` names the node in it). A `BENCH *_baseline`
+/// marker samples the node's resident size into `baseline_rss`.
+fn await_line(
+    guard: &mut NodeGuard,
+    rx: &mpsc::Receiver<String>,
+    want: &str,
+    deadline: Instant,
+    timeout: Duration,
+    who: &str,
+    baseline_rss: &mut Option<u64>,
+) -> Result<BenchLine, String> {
+    let pid = guard.0.id();
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(16);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let from = if who == "node" {
+                String::new()
+            } else {
+                format!(" from {who}")
+            };
+            return Err(format!(
+                "no result within {} s{from}; last output: {}",
+                timeout.as_secs(),
+                last_words(&tail)
+            ));
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(250))) {
+            Ok(line) => {
+                if let Some(b) = parse_bench_line(&line) {
+                    if b.name == want {
+                        return Ok(b);
+                    }
+                    if b.name == "error" {
+                        let reason = b.reason.as_deref().unwrap_or("error without a reason");
+                        if who == "node" {
+                            return Err(shorten(reason, 200));
+                        }
+                        // A failed cluster call says only "call failed": the
+                        // why is in the line before, which the node's
+                        // clusterd logged; keep that, drop the traceback.
+                        let reason = reason.split(" | stack traceback:").next().unwrap_or(reason);
+                        let before = tail
+                            .iter()
+                            .rev()
+                            .find(|l| !l.contains(" LAUNCH "))
+                            .map(|l| format!(" (before it: {})", shorten(l, 200)))
+                            .unwrap_or_default();
+                        return Err(format!("{who}: {}{before}", shorten(reason, 200)));
+                    }
+                    if b.name.ends_with("_baseline") {
+                        *baseline_rss = sample(pid).rss_kb;
+                    }
+                }
+                // A benchmark service that fails to start never reports:
+                // say so now rather than at the timeout.
+                if line.contains("init service failed") {
+                    return Err(if who == "node" {
+                        shorten(&line, 200)
+                    } else {
+                        format!("{who}: {}", shorten(&line, 200))
+                    });
+                }
+                remember(&mut tail, line);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(status)) = guard.0.try_wait() {
+                    // Give the readers a moment to hand over the last lines.
+                    while let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                        remember(&mut tail, line);
+                    }
+                    return Err(format!(
+                        "{who} exited ({status}) before reporting: {}",
+                        last_words(&tail)
+                    ));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = guard.0.wait().map(|s| s.to_string()).unwrap_or_default();
+                return Err(format!(
+                    "{who} exited ({status}) before reporting: {}",
+                    last_words(&tail)
+                ));
+            }
+        }
+    }
+}
+
+/// The figures of a `BENCH <name> value=… unit=…` line.
+fn lua_measurement(bench: &Bench, found: BenchLine) -> Result<Measurement, String> {
+    let mut m = Measurement {
+        fields: found.fields,
+        ..Measurement::default()
+    };
+    m.value = m
+        .num("value")
+        .ok_or_else(|| format!("BENCH {} line without value=", bench.name))?;
+    m.unit = m
+        .fields
+        .iter()
+        .find(|(k, _)| k == "unit")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    m.p50_ms = m.num("p50");
+    m.p99_ms = m.num("p99");
+    m.max_ms = m.num("max");
+    Ok(m)
+}
+
+/// Runs a two-node benchmark (`Kind::Cluster`) once on `runtime`: node "b"
+/// (`bench = "cluster_server"`) listens on 127.0.0.1:P for cluster links, P
+/// a free port picked here; once it prints `BENCH cluster_ready`, node "a"
+/// (`bench = <name>`) starts, calls b and reports. Both get `bench_port = P`;
+/// on skyhold both also get a TLS identity from a CA made for this run.
+/// The figures are node a's; node b's peak RSS and CPU go to the `peer_*`
+/// fields. Both nodes are killed on every way out.
+fn run_cluster(
+    setup: &Setup,
+    bench: &Bench,
+    runtime: Runtime,
+    run_id: usize,
+    bin: &Path,
+    extra_env: ExtraEnv,
+) -> Result<Measurement, String> {
+    let port = free_port()?;
+    let certs = match runtime {
+        Runtime::Skyhold { .. } => Some(Certs::make(
+            setup.tmp.join(format!("run-{run_id}-certs")),
+            &["a", "b"],
+        )?),
+        Runtime::Skynet { .. } => None,
+    };
+    let identity = |node: &str| certs.as_ref().map(|c| c.keys(node)).unwrap_or_default();
+    let write_config = |node: &str, bench_key: &str| -> Result<PathBuf, String> {
+        let path = setup
+            .tmp
+            .join(format!("run-{run_id}-{}-{node}.config", bench.name));
+        let text = config_with(setup, bench_key, runtime, port, &identity(node));
+        std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let cfg_b = write_config("b", "cluster_server")?;
+    let cfg_a = write_config("a", bench.name)?;
+
+    let started = Instant::now();
+    let deadline = started + setup.timeout;
+    let mut cmd = Command::new(bin);
+    cmd.arg(&cfg_b);
+    let (mut node_b, rx_b) = start_node(cmd, setup, extra_env.clone())?;
+    let mut unused = None;
+    await_line(
+        &mut node_b,
+        &rx_b,
+        "cluster_ready",
+        deadline,
+        setup.timeout,
+        "node b",
+        &mut unused,
+    )?;
+    // From here node b's output is only kept (its last lines, for a failure
+    // of node a), so it never blocks on a full pipe. The thread ends when
+    // node b is killed and its pipes close.
+    let b_tail = std::sync::Arc::new(std::sync::Mutex::new(VecDeque::new()));
+    {
+        let b_tail = b_tail.clone();
+        std::thread::spawn(move || {
+            while let Ok(line) = rx_b.recv() {
+                if let Ok(mut t) = b_tail.lock() {
+                    remember(&mut t, line);
+                }
+            }
+        });
+    }
+    let b_words = || {
+        b_tail
+            .lock()
+            .map(|t| last_words(&t))
+            .unwrap_or_else(|_| "?".into())
+    };
+
+    let mut cmd = Command::new(bin);
+    cmd.arg(&cfg_a);
+    let (mut node_a, rx_a) = start_node(cmd, setup, extra_env)?;
+    let found = await_line(
+        &mut node_a,
+        &rx_a,
+        bench.name,
+        deadline,
+        setup.timeout,
+        "node a",
+        &mut unused,
+    );
+    let b_status = node_b.0.try_wait().ok().flatten();
+    let found = match (found, b_status) {
+        (Ok(f), None) => f,
+        (Ok(_), Some(status)) => {
+            return Err(format!(
+                "node b exited ({status}) during the run: {}",
+                b_words()
+            ))
+        }
+        (Err(e), None) => return Err(format!("{e}; node b's last output: {}", b_words())),
+        (Err(e), Some(status)) => {
+            return Err(format!("{e}; node b exited ({status}): {}", b_words()))
+        }
+    };
+    let mut m = lua_measurement(bench, found)?;
+    let a = sample(node_a.0.id());
+    let b = sample(node_b.0.id());
+    m.wall_s = started.elapsed().as_secs_f64();
+    m.peak_rss_kb = a.hwm_kb;
+    m.cpu_s = a.cpu_s;
+    m.peer_rss_kb = b.hwm_kb;
+    m.peer_cpu_s = b.cpu_s;
+    drop(node_a);
+    drop(node_b);
+    Ok(m)
+}
+
 /// Runs `bench` once on `runtime`. `run_id` names the config file.
 pub fn run(
     setup: &Setup,
@@ -366,6 +616,7 @@ pub fn run(
     let port = match bench.kind {
         Kind::Echo(_) => free_port()?,
         Kind::Lua => 0,
+        Kind::Cluster => return run_cluster(setup, bench, runtime, run_id, &bin, extra_env),
     };
     let cfg_path = setup
         .tmp
@@ -380,89 +631,24 @@ pub fn run(
     let pid = guard.0.id();
 
     let want = match bench.kind {
-        Kind::Lua => bench.name,
+        Kind::Lua | Kind::Cluster => bench.name,
         Kind::Echo(_) => "echo_ready",
     };
     let deadline = started + setup.timeout;
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(16);
     let mut baseline_rss: Option<u64> = None;
-    let found: BenchLine = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "no result within {} s; last output: {}",
-                setup.timeout.as_secs(),
-                last_words(&tail)
-            ));
-        }
-        match rx.recv_timeout(left.min(Duration::from_millis(250))) {
-            Ok(line) => {
-                if let Some(b) = parse_bench_line(&line) {
-                    if b.name == want {
-                        break b;
-                    }
-                    if b.name == "error" {
-                        return Err(shorten(
-                            b.reason.as_deref().unwrap_or("error without a reason"),
-                            200,
-                        ));
-                    }
-                    if b.name.ends_with("_baseline") {
-                        baseline_rss = sample(pid).rss_kb;
-                    }
-                }
-                // A benchmark service that fails to start never reports:
-                // say so now rather than at the timeout.
-                if line.contains("init service failed") {
-                    return Err(shorten(&line, 200));
-                }
-                if tail.len() == 16 {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Ok(Some(status)) = guard.0.try_wait() {
-                    // Give the readers a moment to hand over the last lines.
-                    while let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-                        if tail.len() == 16 {
-                            tail.pop_front();
-                        }
-                        tail.push_back(line);
-                    }
-                    return Err(format!(
-                        "node exited ({status}) before reporting: {}",
-                        last_words(&tail)
-                    ));
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = guard.0.wait().map(|s| s.to_string()).unwrap_or_default();
-                return Err(format!(
-                    "node exited ({status}) before reporting: {}",
-                    last_words(&tail)
-                ));
-            }
-        }
-    };
+    let found = await_line(
+        &mut guard,
+        &rx,
+        want,
+        deadline,
+        setup.timeout,
+        "node",
+        &mut baseline_rss,
+    )?;
 
     let mut m = Measurement::default();
     match bench.kind {
-        Kind::Lua => {
-            m.fields = found.fields;
-            m.value = m
-                .num("value")
-                .ok_or_else(|| format!("BENCH {} line without value=", bench.name))?;
-            m.unit = m
-                .fields
-                .iter()
-                .find(|(k, _)| k == "unit")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            m.p50_ms = m.num("p50");
-            m.p99_ms = m.num("p99");
-            m.max_ms = m.num("max");
-        }
+        Kind::Lua | Kind::Cluster => m = lua_measurement(bench, found)?,
         Kind::Echo(framing) => {
             // Keep draining the node's output while the client runs, so a
             // chatty node never blocks on a full pipe.

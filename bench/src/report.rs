@@ -255,6 +255,35 @@ impl Report {
              no RSS/CPU figures.\n",
         );
 
+        // Two-node benchmarks: the figures above are the caller's (node a);
+        // here the callee's (node b).
+        let mut peers = String::new();
+        for row in &self.rows {
+            for (ci, runs) in row.runs.iter().enumerate() {
+                let rss = med_of(runs, |m| m.peer_rss_kb.map(|k| k as f64 / 1024.0));
+                let cpu = med_of(runs, |m| m.peer_cpu_s);
+                if rss.is_none() && cpu.is_none() {
+                    continue;
+                }
+                peers.push_str(&format!(
+                    "| `{}` | {} | {} | {} |\n",
+                    row.bench.name,
+                    self.columns[ci].label(),
+                    opt(rss),
+                    opt(cpu)
+                ));
+            }
+        }
+        if !peers.is_empty() {
+            out.push_str(
+                "\nTwo-node benchmarks: the figures above are the caller's (node a); the \
+                 callee's (node b), read at the same moment:\n\n\
+                 | benchmark | runtime | node b peak RSS MiB | node b CPU s |\n\
+                 |---|---|---|---|\n",
+            );
+            out.push_str(&peers);
+        }
+
         out.push_str("\n## Benchmarks\n\n| name | what |\n|---|---|\n");
         for row in &self.rows {
             out.push_str(&format!("| `{}` | {} |\n", row.bench.name, row.bench.what));
