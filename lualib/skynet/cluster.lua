@@ -82,6 +82,19 @@ function cluster.proxy(node, name)
 	return skynet.newservice("clusterproxy", node, tostring(name))
 end
 
+-- snax(node, name, address?): a snax object for service `name` on `node`,
+-- through a proxy. Without an address it asks the remote .service, a local
+-- name that the remote node serves only to peers named in its
+-- cluster_any_address; otherwise pass "@registered" (the remote snax service
+-- calls snax.enablecluster() so that cluster requests reach it).
+function cluster.snax(node, name, address)
+	local snax = require "skynet.snax"
+	if not address then
+		address = cluster.call(node, ".service", "QUERY", "snaxd", name)
+	end
+	return snax.bind(cluster.proxy(node, address), name)
+end
+
 -- The counters of this node's clusterd (links, refusals, limits hit).
 function cluster.stat()
 	return skynet.call(daemon(), "lua", "stat")

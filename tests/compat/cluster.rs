@@ -15,11 +15,17 @@ fn lua_dir() -> std::path::PathBuf {
 fn a_node_calls_registered_services_of_another_over_tls() {
     let ca = Authority::new("compat");
     ca.issue("a", "a");
-    ca.issue("b", "b");
+    // b is known by two names, one per port, as in skynet's examples.
+    ca.issue_for("b", &["b", "b2"]);
     let b = TestNode::boot(&lua_dir(), "cluster_b", &ca.keys("b"));
     let port = b.listen_port();
+    let port2 = b
+        .wait_for("LISTEN2 ", std::time::Duration::from_secs(5))
+        .and_then(|l| l.rsplit("LISTEN2 ").next()?.trim().parse::<u16>().ok())
+        .expect("a second port");
     let mut extra = ca.keys("a");
     extra.push(("peer_port".into(), port.to_string()));
+    extra.push(("peer_port2".into(), port2.to_string()));
     let a = TestNode::boot(&lua_dir(), "cluster_a", &extra);
     a.expect_pass("cluster_a");
     // b refused and audited what was not registered.

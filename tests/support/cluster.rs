@@ -42,8 +42,15 @@ impl Authority {
 
     /// Issues a certificate naming `name`, written as `<file>.pem/.key`.
     pub fn issue(&self, file: &str, name: &str) {
+        self.issue_for(file, &[name]);
+    }
+
+    /// Issues a certificate naming each of `names` (a node the map knows
+    /// by several names).
+    pub fn issue_for(&self, file: &str, names: &[&str]) {
         let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,

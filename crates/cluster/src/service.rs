@@ -96,7 +96,8 @@ pub struct Clusterd {
     held_total: usize,
     /// Calls made for inbound requests: local session → (link, wire session).
     serving: HashMap<i32, (LinkId, u32)>,
-    listener: Option<tokio::task::AbortHandle>,
+    /// One per `cluster.open` (a node may listen on several addresses).
+    listeners: Vec<tokio::task::AbortHandle>,
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -152,7 +153,7 @@ impl Clusterd {
             held: HashMap::new(),
             held_total: 0,
             serving: HashMap::new(),
-            listener: None,
+            listeners: Vec::new(),
         }
     }
 
@@ -490,9 +491,7 @@ impl Clusterd {
             let _guard = rt.enter();
             tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?
         };
-        if let Some(old) = self.listener.replace(link::listen(&hub, &rt, listener)) {
-            old.abort();
-        }
+        self.listeners.push(link::listen(&hub, &rt, listener));
         ctx.log(&format!("cluster: listening on {local}"));
         Ok(packed(&[
             Value::String(local.ip().to_string().into_bytes()),
@@ -711,7 +710,7 @@ impl Service for Clusterd {
         for (_, l) in self.links.drain() {
             l.shared.stop();
         }
-        if let Some(l) = self.listener.take() {
+        for l in self.listeners.drain(..) {
             l.abort();
         }
         if let Some(rt) = self.runtime.take() {

@@ -44,7 +44,23 @@ skynet.start(function()
 	skynet.send(p2, "lua", "push", 1)
 	assert(skynet.call(p2, "lua", "pushed") == 12)
 
+	-- The node's second port is another way in: a node named b2.
+	cluster.reload { b2 = "127.0.0.1:" .. skynet.getenv("peer_port2") }
+	assert(cluster.call("b2", "@echo", "echo", "two") == "two")
+
+	-- A remote snax service, by its registered name.
+	local ping = cluster.snax("b", "cluster_snax", "@pingsnax")
+	assert(ping.req.ping("hello") == "pong hello")
+	ping.post.hit(2)
+	assert(ping.req.hits() == 2)
+	-- Asking b's .service for it is refused: b serves local names to no one.
+	assert(not pcall(cluster.snax, "b", "cluster_snax"))
+
+	-- Marked down, a node fails its calls at once.
+	cluster.reload { b2 = false }
+	assert(not pcall(cluster.call, "b2", "@echo", "echo", 1))
+
 	local st = cluster.stat()
-	assert(st.links == 1, "one link: " .. tostring(st.links))
+	assert(st.links == 1, "one link left (b2 is down): " .. tostring(st.links))
 	skynet.error("PASS")
 end)
