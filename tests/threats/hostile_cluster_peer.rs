@@ -482,3 +482,22 @@ fn more_messages_in_progress_than_cluster_max_partial_close_the_link() {
     });
     assert!(node.eventually(&["cluster_max_partial"]), "{}", node.dump());
 }
+
+#[test]
+fn failed_handshakes_do_not_use_up_cluster_max_links() {
+    let ca = Authority::new("leak");
+    let (node, port) = target(&ca, &[("cluster_max_links", "2")]);
+    ca.issue("peer", "peer");
+    rt().block_on(async {
+        for _ in 0..5 {
+            let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            tcp.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+            assert!(closed(&mut tcp).await);
+        }
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        l.write_all(&request(Address::Name(b"@echo"), 1, &[s("after")]))
+            .await
+            .unwrap();
+        assert!(next_body(&mut l).await.is_some(), "{}", node.dump());
+    });
+}

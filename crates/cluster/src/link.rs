@@ -584,11 +584,14 @@ pub fn listen(hub: &Arc<Hub>, rt: &tokio::runtime::Handle, listener: TcpListener
                 );
                 continue;
             }
+            // The slot is given back however the connection ends, a failed
+            // handshake included.
+            let slot = InboundSlot(hub.clone());
             let hub = hub.clone();
             tokio::spawn(async move {
                 let limit = hub.config.handshake_timeout;
                 match tokio::time::timeout(limit, admit(&hub, tcp, peer)).await {
-                    Ok(Ok((io, name))) => run_inbound(hub, io, name).await,
+                    Ok(Ok((io, name))) => run_inbound(hub, slot, io, name).await,
                     Ok(Err(why)) => hub.refuse(peer, &why),
                     Err(_) => hub.refuse(
                         peer,
@@ -610,8 +613,7 @@ impl Drop for InboundSlot {
     }
 }
 
-async fn run_inbound(hub: Arc<Hub>, io: Box<dyn Io>, peer: String) {
-    let slot = InboundSlot(hub.clone());
+async fn run_inbound(hub: Arc<Hub>, slot: InboundSlot, io: Box<dyn Io>, peer: String) {
     hub.counters.accepted.fetch_add(1, Ordering::Relaxed);
     let link = hub.new_link();
     let (shared, rx) = LinkShared::new();
