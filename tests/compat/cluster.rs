@@ -69,10 +69,14 @@ fn a_legacy_skynet_peer_speaks_skynets_bytes_in_plain_tcp_from_its_own_address()
     // The legacy node is known by its address; only that address may
     // speak plain TCP.
     std::fs::write(&map, "legacy = \"127.0.0.2:9\"\n").unwrap();
-    let extra = vec![
+    // The node has a TLS identity too: it tells plain skynet packets from
+    // TLS records by their first bytes.
+    dir.issue("b", "b");
+    let mut extra = vec![
         ("cluster".to_string(), map.display().to_string()),
         ("cluster_plaintext".to_string(), "legacy".to_string()),
     ];
+    extra.extend(dir.keys("b"));
     let b = TestNode::boot(&lua_dir(), "cluster_b", &extra);
     let port = b.listen_port();
     // A call to @echo with arguments ("echo", 42), byte for byte as
@@ -84,6 +88,30 @@ fn a_legacy_skynet_peer_speaks_skynets_bytes_in_plain_tcp_from_its_own_address()
     legacy.read_exact(&mut reply).unwrap();
     // Session 1, success, the packed 42.
     assert_eq!(reply.to_vec(), unhex("0007 01000000 01 0a2a"));
+    // A first packet whose length starts with 0x16, like a TLS record's
+    // first byte, is still taken as skynet's.
+    let filler = "f".repeat(0x1650 - 19);
+    let data = skyhold_pack::pack(&[
+        skyhold_pack::Value::String(b"echo".to_vec()),
+        skyhold_pack::Value::String(filler.clone().into_bytes()),
+    ])
+    .unwrap();
+    let mut big = Vec::new();
+    skyhold_cluster::wire::encode_request(
+        &mut big,
+        skyhold_cluster::wire::Address::Name(b"@echo"),
+        2,
+        false,
+        &data,
+    )
+    .unwrap();
+    assert_eq!(&big[..2], &[0x16, 0x50]);
+    let mut legacy2 = plain_from("127.0.0.2", port).expect("connect from 127.0.0.2");
+    legacy2.write_all(&big).unwrap();
+    let mut head = [0u8; 7];
+    legacy2.read_exact(&mut head).unwrap();
+    assert_eq!(&head[2..7], &[2, 0, 0, 0, 1], "session 2, success");
+
     // The same bytes from another address get no answer: the link is refused.
     let mut other = plain_from("127.0.0.1", port).expect("connect from 127.0.0.1");
     other.write_all(&call).unwrap();

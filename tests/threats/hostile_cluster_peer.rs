@@ -422,7 +422,7 @@ fn links_past_cluster_max_links_are_refused() {
 }
 
 #[test]
-fn a_peer_that_never_reads_loses_its_link_at_cluster_max_queued() {
+fn a_peer_that_never_reads_holds_at_most_cluster_max_queued_bytes() {
     // A "legacy" node in plain TCP that accepts and then reads nothing.
     let sink = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = sink.local_addr().unwrap().port();
@@ -442,7 +442,7 @@ fn a_peer_that_never_reads_loses_its_link_at_cluster_max_queued() {
     let node = TestNode::boot(&lua_dir(), "cluster_slow_peer", &extra);
     node.expect_pass("cluster_slow_peer");
     assert!(
-        node.eventually(&["link with sink closed", "cluster_max_queued"]),
+        node.eventually(&["request to sink refused", "cluster_max_queued"]),
         "{}",
         node.dump()
     );
@@ -500,4 +500,66 @@ fn failed_handshakes_do_not_use_up_cluster_max_links() {
             .unwrap();
         assert!(next_body(&mut l).await.is_some(), "{}", node.dump());
     });
+}
+
+#[test]
+fn one_peer_holds_at_most_cluster_max_links_per_peer() {
+    let ca = Authority::new("perpeer");
+    let (node, port) = target(&ca, &[("cluster_max_links_per_peer", "1")]);
+    ca.issue("peer", "peer");
+    ca.issue("other", "other");
+    rt().block_on(async {
+        let mut first = link(&ca, "peer", port).await.unwrap();
+        if let Ok(mut second) = link(&ca, "peer", port).await {
+            assert!(
+                closed(&mut second).await,
+                "a second link of one peer was kept"
+            );
+        }
+        // Another peer still gets in, and the first link still works.
+        let mut other = link(&ca, "other", port).await.unwrap();
+        for (l, session) in [(&mut first, 1), (&mut other, 2)] {
+            l.write_all(&request(Address::Name(b"@echo"), session, &[s("x")]))
+                .await
+                .unwrap();
+            assert!(next_body(l).await.is_some());
+        }
+    });
+    assert!(
+        node.eventually(&["cluster peer peer", "cluster_max_links_per_peer"]),
+        "{}",
+        node.dump()
+    );
+}
+
+#[test]
+fn silent_connections_hold_at_most_cluster_max_handshakes_and_cluster_max_per_ip() {
+    for (key, limit) in [("cluster_max_handshakes", 2), ("cluster_max_per_ip", 2)] {
+        let ca = Authority::new("handshakes");
+        let (node, port) = target(&ca, &[(key, &limit.to_string())]);
+        ca.issue("peer", "peer");
+        rt().block_on(async {
+            let mut silent = Vec::new();
+            for _ in 0..limit {
+                silent.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+            }
+            // The next one is refused at once, not after the timeout.
+            let mut more = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let t0 = std::time::Instant::now();
+            assert!(
+                closed(&mut more).await,
+                "{key}: a connection past the limit was kept"
+            );
+            assert!(t0.elapsed() < Duration::from_secs(3), "{key}");
+            drop(silent);
+            // With the silent ones gone, a real link gets in.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut l = link(&ca, "peer", port).await.unwrap();
+            l.write_all(&request(Address::Name(b"@echo"), 1, &[s("x")]))
+                .await
+                .unwrap();
+            assert!(next_body(&mut l).await.is_some(), "{key}");
+        });
+        assert!(node.eventually(&[key]), "{}", node.dump());
+    }
 }

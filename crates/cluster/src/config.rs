@@ -49,6 +49,13 @@ pub struct ClusterConfig {
     pub max_inflight: usize,
     /// `cluster_max_links`: inbound links open at once.
     pub max_links: usize,
+    /// `cluster_max_links_per_peer`: inbound links one peer may hold.
+    pub max_links_per_peer: usize,
+    /// `cluster_max_handshakes`: inbound connections still in their
+    /// handshake, so unauthenticated ones cannot take the links' slots.
+    pub max_handshakes: usize,
+    /// `cluster_max_per_ip`: inbound connections from one address.
+    pub max_per_ip: usize,
     /// `cluster_max_queued`: bytes waiting to be written on one link.
     pub max_queued: usize,
     /// `cluster_max_waiting`: requests held for a node with no address yet.
@@ -68,6 +75,9 @@ impl Default for ClusterConfig {
             reassembly: reassembly::Limits::default(),
             max_inflight: 4096,
             max_links: 256,
+            max_links_per_peer: 4,
+            max_handshakes: 64,
+            max_per_ip: 16,
             max_queued: 16 << 20,
             max_waiting: 1024,
             handshake_timeout: Duration::from_secs(5),
@@ -85,6 +95,9 @@ impl std::fmt::Debug for ClusterConfig {
             .field("reassembly", &self.reassembly)
             .field("max_inflight", &self.max_inflight)
             .field("max_links", &self.max_links)
+            .field("max_links_per_peer", &self.max_links_per_peer)
+            .field("max_handshakes", &self.max_handshakes)
+            .field("max_per_ip", &self.max_per_ip)
             .field("max_queued", &self.max_queued)
             .field("max_waiting", &self.max_waiting)
             .field("handshake_timeout", &self.handshake_timeout)
@@ -114,6 +127,9 @@ impl ClusterConfig {
         "cluster_max_partial_bytes",
         "cluster_max_inflight",
         "cluster_max_links",
+        "cluster_max_links_per_peer",
+        "cluster_max_handshakes",
+        "cluster_max_per_ip",
         "cluster_max_queued",
         "cluster_max_waiting",
         "cluster_handshake_timeout",
@@ -149,6 +165,9 @@ impl ClusterConfig {
                     "cluster_max_partial_bytes" => self.reassembly.max_partial_bytes = n,
                     "cluster_max_inflight" => self.max_inflight = n,
                     "cluster_max_links" => self.max_links = n,
+                    "cluster_max_links_per_peer" => self.max_links_per_peer = n,
+                    "cluster_max_handshakes" => self.max_handshakes = n,
+                    "cluster_max_per_ip" => self.max_per_ip = n,
                     "cluster_max_queued" => self.max_queued = n,
                     "cluster_max_waiting" => self.max_waiting = n,
                     _ => self.handshake_timeout = Duration::from_secs(n as u64),

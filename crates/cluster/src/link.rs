@@ -13,7 +13,7 @@
 //! within `cluster_handshake_timeout`; plain TCP is accepted only from the
 //! address of a node named in `cluster_plaintext`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -59,9 +59,28 @@ impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Target::Handle(h) => write!(f, ":{h:08x}"),
-            Target::Name(n) => f.write_str(&String::from_utf8_lossy(n)),
+            Target::Name(n) => f.write_str(&printable(n)),
         }
     }
+}
+
+/// Remote bytes as text fit for a log line: control characters and
+/// anything not UTF-8 are escaped, so a peer cannot start a line of its own.
+pub fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// What the I/O side tells `clusterd`.
@@ -126,8 +145,11 @@ pub struct Counters {
     pub too_large: AtomicU64,
     /// Requests refused because the link had `cluster_max_inflight` waiting.
     pub busy: AtomicU64,
-    /// Links closed because `cluster_max_queued` bytes waited to be written.
+    /// Requests refused, or inbound links closed, because
+    /// `cluster_max_queued` bytes waited to be written.
     pub slow_links: AtomicU64,
+    /// Pushes from other nodes that their target's mailbox refused.
+    pub dropped_pushes: AtomicU64,
     /// Requests failed because their node had no address for too long
     /// (`cluster_max_waiting`) or was marked down.
     pub unreachable: AtomicU64,
@@ -146,6 +168,7 @@ impl Counters {
             ("too_large", g(&self.too_large)),
             ("busy", g(&self.busy)),
             ("slow_links", g(&self.slow_links)),
+            ("dropped_pushes", g(&self.dropped_pushes)),
             ("unreachable", g(&self.unreachable)),
         ]
     }
@@ -241,6 +264,9 @@ pub struct Hub {
     events: Mutex<VecDeque<Event>>,
     next_link: AtomicU32,
     open_inbound: AtomicUsize,
+    handshaking: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    per_peer: Mutex<HashMap<String, usize>>,
     /// The settings.
     pub config: ClusterConfig,
     /// The TLS identity, if any.
@@ -260,6 +286,9 @@ impl Hub {
             events: Mutex::new(VecDeque::new()),
             next_link: AtomicU32::new(1),
             open_inbound: AtomicUsize::new(0),
+            handshaking: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+            per_peer: Mutex::new(HashMap::new()),
             config,
             tls,
             map: RwLock::new(BTreeMap::new()),
@@ -283,6 +312,15 @@ impl Hub {
     /// The next event, for `clusterd`.
     pub fn take(&self) -> Option<Event> {
         self.events.lock().pop_front()
+    }
+
+    fn refuse_link(&self, peer: SocketAddr, name: &str, why: &str) {
+        self.node.audit_refused_by(
+            &format!("cluster peer {name} ({peer})"),
+            "cluster link",
+            "clusterd",
+            why,
+        );
     }
 
     fn refuse(&self, peer: SocketAddr, why: &str) {
@@ -570,28 +608,42 @@ pub fn listen(hub: &Arc<Hub>, rt: &tokio::runtime::Handle, listener: TcpListener
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             };
-            if hub.open_inbound.fetch_add(1, Ordering::Relaxed) >= hub.config.max_links {
-                hub.open_inbound.fetch_sub(1, Ordering::Relaxed);
-                hub.counters.refused_links.fetch_add(1, Ordering::Relaxed);
-                hub.node.audit_refused_by(
-                    &format!("cluster peer {peer}"),
-                    "cluster link",
-                    "clusterd",
-                    &format!(
-                        "{} links are open (config cluster_max_links)",
-                        hub.config.max_links
-                    ),
-                );
-                continue;
-            }
-            // The slot is given back however the connection ends, a failed
-            // handshake included.
-            let slot = InboundSlot(hub.clone());
+            // Two slots before any byte is read: one of the connections from
+            // this address, one of those still in their handshake. Each is
+            // given back however the connection ends.
+            let slots = Slot::take(&hub, SlotKind::Ip(peer.ip()))
+                .and_then(|ip| Ok((ip, Slot::take(&hub, SlotKind::Handshake)?)));
+            let (ip_slot, handshake) = match slots {
+                Ok(s) => s,
+                Err(why) => {
+                    hub.counters.refused_links.fetch_add(1, Ordering::Relaxed);
+                    hub.node.audit_refused_by(
+                        &format!("cluster peer {peer}"),
+                        "cluster link",
+                        "clusterd",
+                        &why,
+                    );
+                    continue;
+                }
+            };
             let hub = hub.clone();
             tokio::spawn(async move {
                 let limit = hub.config.handshake_timeout;
-                match tokio::time::timeout(limit, admit(&hub, tcp, peer)).await {
-                    Ok(Ok((io, name))) => run_inbound(hub, slot, io, name).await,
+                let admitted = tokio::time::timeout(limit, admit(&hub, tcp, peer)).await;
+                drop(handshake);
+                match admitted {
+                    Ok(Ok((io, name))) => {
+                        // The link slots are taken by name, once it is known.
+                        let slots = Slot::take(&hub, SlotKind::Link)
+                            .and_then(|l| Ok([l, Slot::take(&hub, SlotKind::Peer(name.clone()))?]));
+                        match slots {
+                            Ok(slots) => run_inbound(hub, (ip_slot, slots), io, name).await,
+                            Err(why) => {
+                                hub.counters.refused_links.fetch_add(1, Ordering::Relaxed);
+                                hub.refuse_link(peer, &name, &why);
+                            }
+                        }
+                    }
                     Ok(Err(why)) => hub.refuse(peer, &why),
                     Err(_) => hub.refuse(
                         peer,
@@ -604,16 +656,123 @@ pub fn listen(hub: &Arc<Hub>, rt: &tokio::runtime::Handle, listener: TcpListener
     .abort_handle()
 }
 
-/// Drops the count of an inbound link when its task ends, however it ends.
-struct InboundSlot(Arc<Hub>);
+/// What an inbound connection holds a share of.
+enum SlotKind {
+    /// Connections from one address (`cluster_max_per_ip`).
+    Ip(IpAddr),
+    /// Connections still in their handshake (`cluster_max_handshakes`).
+    Handshake,
+    /// Inbound links (`cluster_max_links`).
+    Link,
+    /// Inbound links of one peer (`cluster_max_links_per_peer`).
+    Peer(String),
+}
 
-impl Drop for InboundSlot {
-    fn drop(&mut self) {
-        self.0.open_inbound.fetch_sub(1, Ordering::Relaxed);
+/// A share of a limit, given back when dropped, however the connection
+/// ends.
+struct Slot {
+    hub: Arc<Hub>,
+    kind: SlotKind,
+}
+
+impl Slot {
+    fn take(hub: &Arc<Hub>, kind: SlotKind) -> Result<Slot, String> {
+        let c = &hub.config;
+        let (taken, why) = match &kind {
+            SlotKind::Ip(ip) => {
+                let mut per_ip = hub.per_ip.lock();
+                let n = per_ip.entry(*ip).or_insert(0);
+                let ok = *n < c.max_per_ip;
+                if ok {
+                    *n += 1;
+                }
+                (
+                    ok,
+                    format!(
+                        "{} connections from {ip} are open (config cluster_max_per_ip)",
+                        c.max_per_ip
+                    ),
+                )
+            }
+            SlotKind::Handshake => (
+                bump(&hub.handshaking, c.max_handshakes),
+                format!(
+                    "{} connections are in their handshake (config cluster_max_handshakes)",
+                    c.max_handshakes
+                ),
+            ),
+            SlotKind::Link => (
+                bump(&hub.open_inbound, c.max_links),
+                format!("{} links are open (config cluster_max_links)", c.max_links),
+            ),
+            SlotKind::Peer(name) => {
+                let mut per_peer = hub.per_peer.lock();
+                let n = per_peer.entry(name.clone()).or_insert(0);
+                let ok = *n < c.max_links_per_peer;
+                if ok {
+                    *n += 1;
+                }
+                (
+                    ok,
+                    format!(
+                        "{name} has {} links open (config cluster_max_links_per_peer)",
+                        c.max_links_per_peer
+                    ),
+                )
+            }
+        };
+        if taken {
+            Ok(Slot {
+                hub: hub.clone(),
+                kind,
+            })
+        } else {
+            Err(why)
+        }
     }
 }
 
-async fn run_inbound(hub: Arc<Hub>, slot: InboundSlot, io: Box<dyn Io>, peer: String) {
+/// Adds one to `n` unless it is at `max`.
+fn bump(n: &AtomicUsize, max: usize) -> bool {
+    n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        (v < max).then_some(v + 1)
+    })
+    .is_ok()
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let hub = &self.hub;
+        match &self.kind {
+            SlotKind::Ip(ip) => {
+                let mut per_ip = hub.per_ip.lock();
+                if let Some(n) = per_ip.get_mut(ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_ip.remove(ip);
+                    }
+                }
+            }
+            SlotKind::Handshake => {
+                hub.handshaking.fetch_sub(1, Ordering::Relaxed);
+            }
+            SlotKind::Link => {
+                hub.open_inbound.fetch_sub(1, Ordering::Relaxed);
+            }
+            SlotKind::Peer(name) => {
+                let mut per_peer = hub.per_peer.lock();
+                if let Some(n) = per_peer.get_mut(name) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_peer.remove(name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn run_inbound(hub: Arc<Hub>, slots: (Slot, [Slot; 2]), io: Box<dyn Io>, peer: String) {
     hub.counters.accepted.fetch_add(1, Ordering::Relaxed);
     let link = hub.new_link();
     let (shared, rx) = LinkShared::new();
@@ -633,7 +792,7 @@ async fn run_inbound(hub: Arc<Hub>, slot: InboundSlot, io: Box<dyn Io>, peer: St
     // request of it can arrive first.
     let reader_shared = shared.clone();
     let reader = tokio::spawn(async move {
-        let _slot = slot;
+        let _slots = slots;
         let why = read_requests(r, link, &reader_shared, &hub).await;
         reader_shared.stop();
         hub.emit(Event::Down { link, why });
@@ -649,14 +808,24 @@ async fn admit(
     peer: SocketAddr,
 ) -> Result<(Box<dyn Io>, String), String> {
     let _ = tcp.set_nodelay(true);
-    let mut first = [0u8; 1];
-    let n = tcp.peek(&mut first).await.map_err(|e| e.to_string())?;
-    if n == 0 {
-        return Err("closed before saying anything".into());
+    // A TLS handshake record starts 16 03 01 or 16 03 03. A skynet
+    // cluster packet starts with its length and then its type; the only
+    // types with those values are a multi-part header (always 13 bytes
+    // long, not 0x1603) and a last part (never first), so three bytes tell
+    // the two apart.
+    let mut first = [0u8; 3];
+    loop {
+        let n = tcp.peek(&mut first).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed before saying anything".into());
+        }
+        if n == 3 || first[..n] != [0x16, 0x03][..n.min(2)] {
+            break;
+        }
+        // Part of a TLS record so far; the handshake timeout bounds this.
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
-    // A TLS handshake record starts with 0x16; a skynet cluster packet
-    // starts with the high byte of its length.
-    if first[0] == 0x16 {
+    if first[0] == 0x16 && first[1] == 0x03 && matches!(first[2], 0x01 | 0x03) {
         if let Some(tls) = &hub.tls {
             let s = tls
                 .acceptor
@@ -696,6 +865,13 @@ async fn plaintext_peer(hub: &Hub, ip: IpAddr) -> Option<String> {
             .collect()
     };
     for (name, addr) in candidates {
+        // An address written as an IP needs no lookup; only host names do.
+        if let Ok(a) = addr.parse::<SocketAddr>() {
+            if a.ip() == ip {
+                return Some(name);
+            }
+            continue;
+        }
         if let Ok(addrs) = tokio::net::lookup_host(addr.as_str()).await {
             if addrs.into_iter().any(|a| a.ip() == ip) {
                 return Some(name);

@@ -325,11 +325,19 @@ impl Clusterd {
         if let Err(e) = wire::encode_request(&mut out, address, wire_session, session == 0, &data) {
             return fail(format!("cluster: {e}"));
         }
-        if session != 0 {
-            link.calls.insert(wire_session, (source, session));
-        }
-        if let Err(e) = link.shared.send(out, hub.config.max_queued) {
-            self.send_failed(ctx, id, e);
+        match link.shared.send(out, hub.config.max_queued) {
+            Ok(()) => {
+                if session != 0 {
+                    link.calls.insert(wire_session, (source, session));
+                }
+            }
+            // The link is fine, only full: this request is refused, and the
+            // other callers' requests on it go on.
+            Err(e @ SendFailure::Backlog(_)) => {
+                hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
+                fail(format!("cluster: request to {node} refused: {e}"));
+            }
+            Err(e) => self.send_failed(ctx, id, e),
         }
     }
 
@@ -358,10 +366,23 @@ impl Clusterd {
             let text = format!("cluster: link with {} closed: {why}", link.peer);
             let _ = ctx.reply_error(source, session, Payload::from(text));
         }
-        self.serving.retain(|_, (l, _)| *l != id);
+        // Calls still out for that link's requests are given up, so a
+        // service that never answers them does not keep clusterd's
+        // max_open_calls used after the peer is gone.
+        self.serving.retain(|local, (l, _)| {
+            if *l == id {
+                ctx.forget_call(*local);
+            }
+            *l != id
+        });
     }
 
     fn local_command(&mut self, ctx: &Context, msg: &Message) -> Result<Option<Payload>, String> {
+        if msg.source == ctx.handle() {
+            // clusterd's own calls to a local service never come back as
+            // commands; this is a remote request that reached clusterd.
+            return Err("cluster: clusterd takes no commands from other nodes".into());
+        }
         let limits = PackLimits::default();
         let args = unpack_limited(msg.payload.as_slice(), &limits).map_err(|e| e.to_string())?;
         let cmd = text(args.first()).ok_or("cluster: no command")?;
@@ -393,29 +414,45 @@ impl Clusterd {
                     return Err("cluster: a registered name must be 1 to 254 bytes".into());
                 }
                 let who = match args.get(2) {
-                    Some(Value::Integer(h)) => Handle(*h as u32),
-                    _ => msg.source,
+                    Some(Value::Integer(h)) => u32::try_from(*h)
+                        .map(Handle)
+                        .map_err(|_| format!("cluster: {h} is not a service address"))?,
+                    None | Some(Value::Nil) => msg.source,
+                    Some(_) => return Err("cluster.register: the address must be a number".into()),
                 };
+                if who == ctx.handle() {
+                    ctx.audit_refusal(
+                        msg.source,
+                        "cluster.register",
+                        "clusterd itself cannot be exposed to other nodes",
+                    );
+                    return Err("not permitted: cluster.register of clusterd".into());
+                }
                 // Exposing a service to other nodes is skynet's everyday
                 // `cluster.register(name, addr)`, so any service may expose
-                // an ordinary one; one that holds grants (the launcher, a
-                // gate) is exposed only by a holder of name_other.
+                // an ordinary Lua one; one that holds grants (the launcher,
+                // a gate) or a native one is exposed only by a holder of
+                // name_other.
                 let privileged = match ctx.identity_of(who) {
-                    Some(id) => !id.role.grants.is_empty(),
+                    Some(id) => {
+                        !id.role.grants.is_empty()
+                            || matches!(id.subject, skyhold_core::Subject::Native(_))
+                    }
                     None => return Err(format!("cluster: no service {who} to register")),
                 };
                 if who != msg.source && privileged && !ctx.permits(msg.source, Grant::NameOther) {
                     ctx.audit_refusal(
                         msg.source,
                         "cluster.register",
-                        &format!("{who} holds grants; exposing it to other nodes needs name_other"),
+                        &format!("{who} holds grants or is native; exposing it to other nodes needs name_other"),
                     );
                     return Err(format!(
-                        "not permitted: cluster.register of {who}, which holds grants (see the audit log)"
+                        "not permitted: cluster.register of {who}, which holds grants or is native (see the audit log)"
                     ));
                 }
                 if let Some(h) = self.registered.get(&name) {
-                    if *h != who {
+                    // A name whose service has gone may be taken again.
+                    if *h != who && ctx.identity_of(*h).is_some() {
                         return Err(format!("cluster: name {name} is registered to {h}"));
                     }
                 }
@@ -426,7 +463,11 @@ impl Clusterd {
                 let name = text(args.get(1)).ok_or("cluster: unregister needs a name")?;
                 let name = name.strip_prefix('@').unwrap_or(&name).to_string();
                 match self.registered.get(&name) {
-                    Some(h) if *h != msg.source && !ctx.permits(msg.source, Grant::NameOther) => {
+                    Some(h)
+                        if *h != msg.source
+                            && ctx.identity_of(*h).is_some()
+                            && !ctx.permits(msg.source, Grant::NameOther) =>
+                    {
                         Err(format!("not permitted: {name} belongs to {h}"))
                     }
                     _ => {
@@ -523,7 +564,7 @@ impl Clusterd {
                 if ok {
                     let _ = ctx.reply(source, local, Payload::from(data));
                 } else {
-                    let text = String::from_utf8_lossy(&data);
+                    let text = link::printable(&data);
                     ctx.log(&format!("cluster: call to {} failed: {text}", l.peer));
                     let _ = ctx.reply_error(source, local, Payload::from(data));
                 }
@@ -584,8 +625,15 @@ impl Clusterd {
                 return self.after_send(ctx, id, sent);
             }
             Target::Name(n) if n.first() == Some(&b'@') => {
-                let name = String::from_utf8_lossy(&n[1..]);
-                self.registered.get(name.as_ref()).copied()
+                let name = String::from_utf8_lossy(&n[1..]).into_owned();
+                match self.registered.get(&name).copied() {
+                    // A registration goes with its service.
+                    Some(h) if ctx.identity_of(h).is_none() => {
+                        self.registered.remove(&name);
+                        None
+                    }
+                    found => found,
+                }
             }
             Target::Handle(h) if link.any_address => Some(Handle(*h)),
             Target::Name(n) if link.any_address => {
@@ -613,7 +661,9 @@ impl Clusterd {
         let payload = Payload::from(data);
         if push {
             link.shared.done();
-            let _ = ctx.send(dest, ptype::LUA, 0, payload);
+            if ctx.send(dest, ptype::LUA, 0, payload).is_err() {
+                hub.counters.dropped_pushes.fetch_add(1, Ordering::Relaxed);
+            }
             return;
         }
         match ctx.call(dest, ptype::LUA, payload) {

@@ -158,6 +158,14 @@ impl Context {
         self.node.call(&self.cell, dest, ptype, payload)
     }
 
+    /// Stops waiting for the reply to call `session`: a late reply is then
+    /// dropped like any reply to no open call, and the call no longer counts
+    /// against `max_open_calls`. For a service that made a call on someone
+    /// else's behalf and that someone is gone (the cluster's links).
+    pub fn forget_call(&self, session: i32) {
+        self.cell.mailbox.cancel_call(session);
+    }
+
     /// Replies to request `session` from `dest`.
     pub fn reply(&self, dest: Handle, session: i32, payload: Payload) -> Result<(), SendError> {
         self.cell.owed.lock().remove(&(dest, session));

@@ -29,6 +29,9 @@ skynet.start(function()
 	assert(math.type(h) == "integer" and h > 0, tostring(h))
 	assert(not pcall(cluster.query, "b", "nothing"))
 
+	-- temp was registered again after its first service exited.
+	assert(cluster.call("b", "@temp", "echo", "again") == "again")
+
 	-- What was not registered is out of reach by default.
 	assert(not pcall(cluster.call, "b", h, "echo", 1), "numeric address")
 	assert(not pcall(cluster.call, "b", ".local_only", "echo", 1), "local name")

@@ -9,6 +9,14 @@ skynet.start(function()
 	cluster.register("echo", echo)
 	local other = skynet.newservice("cluster_echo")
 	assert(not pcall(cluster.register, "echo", other))
+	-- clusterd itself is never exposed.
+	assert(not pcall(cluster.register, "daemon", skynet.localname(".clusterd")))
+	-- A name goes with its service: once it has exited the name is free.
+	local short = skynet.newservice("cluster_echo")
+	cluster.register("temp", short)
+	skynet.send(short, "lua", "quit")
+	skynet.sleep(1)
+	cluster.register("temp", other)
 	skynet.newservice("cluster_echo", ".local_only")
 	local snax = require "skynet.snax"
 	local ping = snax.uniqueservice("cluster_snax")

@@ -25,6 +25,10 @@ function command.size(s)
 	return #s
 end
 
+function command.quit()
+	skynet.exit()
+end
+
 function command.source()
 	return skynet.address(skynet.self())
 end
