@@ -77,6 +77,18 @@ impl Drop for Authority {
     }
 }
 
+/// Polls `f` until it holds or `limit` passes; false on a timeout.
+pub fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
 /// A node booted for a test, with its log.
 pub struct TestNode {
     pub node: Node,

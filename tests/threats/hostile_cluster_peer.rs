@@ -563,3 +563,33 @@ fn silent_connections_hold_at_most_cluster_max_handshakes_and_cluster_max_per_ip
         assert!(node.eventually(&[key]), "{}", node.dump());
     }
 }
+
+#[test]
+fn calls_a_service_never_answers_are_given_up_when_their_link_goes() {
+    let ca = Authority::new("forget");
+    let (node, port) = target(&ca, &[]);
+    ca.issue("peer", "peer");
+    let r = node.node.handle();
+    let clusterd = r.query_name(".clusterd").expect("clusterd");
+    let open = || r.stats(clusterd).expect("stats")["open_calls"];
+    rt().block_on(async {
+        let mut l = link(&ca, "peer", port).await.unwrap();
+        for session in 1..=5 {
+            l.write_all(&request(Address::Name(b"@echo"), session, &[s("hold")]))
+                .await
+                .unwrap();
+        }
+        assert!(
+            support::wait(Duration::from_secs(5), || open() == 5),
+            "clusterd should wait on 5 calls, has {}",
+            open()
+        );
+        drop(l);
+    });
+    // Without this clusterd would keep them until max_open_calls.
+    assert!(
+        support::wait(Duration::from_secs(5), || open() == 0),
+        "clusterd still waits on {} calls after the link went",
+        open()
+    );
+}

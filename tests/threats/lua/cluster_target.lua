@@ -12,6 +12,9 @@ if mode == "echo" then
 			skynet.error("REACHED " .. tostring(cmd))
 			if cmd == "slow" then
 				skynet.sleep(200)
+			elseif cmd == "hold" then
+				-- Never answers: the caller waits until it gives up.
+				skynet.wait()
 			end
 			if session ~= 0 then
 				skynet.retpack(...)
