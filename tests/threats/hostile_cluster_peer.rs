@@ -593,3 +593,24 @@ fn calls_a_service_never_answers_are_given_up_when_their_link_goes() {
         open()
     );
 }
+
+#[test]
+fn what_one_local_service_makes_clusterd_hold_is_bounded() {
+    let extra = [
+        ("cluster_max_nodes", "3"),
+        ("max_names", "2"),
+        ("cluster_max_queued", "100000"),
+        // Listening needs an identity or a plaintext peer.
+        ("cluster_plaintext", "legacy"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let node = TestNode::boot(&lua_dir(), "cluster_local_bounds", &extra);
+    node.expect_pass("cluster_local_bounds");
+    assert!(node.eventually(&["cluster_max_nodes"]), "{}", node.dump());
+    assert!(node.eventually(&["config max_names"]), "{}", node.dump());
+    assert!(
+        node.eventually(&["hold", "config cluster_max_queued"]),
+        "{}",
+        node.dump()
+    );
+}

@@ -56,10 +56,13 @@ pub struct ClusterConfig {
     pub max_handshakes: usize,
     /// `cluster_max_per_ip`: inbound connections from one address.
     pub max_per_ip: usize,
-    /// `cluster_max_queued`: bytes waiting to be written on one link.
+    /// `cluster_max_queued`: bytes waiting on one link, to be written or
+    /// read and not yet delivered; and bytes held for nodes with no address.
     pub max_queued: usize,
     /// `cluster_max_waiting`: requests held for a node with no address yet.
     pub max_waiting: usize,
+    /// `cluster_max_nodes`: nodes the map may name.
+    pub max_nodes: usize,
     /// `cluster_handshake_timeout`: seconds to connect and finish TLS.
     pub handshake_timeout: Duration,
 }
@@ -80,6 +83,7 @@ impl Default for ClusterConfig {
             max_per_ip: 16,
             max_queued: 16 << 20,
             max_waiting: 1024,
+            max_nodes: 1024,
             handshake_timeout: Duration::from_secs(5),
         }
     }
@@ -100,6 +104,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("max_per_ip", &self.max_per_ip)
             .field("max_queued", &self.max_queued)
             .field("max_waiting", &self.max_waiting)
+            .field("max_nodes", &self.max_nodes)
             .field("handshake_timeout", &self.handshake_timeout)
             .finish()
     }
@@ -132,6 +137,7 @@ impl ClusterConfig {
         "cluster_max_per_ip",
         "cluster_max_queued",
         "cluster_max_waiting",
+        "cluster_max_nodes",
         "cluster_handshake_timeout",
     ];
 
@@ -170,6 +176,7 @@ impl ClusterConfig {
                     "cluster_max_per_ip" => self.max_per_ip = n,
                     "cluster_max_queued" => self.max_queued = n,
                     "cluster_max_waiting" => self.max_waiting = n,
+                    "cluster_max_nodes" => self.max_nodes = n,
                     _ => self.handshake_timeout = Duration::from_secs(n as u64),
                 }
             }

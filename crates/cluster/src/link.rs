@@ -201,6 +201,9 @@ pub struct LinkShared {
     queued: AtomicUsize,
     /// Requests read from this link and not yet answered or delivered.
     pub inflight: AtomicUsize,
+    /// Bytes of requests read from this link that clusterd has not yet
+    /// handed to their target (bounded by `cluster_max_queued`).
+    unread: AtomicUsize,
     tasks: Mutex<Vec<AbortHandle>>,
     stopped: AtomicBool,
 }
@@ -213,6 +216,7 @@ impl LinkShared {
                 tx,
                 queued: AtomicUsize::new(0),
                 inflight: AtomicUsize::new(0),
+                unread: AtomicUsize::new(0),
                 tasks: Mutex::new(Vec::new()),
                 stopped: AtomicBool::new(false),
             }),
@@ -248,6 +252,11 @@ impl LinkShared {
         for t in tasks.drain(..) {
             t.abort();
         }
+    }
+
+    /// Bytes of a request that clusterd has taken off this link.
+    pub fn delivered(&self, n: usize) {
+        self.unread.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// One request of this link is done with.
@@ -443,6 +452,16 @@ async fn read_requests<R: AsyncRead + Unpin>(
         let Some((target, session, push, data)) = whole else {
             continue;
         };
+        let unread = shared.unread.load(Ordering::Relaxed);
+        if unread + data.len() > hub.config.max_queued {
+            // clusterd is behind on this link: wait for it rather than read
+            // more (TCP then slows the peer down).
+            while shared.unread.load(Ordering::Relaxed) + data.len() > hub.config.max_queued
+                && shared.unread.load(Ordering::Relaxed) > 0
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
         if shared.inflight.fetch_add(1, Ordering::Relaxed) >= hub.config.max_inflight {
             shared.done();
             hub.counters.busy.fetch_add(1, Ordering::Relaxed);
@@ -459,6 +478,7 @@ async fn read_requests<R: AsyncRead + Unpin>(
             }
             continue;
         }
+        shared.unread.fetch_add(data.len(), Ordering::Relaxed);
         let event = Event::Request {
             link,
             session,

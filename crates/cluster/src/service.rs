@@ -92,8 +92,9 @@ pub struct Clusterd {
     outbound: HashMap<String, LinkId>,
     links: HashMap<LinkId, Link>,
     held: HashMap<String, VecDeque<Held>>,
-    /// Requests in `held`, for all nodes together.
+    /// Requests in `held`, and their bytes, for all nodes together.
     held_total: usize,
+    held_bytes: usize,
     /// Calls made for inbound requests: local session → (link, wire session).
     serving: HashMap<i32, (LinkId, u32)>,
     /// One per `cluster.open` (a node may listen on several addresses).
@@ -152,6 +153,7 @@ impl Clusterd {
             links: HashMap::new(),
             held: HashMap::new(),
             held_total: 0,
+            held_bytes: 0,
             serving: HashMap::new(),
             listeners: Vec::new(),
         }
@@ -227,6 +229,13 @@ impl Clusterd {
                     continue;
                 }
                 if map.get(&name) != Some(&addr) {
+                    if !map.contains_key(&name) && map.len() >= hub.config.max_nodes {
+                        ctx.log(&format!(
+                            "cluster: node {name} not added: the map has {} nodes (config cluster_max_nodes)",
+                            hub.config.max_nodes
+                        ));
+                        continue;
+                    }
                     changed.push(name.clone());
                     map.insert(name, addr);
                 }
@@ -247,6 +256,7 @@ impl Clusterd {
             return;
         };
         self.held_total -= q.len();
+        self.held_bytes -= q.iter().map(|h| h.data.len()).sum::<usize>();
         for h in q {
             self.request(ctx, h.source, h.session, node, h.target, h.data);
         }
@@ -296,6 +306,12 @@ impl Clusterd {
             Ok(id) => id,
             Err(Some(why)) => return fail(why),
             Err(None) => {
+                if self.held_bytes + data.len() > hub.config.max_queued {
+                    return fail(format!(
+                        "cluster: requests for nodes with no address hold {} bytes; node {node} has none (config cluster_max_queued)",
+                        self.held_bytes
+                    ));
+                }
                 if self.held_total >= hub.config.max_waiting {
                     return fail(format!(
                         "cluster: {} requests already wait for nodes with no address; node {node} has none (config cluster_max_waiting)",
@@ -303,6 +319,7 @@ impl Clusterd {
                     ));
                 }
                 self.held_total += 1;
+                self.held_bytes += data.len();
                 self.held
                     .entry(node.to_string())
                     .or_default()
@@ -456,6 +473,13 @@ impl Clusterd {
                         return Err(format!("cluster: name {name} is registered to {h}"));
                     }
                 }
+                let max = ctx.node().limits().max_names;
+                let held = self.registered.values().filter(|h| **h == who).count();
+                if !self.registered.contains_key(&name) && held >= max {
+                    return Err(format!(
+                        "cluster: {who} already has {max} cluster names (config max_names)"
+                    ));
+                }
                 self.registered.insert(name, who);
                 Ok(Some(Payload::empty()))
             }
@@ -487,6 +511,15 @@ impl Clusterd {
                 t.hash.push((
                     Value::String(b"links".to_vec()),
                     Value::Integer(self.links.len() as i64),
+                ));
+                let nodes = self.hub().map.read().len();
+                t.hash.push((
+                    Value::String(b"nodes".to_vec()),
+                    Value::Integer(nodes as i64),
+                ));
+                t.hash.push((
+                    Value::String(b"held".to_vec()),
+                    Value::Integer(self.held_total as i64),
                 ));
                 Ok(Some(packed(&[Value::Table(t)])))
             }
@@ -521,13 +554,27 @@ impl Clusterd {
                     .into(),
             );
         }
-        let std_listener = std::net::TcpListener::bind(&addr)
+        let rt = self.rt()?;
+        let sockaddr = match addr.parse::<std::net::SocketAddr>() {
+            Ok(a) => a,
+            // A host name: looked up on the cluster's thread, within a bound,
+            // so a slow resolver cannot hold this worker for long.
+            Err(_) => rt
+                .block_on(async {
+                    let lookup = tokio::net::lookup_host(addr.clone());
+                    tokio::time::timeout(hub.config.handshake_timeout, lookup).await
+                })
+                .map_err(|_| format!("cluster: listen on {addr}: the name lookup timed out"))?
+                .map_err(|e| format!("cluster: listen on {addr}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("cluster: listen on {addr}: no address"))?,
+        };
+        let std_listener = std::net::TcpListener::bind(sockaddr)
             .map_err(|e| format!("cluster: listen on {addr}: {e}"))?;
         let local = std_listener.local_addr().map_err(|e| e.to_string())?;
         std_listener
             .set_nonblocking(true)
             .map_err(|e| e.to_string())?;
-        let rt = self.rt()?;
         let listener = {
             let _guard = rt.enter();
             tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?
@@ -592,6 +639,8 @@ impl Clusterd {
         let Some(link) = self.links.get(&id) else {
             return;
         };
+        // The request leaves the link's keeping here, whatever becomes of it.
+        link.shared.delivered(data.len());
         let hub = self.hub().clone();
         let answer = |link: &Link, out: Vec<u8>| {
             link.shared.done();
