@@ -3,6 +3,7 @@
 //! reachable from other nodes unless the operator names a peer as trusted.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod config;
 pub mod link;
 pub mod reassembly;

@@ -204,6 +204,12 @@ pub struct LinkShared {
     /// Bytes of requests read from this link that clusterd has not yet
     /// handed to their target (bounded by `cluster_max_queued`).
     unread: AtomicUsize,
+    /// The service that takes this link's requests (its agent), once known.
+    owner: AtomicU32,
+    /// Events for the owner, one wake-up message each.
+    inbox: Mutex<VecDeque<Event>>,
+    /// Lets the reader start once the owner is set.
+    ready: tokio::sync::Notify,
     tasks: Mutex<Vec<AbortHandle>>,
     stopped: AtomicBool,
 }
@@ -217,6 +223,9 @@ impl LinkShared {
                 queued: AtomicUsize::new(0),
                 inflight: AtomicUsize::new(0),
                 unread: AtomicUsize::new(0),
+                owner: AtomicU32::new(0),
+                inbox: Mutex::new(VecDeque::new()),
+                ready: tokio::sync::Notify::new(),
                 tasks: Mutex::new(Vec::new()),
                 stopped: AtomicBool::new(false),
             }),
@@ -254,6 +263,18 @@ impl LinkShared {
         }
     }
 
+    /// Makes `owner` the service that takes this link's requests, and lets
+    /// the link's reader start.
+    pub fn set_owner(&self, owner: Handle) {
+        self.owner.store(owner.0, Ordering::Release);
+        self.ready.notify_one();
+    }
+
+    /// The next event for the owner.
+    pub fn take(&self) -> Option<Event> {
+        self.inbox.lock().pop_front()
+    }
+
     /// Bytes of a request that clusterd has taken off this link.
     pub fn delivered(&self, n: usize) {
         self.unread.fetch_sub(n, Ordering::Relaxed);
@@ -282,6 +303,8 @@ pub struct Hub {
     pub tls: Option<Tls>,
     /// The node map: name → `host:port`, `None` for a node marked down.
     pub map: RwLock<BTreeMap<String, Option<String>>>,
+    /// Names registered with `cluster.register`, reachable as `@name`.
+    pub registered: RwLock<BTreeMap<String, Handle>>,
     /// The counters.
     pub counters: Counters,
 }
@@ -301,6 +324,7 @@ impl Hub {
             config,
             tls,
             map: RwLock::new(BTreeMap::new()),
+            registered: RwLock::new(BTreeMap::new()),
             counters: Counters::default(),
         }
     }
@@ -310,9 +334,17 @@ impl Hub {
         self.next_link.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Hands an event to the owner of `shared` (its agent), the same way.
+    pub fn emit_to(&self, shared: &LinkShared, e: Event) -> bool {
+        shared.inbox.lock().push_back(e);
+        let owner = Handle(shared.owner.load(Ordering::Acquire));
+        self.node
+            .push_event(owner, ptype::SOCKET, 0, Payload::empty())
+    }
+
     /// Hands an event to `clusterd`: one wake-up message per event, so
     /// `clusterd` takes exactly one event per message and none is missed.
-    fn emit(&self, e: Event) -> bool {
+    pub fn emit(&self, e: Event) -> bool {
         self.events.lock().push_back(e);
         self.node
             .push_event(self.clusterd, ptype::SOCKET, 0, Payload::empty())
@@ -394,6 +426,8 @@ async fn read_requests<R: AsyncRead + Unpin>(
     shared: &LinkShared,
     hub: &Hub,
 ) -> String {
+    // Nothing is read before the link's agent exists to take it.
+    shared.ready.notified().await;
     let mut r = BufReader::with_capacity(64 << 10, r);
     let mut buf = Vec::new();
     let mut parts: Assembler<(Target, bool)> = Assembler::new(hub.config.reassembly);
@@ -486,8 +520,8 @@ async fn read_requests<R: AsyncRead + Unpin>(
             target,
             data,
         };
-        if !hub.emit(event) {
-            return "clusterd is gone".into();
+        if !hub.emit_to(shared, event) {
+            return "its agent is gone".into();
         }
     }
 }

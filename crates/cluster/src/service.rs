@@ -14,19 +14,23 @@
 //! | `unregister` | name | nothing |
 //! | `stat` | — | a table of the counters |
 //!
-//! A remote request may address a name registered with `register` (as
-//! `@name`), or ask which handle such a name has (address 0). Numeric
-//! handles and local names are refused, and the refusal is audited, unless
-//! the peer is named in `cluster_any_address`: skynet lets every peer reach
-//! every service, `.launcher` included (spec §7.7).
+//! Requests from other nodes are served by one agent per inbound link
+//! ([`crate::agent`]), which clusterd starts when a link passes its checks
+//! and retires when it goes. A remote request may address a name
+//! registered with `register` (as `@name`), or ask which handle such a name
+//! has (address 0). Numeric handles and local names are refused, and the
+//! refusal is audited, unless the peer is named in `cluster_any_address`:
+//! skynet lets every peer reach every service, `.launcher` included
+//! (spec §7.7).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use skyhold_core::{ptype, Context, Grant, Handle, Message, Payload, Service};
 use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Table, Value};
 
+use crate::agent::LinkAgent;
 use crate::config::ClusterConfig;
 use crate::link::{self, Event, Hub, LinkId, LinkShared, SendFailure, Target};
 use crate::tls::Tls;
@@ -45,18 +49,18 @@ struct Link {
     /// Outbound: calls waiting for a reply, by this node's wire session.
     calls: HashMap<u32, (Handle, i32)>,
     next_session: u32,
-    /// Inbound: may its requests address any local service?
-    any_address: bool,
+    /// Inbound: the agent that serves its requests.
+    agent: Option<Handle>,
 }
 
 impl Link {
-    fn new(shared: Arc<LinkShared>, peer: String, any_address: bool) -> Link {
+    fn new(shared: Arc<LinkShared>, peer: String) -> Link {
         Link {
             shared,
             peer,
             calls: HashMap::new(),
             next_session: 0,
-            any_address,
+            agent: None,
         }
     }
 
@@ -86,8 +90,6 @@ pub struct Clusterd {
     hub: Option<Arc<Hub>>,
     runtime: Option<tokio::runtime::Runtime>,
     nowaiting: bool,
-    /// Names reachable from other nodes as `@name`.
-    registered: BTreeMap<String, Handle>,
     /// Node name → its outbound link.
     outbound: HashMap<String, LinkId>,
     links: HashMap<LinkId, Link>,
@@ -95,8 +97,6 @@ pub struct Clusterd {
     /// Requests in `held`, and their bytes, for all nodes together.
     held_total: usize,
     held_bytes: usize,
-    /// Calls made for inbound requests: local session → (link, wire session).
-    serving: HashMap<i32, (LinkId, u32)>,
     /// One per `cluster.open` (a node may listen on several addresses).
     listeners: Vec<tokio::task::AbortHandle>,
 }
@@ -148,13 +148,11 @@ impl Clusterd {
             hub: None,
             runtime: None,
             nowaiting: false,
-            registered: BTreeMap::new(),
             outbound: HashMap::new(),
             links: HashMap::new(),
             held: HashMap::new(),
             held_total: 0,
             held_bytes: 0,
-            serving: HashMap::new(),
             listeners: Vec::new(),
         }
     }
@@ -278,8 +276,7 @@ impl Clusterd {
         let rt = self.rt().map_err(Some)?;
         let id = hub.new_link();
         let shared = link::connect(&hub, &rt, id, node.to_string(), addr);
-        self.links
-            .insert(id, Link::new(shared, node.to_string(), false));
+        self.links.insert(id, Link::new(shared, node.to_string()));
         self.outbound.insert(node.to_string(), id);
         Ok(id)
     }
@@ -383,15 +380,16 @@ impl Clusterd {
             let text = format!("cluster: link with {} closed: {why}", link.peer);
             let _ = ctx.reply_error(source, session, Payload::from(text));
         }
-        // Calls still out for that link's requests are given up, so a
-        // service that never answers them does not keep clusterd's
-        // max_open_calls used after the peer is gone.
-        self.serving.retain(|local, (l, _)| {
-            if *l == id {
-                ctx.forget_call(*local);
-            }
-            *l != id
-        });
+        if link.agent.is_some() {
+            // Its agent goes too, and the calls it still waits on with it.
+            self.hub().emit_to(
+                &link.shared,
+                Event::Down {
+                    link: id,
+                    why: why.to_string(),
+                },
+            );
+        }
     }
 
     fn local_command(&mut self, ctx: &Context, msg: &Message) -> Result<Option<Payload>, String> {
@@ -467,26 +465,32 @@ impl Clusterd {
                         "not permitted: cluster.register of {who}, which holds grants or is native (see the audit log)"
                     ));
                 }
-                if let Some(h) = self.registered.get(&name) {
+                if let Some(h) = self.hub().registered.read().get(&name) {
                     // A name whose service has gone may be taken again.
                     if *h != who && ctx.identity_of(*h).is_some() {
                         return Err(format!("cluster: name {name} is registered to {h}"));
                     }
                 }
                 let max = ctx.node().limits().max_names;
-                let held = self.registered.values().filter(|h| **h == who).count();
-                if !self.registered.contains_key(&name) && held >= max {
+                let held = self
+                    .hub()
+                    .registered
+                    .read()
+                    .values()
+                    .filter(|h| **h == who)
+                    .count();
+                if !self.hub().registered.read().contains_key(&name) && held >= max {
                     return Err(format!(
                         "cluster: {who} already has {max} cluster names (config max_names)"
                     ));
                 }
-                self.registered.insert(name, who);
+                self.hub().registered.write().insert(name, who);
                 Ok(Some(Payload::empty()))
             }
             "unregister" => {
                 let name = text(args.get(1)).ok_or("cluster: unregister needs a name")?;
                 let name = name.strip_prefix('@').unwrap_or(&name).to_string();
-                match self.registered.get(&name) {
+                match self.hub().registered.read().get(&name) {
                     Some(h)
                         if *h != msg.source
                             && ctx.identity_of(*h).is_some()
@@ -495,7 +499,7 @@ impl Clusterd {
                         Err(format!("not permitted: {name} belongs to {h}"))
                     }
                     _ => {
-                        self.registered.remove(&name);
+                        self.hub().registered.write().remove(&name);
                         Ok(Some(Payload::empty()))
                     }
                 }
@@ -590,8 +594,20 @@ impl Clusterd {
     fn event(&mut self, ctx: &Context, e: Event) {
         match e {
             Event::Accepted { link, peer, shared } => {
-                let any = self.hub().config.any_address.contains(&peer);
-                self.links.insert(link, Link::new(shared, peer, any));
+                let hub = self.hub().clone();
+                let agent = LinkAgent::new(hub, link, shared.clone(), peer.clone());
+                match ctx.spawn_native("clusteragent", &peer, Box::new(agent)) {
+                    Ok(h) => {
+                        shared.set_owner(h);
+                        let mut l = Link::new(shared, peer);
+                        l.agent = Some(h);
+                        self.links.insert(link, l);
+                    }
+                    Err(e) => {
+                        ctx.log(&format!("cluster: no agent for a link from {peer}: {e}"));
+                        shared.stop();
+                    }
+                }
             }
             Event::Down { link, why } => self.drop_link(ctx, link, &why),
             Event::Reply {
@@ -616,148 +632,9 @@ impl Clusterd {
                     let _ = ctx.reply_error(source, local, Payload::from(data));
                 }
             }
-            Event::Request {
-                link,
-                session,
-                push,
-                target,
-                data,
-            } => self.serve(ctx, link, session, push, target, data),
+            // Requests go to the link's agent, never here.
+            Event::Request { .. } => {}
         }
-    }
-
-    /// Delivers a request from another node, if it may go where it asks.
-    fn serve(
-        &mut self,
-        ctx: &Context,
-        id: LinkId,
-        session: u32,
-        push: bool,
-        target: Target,
-        data: Vec<u8>,
-    ) {
-        let Some(link) = self.links.get(&id) else {
-            return;
-        };
-        // The request leaves the link's keeping here, whatever becomes of it.
-        link.shared.delivered(data.len());
-        let hub = self.hub().clone();
-        let answer = |link: &Link, out: Vec<u8>| {
-            link.shared.done();
-            link.shared.send(out, hub.config.max_queued)
-        };
-        let refuse = |link: &Link, why: &str| {
-            if push {
-                link.shared.done();
-                Ok(())
-            } else {
-                let mut out = Vec::new();
-                wire::encode_error(&mut out, session, why.as_bytes());
-                answer(link, out)
-            }
-        };
-        let dest = match &target {
-            Target::Handle(0) => {
-                // Which handle has a registered name?
-                let name = unpack_limited(&data, &PackLimits::default())
-                    .ok()
-                    .and_then(|v| text(v.first()));
-                let sent = match name.and_then(|n| self.registered.get(&n).copied()) {
-                    Some(h) if !push => {
-                        let mut out = Vec::new();
-                        let reply = pack(&[Value::Integer(i64::from(h.0))]).unwrap_or_default();
-                        let _ = wire::encode_reply(&mut out, session, &reply);
-                        answer(link, out)
-                    }
-                    _ => refuse(link, "name not found"),
-                };
-                return self.after_send(ctx, id, sent);
-            }
-            Target::Name(n) if n.first() == Some(&b'@') => {
-                let name = String::from_utf8_lossy(&n[1..]).into_owned();
-                match self.registered.get(&name).copied() {
-                    // A registration goes with its service.
-                    Some(h) if ctx.identity_of(h).is_none() => {
-                        self.registered.remove(&name);
-                        None
-                    }
-                    found => found,
-                }
-            }
-            Target::Handle(h) if link.any_address => Some(Handle(*h)),
-            Target::Name(n) if link.any_address => {
-                let name = String::from_utf8_lossy(n);
-                Handle::parse(&name).or_else(|| ctx.query_name(&name))
-            }
-            _ => {
-                hub.counters
-                    .refused_addresses
-                    .fetch_add(1, Ordering::Relaxed);
-                ctx.node().audit_refused_by(
-                    &format!("cluster peer {}", link.peer),
-                    "cluster_any_address",
-                    &target.to_string(),
-                    "only names registered with cluster.register are reachable from other nodes",
-                );
-                let sent = refuse(link, "Invalid name");
-                return self.after_send(ctx, id, sent);
-            }
-        };
-        let Some(dest) = dest else {
-            let sent = refuse(link, "Invalid name");
-            return self.after_send(ctx, id, sent);
-        };
-        let payload = Payload::from(data);
-        if push {
-            link.shared.done();
-            if ctx.send(dest, ptype::LUA, 0, payload).is_err() {
-                hub.counters.dropped_pushes.fetch_add(1, Ordering::Relaxed);
-            }
-            return;
-        }
-        match ctx.call(dest, ptype::LUA, payload) {
-            Ok(local) => {
-                self.serving.insert(local, (id, session));
-            }
-            Err(e) => {
-                let sent = refuse(link, &e.to_string());
-                self.after_send(ctx, id, sent);
-            }
-        }
-    }
-
-    fn after_send(&mut self, ctx: &Context, id: LinkId, sent: Result<(), SendFailure>) {
-        if let Err(e) = sent {
-            self.send_failed(ctx, id, e);
-        }
-    }
-
-    /// A local service answered a request from another node.
-    fn answered(&mut self, ctx: &Context, msg: &Message) {
-        let Some((id, session)) = self.serving.remove(&msg.session) else {
-            return;
-        };
-        let Some(link) = self.links.get(&id) else {
-            return;
-        };
-        let hub = self.hub().clone();
-        let mut out = Vec::new();
-        if msg.ptype == ptype::RESPONSE {
-            if let Err(e) = wire::encode_reply(&mut out, session, msg.payload.as_slice()) {
-                wire::encode_error(&mut out, session, e.to_string().as_bytes());
-            }
-        } else {
-            let text = msg.payload.as_slice();
-            let text = if text.is_empty() {
-                &b"call failed"[..]
-            } else {
-                text
-            };
-            wire::encode_error(&mut out, session, text);
-        }
-        link.shared.done();
-        let sent = link.shared.send(out, hub.config.max_queued);
-        self.after_send(ctx, id, sent);
     }
 }
 
@@ -782,7 +659,9 @@ impl Service for Clusterd {
                     self.event(ctx, e);
                 }
             }
-            ptype::RESPONSE | ptype::ERROR => self.answered(ctx, &msg),
+            // clusterd makes no calls of its own: links' replies come as
+            // events, and agents make the calls for peers.
+            ptype::RESPONSE | ptype::ERROR => {}
             ptype::LUA => match self.local_command(ctx, &msg) {
                 Ok(Some(reply)) if msg.session != 0 => {
                     let _ = ctx.reply(msg.source, msg.session, reply);

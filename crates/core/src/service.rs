@@ -158,14 +158,6 @@ impl Context {
         self.node.call(&self.cell, dest, ptype, payload)
     }
 
-    /// Stops waiting for the reply to call `session`: a late reply is then
-    /// dropped like any reply to no open call, and the call no longer counts
-    /// against `max_open_calls`. For a service that made a call on someone
-    /// else's behalf and that someone is gone (the cluster's links).
-    pub fn forget_call(&self, session: i32) {
-        self.cell.mailbox.cancel_call(session);
-    }
-
     /// Replies to request `session` from `dest`.
     pub fn reply(&self, dest: Handle, session: i32, payload: Payload) -> Result<(), SendError> {
         self.cell.owed.lock().remove(&(dest, session));
@@ -237,6 +229,27 @@ impl Context {
     /// on a worker; messages sent to it meanwhile wait in its mailbox.
     pub fn launch(&self, module: &str, args: &str) -> Result<Handle, crate::node::LaunchError> {
         self.node.launch(Some(&self.cell), module, args)
+    }
+
+    /// Starts a native service this service built itself (Rust code, not
+    /// reachable from Lua), under the identity the policy gives
+    /// `native:<module>`; `args` is shown in its LAUNCH line. For native
+    /// services that run helpers of their own, as the cluster runs one
+    /// agent per inbound link.
+    pub fn spawn_native(
+        &self,
+        module: &str,
+        args: &str,
+        service: Box<dyn Service>,
+    ) -> Result<Handle, crate::node::LaunchError> {
+        if self.node.is_stopped() {
+            return Err(crate::node::LaunchError::ShuttingDown);
+        }
+        self.node.spawn(
+            crate::policy::Subject::Native(module.to_string()),
+            format!("{module} {args}"),
+            service,
+        )
     }
 
     /// Retires another service at once (needs `kill`, except for oneself).

@@ -9,6 +9,12 @@ local mode = ...
 if mode == "echo" then
 	skynet.start(function()
 		skynet.dispatch("lua", function(session, _, cmd, ...)
+			if cmd == "spin" then
+				-- Busy for a millisecond or two, and quiet: a flood's unit.
+				for _ = 1, 200000 do
+				end
+				return
+			end
 			skynet.error("REACHED " .. tostring(cmd))
 			if cmd == "slow" then
 				skynet.sleep(200)
