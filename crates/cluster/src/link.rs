@@ -377,10 +377,12 @@ impl Hub {
     }
 }
 
-const EMPTY_PACKET: &str = "an empty cluster packet";
-
 /// Reads one packet body into `buf`; the error says why there is none.
-async fn read_packet<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Result<(), String> {
+async fn read_packet<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    hub: &Hub,
+) -> Result<(), String> {
     let mut len = [0u8; 2];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -392,7 +394,7 @@ async fn read_packet<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Resu
     let n = u16::from_be_bytes(len) as usize;
     if n == 0 {
         // skynet's unpackers take an empty body for a broken channel too.
-        return Err(EMPTY_PACKET.into());
+        return Err(protocol(hub, "an empty cluster packet".into()));
     }
     buf.resize(n, 0);
     r.read_exact(buf).await.map_err(|e| e.to_string())?;
@@ -433,10 +435,7 @@ async fn read_requests<R: AsyncRead + Unpin>(
     let mut parts: Assembler<(Target, bool)> = Assembler::new(hub.config.reassembly);
     let max = hub.config.reassembly.max_message;
     loop {
-        if let Err(why) = read_packet(&mut r, &mut buf).await {
-            if why == EMPTY_PACKET {
-                return protocol(hub, why);
-            }
+        if let Err(why) = read_packet(&mut r, &mut buf, hub).await {
             return why;
         }
         let whole = match wire::decode_request(&buf) {
@@ -538,10 +537,7 @@ async fn read_replies<R: AsyncRead + Unpin>(r: R, link: LinkId, hub: &Hub) -> St
     let mut parts: Assembler<()> = Assembler::new(hub.config.reassembly);
     let max = hub.config.reassembly.max_message;
     loop {
-        if let Err(why) = read_packet(&mut r, &mut buf).await {
-            if why == EMPTY_PACKET {
-                return protocol(hub, why);
-            }
+        if let Err(why) = read_packet(&mut r, &mut buf, hub).await {
             return why;
         }
         let reply = match wire::decode_response(&buf) {
