@@ -8,12 +8,15 @@
 pub mod config;
 pub mod policy_file;
 
-use skyhold_core::{Limits, LogTarget, Node, NodeConfig, Policy};
+use skyhold_core::{Grant, Limits, LogTarget, Node, NodeConfig, Policy, Role, Subject};
 use skyhold_lua::paths::SearchPath;
 use skyhold_lua::LuaConfig;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The role the `start` service gets when the policy gives it none.
+pub const START_ROLE: &str = "start";
 
 /// Config keys skynet has that skyhold cannot honour.
 pub const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
@@ -108,10 +111,20 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
     cluster.map_reader = Some(Arc::new(|path: &Path| {
         config::load(path).map_err(|e| e.to_string())
     }));
-    let policy = match env.get("policy") {
+    let mut policy = match env.get("policy") {
         Some(p) => policy_file::load(&base.join(p))?,
         None => Policy::default(),
     };
+    // skynet projects change the cluster map from their start service; it
+    // may, unless the policy gives it a role of its own. Any other service
+    // needs cluster_admin.
+    let start = Subject::Script(env.get("start").cloned().unwrap_or_else(|| "main".into()));
+    if !policy.assigned(&start) {
+        if policy.role(START_ROLE).is_none() {
+            policy.define_role(Role::new(START_ROLE, [Grant::ClusterAdmin]));
+        }
+        policy.assign(start, START_ROLE)?;
+    }
     let log = match env.get("logger") {
         Some(path)
             if env

@@ -635,3 +635,18 @@ fn a_peer_flooding_a_service_does_not_take_other_peers_share_of_its_mailbox() {
     });
     assert!(node.eventually(&["REACHED fair"]));
 }
+
+#[test]
+fn only_the_start_service_or_cluster_admin_changes_the_cluster_map() {
+    let node = TestNode::boot(&lua_dir(), "cluster_reload_grant", &[]);
+    node.expect_pass("cluster_reload_grant");
+    assert!(
+        node.eventually(&[
+            "AUDIT refused cluster.reload",
+            "cluster_reload_other",
+            "cluster_admin"
+        ]),
+        "{}",
+        node.dump()
+    );
+}

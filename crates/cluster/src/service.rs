@@ -419,6 +419,19 @@ impl Clusterd {
                     Some(Value::Table(t)) => Some(t),
                     _ => None,
                 };
+                // Re-reading the operator's file is anyone's to ask; saying
+                // where nodes are, or that they are down, is not.
+                if t.is_some() && !ctx.permits(msg.source, Grant::ClusterAdmin) {
+                    ctx.audit_refusal(
+                        msg.source,
+                        "cluster.reload",
+                        "changing the cluster map needs cluster_admin (the start service has it by default)",
+                    );
+                    return Err(
+                        "not permitted: cluster.reload with a table needs cluster_admin (see the audit log)"
+                            .into(),
+                    );
+                }
                 self.reload(ctx, t)?;
                 Ok(Some(Payload::empty()))
             }

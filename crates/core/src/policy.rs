@@ -37,6 +37,9 @@ pub enum Grant {
     ReadSecrets,
     /// Take over or act on a socket another service owns.
     SocketTakeover,
+    /// Change the cluster map from Lua (`cluster.reload` with a table):
+    /// where node names point, which are down.
+    ClusterAdmin,
     /// Send a message type that is restricted by default.
     Send(u8),
 }
@@ -56,6 +59,7 @@ impl Grant {
             "setenv" => Grant::SetEnv,
             "read_secrets" => Grant::ReadSecrets,
             "socket_takeover" => Grant::SocketTakeover,
+            "cluster_admin" => Grant::ClusterAdmin,
             _ => {
                 let t = text.strip_prefix("send:")?;
                 let id = match t {
@@ -84,6 +88,7 @@ impl Grant {
             Grant::SetEnv,
             Grant::ReadSecrets,
             Grant::SocketTakeover,
+            Grant::ClusterAdmin,
         ];
         v.extend(RESTRICTED_TYPES.iter().map(|t| Grant::Send(*t)));
         v
@@ -104,6 +109,7 @@ impl fmt::Display for Grant {
             Grant::SetEnv => "setenv",
             Grant::ReadSecrets => "read_secrets",
             Grant::SocketTakeover => "socket_takeover",
+            Grant::ClusterAdmin => "cluster_admin",
             Grant::Send(t) => return write!(f, "send:{}", ptype::name(*t)),
         };
         f.write_str(s)
@@ -307,6 +313,11 @@ impl Policy {
     /// The subject a name is reserved for, if any.
     pub fn reserved_for(&self, name: &str) -> Option<&Subject> {
         self.reserved_names.get(name)
+    }
+
+    /// True if the policy gives `subject` a role of its own.
+    pub fn assigned(&self, subject: &Subject) -> bool {
+        self.assignments.contains_key(subject)
     }
 
     /// A role by name.
