@@ -20,7 +20,7 @@ use std::sync::Arc;
 use skyhold_core::{ptype, Context, Handle, Message, Payload, Service};
 use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Value};
 
-use crate::link::{Event, Hub, LinkId, LinkShared, SendFailure, Target};
+use crate::hub::{Event, Hub, LinkId, LinkShared, SendFailure, Target};
 use crate::wire;
 
 /// The agent of one inbound link.

@@ -5,6 +5,8 @@
 
 pub mod agent;
 pub mod config;
+pub mod hub;
+pub mod inbound;
 pub mod link;
 pub mod reassembly;
 pub mod service;

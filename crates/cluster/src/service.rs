@@ -32,9 +32,10 @@ use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Table, Value};
 
 use crate::agent::LinkAgent;
 use crate::config::ClusterConfig;
-use crate::link::{self, Event, Hub, LinkId, LinkShared, SendFailure, Target};
+use crate::hub::{self, Event, Hub, LinkId, LinkShared, SendFailure, Target};
 use crate::tls::Tls;
 use crate::wire::{self, Address};
+use crate::{inbound, link};
 
 /// The name `clusterd` registers; reserved for it.
 pub const NAME: &str = ".clusterd";
@@ -596,7 +597,7 @@ impl Clusterd {
             let _guard = rt.enter();
             tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?
         };
-        self.listeners.push(link::listen(&hub, &rt, listener));
+        self.listeners.push(inbound::listen(&hub, &rt, listener));
         ctx.log(&format!("cluster: listening on {local}"));
         Ok(packed(&[
             Value::String(local.ip().to_string().into_bytes()),
@@ -640,7 +641,7 @@ impl Clusterd {
                 if ok {
                     let _ = ctx.reply(source, local, Payload::from(data));
                 } else {
-                    let text = link::printable(&data);
+                    let text = hub::printable(&data);
                     ctx.log(&format!("cluster: call to {} failed: {text}", l.peer));
                     let _ = ctx.reply_error(source, local, Payload::from(data));
                 }
