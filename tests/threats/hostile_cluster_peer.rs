@@ -650,3 +650,40 @@ fn only_the_start_service_or_cluster_admin_changes_the_cluster_map() {
         node.dump()
     );
 }
+
+#[test]
+fn a_called_node_flooding_replies_to_calls_never_made_is_counted_and_slowed() {
+    let ca = Authority::new("replyflood");
+    ca.issue("sink", "sink");
+    ca.issue("caller", "caller");
+    let sink = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = sink.local_addr().unwrap().port();
+    sink.set_nonblocking(true).unwrap();
+    let id = Identity {
+        cert: Some(ca.dir.join("sink.pem")),
+        key: Some(ca.dir.join("sink.key")),
+        ca: Some(ca.dir.join("ca.pem")),
+    };
+    let tls = Tls::load(&id).unwrap().unwrap();
+    let server = std::thread::spawn(move || {
+        rt().block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(sink).unwrap();
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut s = tls.acceptor.accept(tcp).await.unwrap();
+            let mut flood = Vec::new();
+            for session in 1_000_000..1_003_000u32 {
+                wire::encode_reply(&mut flood, session, &[7u8; 1000]).unwrap();
+            }
+            // The node reads this no faster than clusterd takes it.
+            let _ = s.write_all(&flood).await;
+            let _ = s.flush().await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        })
+    });
+    let mut extra = ca.keys("caller");
+    extra.push(("sink_port".into(), port.to_string()));
+    extra.push(("cluster_max_queued".into(), "100000".into()));
+    let node = TestNode::boot(&lua_dir(), "cluster_flooding_server", &extra);
+    node.expect_pass("cluster_flooding_server");
+    let _ = server.join();
+}

@@ -132,16 +132,7 @@ pub(crate) async fn read_requests<R: AsyncRead + Unpin>(
         let Some((target, session, push, data)) = whole else {
             continue;
         };
-        let unread = shared.unread.load(Ordering::Relaxed);
-        if unread + data.len() > hub.config.max_queued {
-            // clusterd is behind on this link: wait for it rather than read
-            // more (TCP then slows the peer down).
-            while shared.unread.load(Ordering::Relaxed) + data.len() > hub.config.max_queued
-                && shared.unread.load(Ordering::Relaxed) > 0
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
-        }
+        wait_for_room(shared, data.len(), hub).await;
         if shared.inflight.fetch_add(1, Ordering::Relaxed) >= hub.config.max_inflight {
             shared.done();
             hub.counters.busy.fetch_add(1, Ordering::Relaxed);
@@ -172,13 +163,32 @@ pub(crate) async fn read_requests<R: AsyncRead + Unpin>(
     }
 }
 
+/// Waits while what this link has handed over and its service has not yet
+/// taken, plus `n` more bytes, would pass `cluster_max_queued`: the link is
+/// read no further meanwhile, and TCP slows the peer down.
+async fn wait_for_room(shared: &LinkShared, n: usize, hub: &Hub) {
+    let max = hub.config.max_queued;
+    loop {
+        let unread = shared.unread.load(Ordering::Relaxed);
+        if unread == 0 || unread + n <= max {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 fn protocol(hub: &Hub, why: String) -> String {
     hub.counters.protocol_errors.fetch_add(1, Ordering::Relaxed);
     why
 }
 
 /// Reads replies from an outbound link until it ends; returns why.
-async fn read_replies<R: AsyncRead + Unpin>(r: R, link: LinkId, hub: &Hub) -> String {
+async fn read_replies<R: AsyncRead + Unpin>(
+    r: R,
+    link: LinkId,
+    shared: &LinkShared,
+    hub: &Hub,
+) -> String {
     let mut r = BufReader::with_capacity(64 << 10, r);
     let mut buf = Vec::new();
     let mut parts: Assembler<()> = Assembler::new(hub.config.reassembly);
@@ -215,6 +225,9 @@ async fn read_replies<R: AsyncRead + Unpin>(r: R, link: LinkId, hub: &Hub) -> St
             Err(e) => return protocol(hub, e.to_string()),
         };
         if let Some((session, ok, data)) = reply {
+            // A peer may answer faster than clusterd takes its answers.
+            wait_for_room(shared, data.len(), hub).await;
+            shared.unread.fetch_add(data.len(), Ordering::Relaxed);
             let event = Event::Reply {
                 link,
                 session,
@@ -248,7 +261,7 @@ pub fn connect(
                 let (r, w) = tokio::io::split(io);
                 let writer = tokio::spawn(write_loop(w, rx, task_shared.clone()));
                 task_shared.adopt(writer.abort_handle());
-                read_replies(r, link, &hub).await
+                read_replies(r, link, &task_shared, &hub).await
             }
         };
         task_shared.stop();

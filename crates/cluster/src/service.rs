@@ -633,9 +633,14 @@ impl Clusterd {
                 let Some(l) = self.links.get_mut(&link) else {
                     return;
                 };
+                l.shared.delivered(data.len());
                 let Some((source, local)) = l.calls.remove(&session) else {
                     // A reply to nothing this node asked: the peer is
                     // confused or hostile; it reaches no one.
+                    self.hub()
+                        .counters
+                        .protocol_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     return;
                 };
                 if ok {
