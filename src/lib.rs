@@ -58,6 +58,8 @@ pub struct Settings {
     pub net: skyhold_net::NetLimits,
     /// The cluster's identity, trusted peers and limits.
     pub cluster: skyhold_cluster::ClusterConfig,
+    /// The TLS settings built from that identity, if it has one.
+    pub cluster_tls: Option<skyhold_cluster::tls::Tls>,
     /// Notes for the operator (keys that are ignored, and why).
     pub warnings: Vec<String>,
 }
@@ -105,9 +107,9 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             cluster.set(key, v, base)?;
         }
     }
-    // A broken identity stops the node here, with the file it is about,
-    // rather than leaving it without a cluster.
-    skyhold_cluster::tls::Tls::load(&cluster.identity)?;
+    // Read once, here: a broken identity stops the node with the file it
+    // is about, rather than leaving it without a cluster.
+    let cluster_tls = skyhold_cluster::tls::Tls::load(&cluster.identity)?;
     cluster.map_reader = Some(Arc::new(|path: &Path| {
         config::load(path).map_err(|e| e.to_string())
     }));
@@ -238,6 +240,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         bootstrap,
         net,
         cluster,
+        cluster_tls,
         warnings,
     })
 }
@@ -264,13 +267,13 @@ pub fn boot(s: Settings) -> Result<Node, String> {
             ordinary: true,
         },
     );
-    let cluster = Arc::new(parking_lot::Mutex::new(Some(s.cluster)));
+    let cluster = Arc::new(parking_lot::Mutex::new(Some((s.cluster, s.cluster_tls))));
     node.register_module(
         "clusterd",
         skyhold_core::Module {
             factory: Arc::new(move |_args: &str| {
-                let config = cluster.lock().take().ok_or("clusterd runs once per node")?;
-                Ok(Box::new(skyhold_cluster::Clusterd::new(config))
+                let (config, tls) = cluster.lock().take().ok_or("clusterd runs once per node")?;
+                Ok(Box::new(skyhold_cluster::Clusterd::new(config, tls))
                     as Box<dyn skyhold_core::Service>)
             }),
             script_host: false,

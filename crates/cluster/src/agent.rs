@@ -20,7 +20,7 @@ use std::sync::Arc;
 use skyhold_core::{ptype, Context, Handle, Message, Payload, Service};
 use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Value};
 
-use crate::hub::{Event, Hub, LinkId, LinkShared, SendFailure, Target};
+use crate::hub::{self, Event, Hub, LinkId, LinkShared, SendFailure, Target};
 use crate::wire;
 
 /// The agent of one inbound link.
@@ -118,10 +118,7 @@ impl LinkAgent {
             // Which handle has a registered name?
             let name = unpack_limited(&data, &PackLimits::default())
                 .ok()
-                .and_then(|v| match v.first() {
-                    Some(Value::String(s)) => Some(String::from_utf8_lossy(s).into_owned()),
-                    _ => None,
-                });
+                .and_then(|v| hub::text(v.first()));
             let found = name.and_then(|n| self.hub.registered.read().get(&n).copied());
             match found {
                 Some(h) if !push => {

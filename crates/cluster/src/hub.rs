@@ -51,6 +51,14 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// A packed string value as text (lossily), or None for anything else.
+pub fn text(v: Option<&skyhold_pack::Value>) -> Option<String> {
+    match v? {
+        skyhold_pack::Value::String(s) => Some(String::from_utf8_lossy(s).into_owned()),
+        _ => None,
+    }
+}
+
 /// Remote bytes as text fit for a log line: control characters and
 /// anything not UTF-8 are escaped, so a peer cannot start a line of its own.
 pub fn printable(bytes: &[u8]) -> String {
@@ -197,6 +205,8 @@ pub struct LinkShared {
     pub(crate) inbox: Mutex<VecDeque<Event>>,
     /// Lets the reader start once the owner is set.
     pub(crate) ready: tokio::sync::Notify,
+    /// Wakes the reader when its service has taken some of `unread`.
+    pub(crate) room: tokio::sync::Notify,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
     pub(crate) stopped: AtomicBool,
 }
@@ -213,6 +223,7 @@ impl LinkShared {
                 owner: AtomicU32::new(0),
                 inbox: Mutex::new(VecDeque::new()),
                 ready: tokio::sync::Notify::new(),
+                room: tokio::sync::Notify::new(),
                 tasks: Mutex::new(Vec::new()),
                 stopped: AtomicBool::new(false),
             }),
@@ -265,6 +276,7 @@ impl LinkShared {
     /// Bytes of a request that clusterd has taken off this link.
     pub fn delivered(&self, n: usize) {
         self.unread.fetch_sub(n, Ordering::Relaxed);
+        self.room.notify_one();
     }
 
     /// One request of this link is done with.
@@ -342,21 +354,23 @@ impl Hub {
         self.events.lock().pop_front()
     }
 
-    pub(crate) fn refuse_link(&self, peer: SocketAddr, name: &str, why: &str) {
-        self.node.audit_refused_by(
-            &format!("cluster peer {name} ({peer})"),
-            "cluster link",
-            "clusterd",
-            why,
-        );
+    /// An inbound connection refused for a limit on links; `who` names it.
+    pub(crate) fn refuse_link(&self, who: &str, why: &str) {
+        self.counters.refused_links.fetch_add(1, Ordering::Relaxed);
+        self.audit_connection(who, why);
     }
 
+    /// An inbound connection refused in its handshake.
     pub(crate) fn refuse(&self, peer: SocketAddr, why: &str) {
         self.counters
             .refused_handshakes
             .fetch_add(1, Ordering::Relaxed);
+        self.audit_connection(&peer.to_string(), why);
+    }
+
+    fn audit_connection(&self, who: &str, why: &str) {
         self.node.audit_refused_by(
-            &format!("cluster peer {peer}"),
+            &format!("cluster peer {who}"),
             "cluster link",
             "clusterd",
             why,

@@ -4,10 +4,13 @@
 //! of a node named in `cluster_plaintext`; and while it does, it holds a
 //! share of every limit on inbound connections.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
@@ -32,13 +35,7 @@ pub fn listen(hub: &Arc<Hub>, rt: &tokio::runtime::Handle, listener: TcpListener
             let (ip_slot, handshake) = match slots {
                 Ok(s) => s,
                 Err(why) => {
-                    hub.counters.refused_links.fetch_add(1, Ordering::Relaxed);
-                    hub.node.audit_refused_by(
-                        &format!("cluster peer {peer}"),
-                        "cluster link",
-                        "clusterd",
-                        &why,
-                    );
+                    hub.refuse_link(&peer.to_string(), &why);
                     continue;
                 }
             };
@@ -54,10 +51,7 @@ pub fn listen(hub: &Arc<Hub>, rt: &tokio::runtime::Handle, listener: TcpListener
                             .and_then(|l| Ok([l, Slot::take(&hub, SlotKind::Peer(name.clone()))?]));
                         match slots {
                             Ok(slots) => run_inbound(hub, (ip_slot, slots), io, name).await,
-                            Err(why) => {
-                                hub.counters.refused_links.fetch_add(1, Ordering::Relaxed);
-                                hub.refuse_link(peer, &name, &why);
-                            }
+                            Err(why) => hub.refuse_link(&format!("{name} ({peer})"), &why),
                         }
                     }
                     Ok(Err(why)) => hub.refuse(peer, &why),
@@ -95,21 +89,13 @@ impl Slot {
     fn take(hub: &Arc<Hub>, kind: SlotKind) -> Result<Slot, String> {
         let c = &hub.config;
         let (taken, why) = match &kind {
-            SlotKind::Ip(ip) => {
-                let mut per_ip = hub.per_ip.lock();
-                let n = per_ip.entry(*ip).or_insert(0);
-                let ok = *n < c.max_per_ip;
-                if ok {
-                    *n += 1;
-                }
-                (
-                    ok,
-                    format!(
-                        "{} connections from {ip} are open (config cluster_max_per_ip)",
-                        c.max_per_ip
-                    ),
-                )
-            }
+            SlotKind::Ip(ip) => (
+                bump_key(&hub.per_ip, *ip, c.max_per_ip),
+                format!(
+                    "{} connections from {ip} are open (config cluster_max_per_ip)",
+                    c.max_per_ip
+                ),
+            ),
             SlotKind::Handshake => (
                 bump(&hub.handshaking, c.max_handshakes),
                 format!(
@@ -121,21 +107,13 @@ impl Slot {
                 bump(&hub.open_inbound, c.max_links),
                 format!("{} links are open (config cluster_max_links)", c.max_links),
             ),
-            SlotKind::Peer(name) => {
-                let mut per_peer = hub.per_peer.lock();
-                let n = per_peer.entry(name.clone()).or_insert(0);
-                let ok = *n < c.max_links_per_peer;
-                if ok {
-                    *n += 1;
-                }
-                (
-                    ok,
-                    format!(
-                        "{name} has {} links open (config cluster_max_links_per_peer)",
-                        c.max_links_per_peer
-                    ),
-                )
-            }
+            SlotKind::Peer(name) => (
+                bump_key(&hub.per_peer, name.clone(), c.max_links_per_peer),
+                format!(
+                    "{name} has {} links open (config cluster_max_links_per_peer)",
+                    c.max_links_per_peer
+                ),
+            ),
         };
         if taken {
             Ok(Slot {
@@ -144,6 +122,28 @@ impl Slot {
             })
         } else {
             Err(why)
+        }
+    }
+}
+
+/// Adds one to `key`'s count unless it is at `max`.
+fn bump_key<K: Eq + Hash>(counts: &Mutex<HashMap<K, usize>>, key: K, max: usize) -> bool {
+    let mut counts = counts.lock();
+    let n = counts.entry(key).or_insert(0);
+    let ok = *n < max;
+    if ok {
+        *n += 1;
+    }
+    ok
+}
+
+/// Takes one off `key`'s count, forgetting the key at zero.
+fn release_key<K: Eq + Hash>(counts: &Mutex<HashMap<K, usize>>, key: &K) {
+    let mut counts = counts.lock();
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
         }
     }
 }
@@ -160,30 +160,14 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let hub = &self.hub;
         match &self.kind {
-            SlotKind::Ip(ip) => {
-                let mut per_ip = hub.per_ip.lock();
-                if let Some(n) = per_ip.get_mut(ip) {
-                    *n -= 1;
-                    if *n == 0 {
-                        per_ip.remove(ip);
-                    }
-                }
-            }
+            SlotKind::Ip(ip) => release_key(&hub.per_ip, ip),
             SlotKind::Handshake => {
                 hub.handshaking.fetch_sub(1, Ordering::Relaxed);
             }
             SlotKind::Link => {
                 hub.open_inbound.fetch_sub(1, Ordering::Relaxed);
             }
-            SlotKind::Peer(name) => {
-                let mut per_peer = hub.per_peer.lock();
-                if let Some(n) = per_peer.get_mut(name) {
-                    *n -= 1;
-                    if *n == 0 {
-                        per_peer.remove(name);
-                    }
-                }
-            }
+            SlotKind::Peer(name) => release_key(&hub.per_peer, name),
         }
     }
 }

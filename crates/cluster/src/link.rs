@@ -173,7 +173,8 @@ async fn wait_for_room(shared: &LinkShared, n: usize, hub: &Hub) {
         if unread == 0 || unread + n <= max {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        // A permit left by a `delivered` since the check is not lost.
+        shared.room.notified().await;
     }
 }
 

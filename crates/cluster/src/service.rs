@@ -87,7 +87,8 @@ struct Held {
 
 /// The cluster service.
 pub struct Clusterd {
-    config: Option<ClusterConfig>,
+    /// Settings and TLS, until `init` puts them in the hub.
+    start: Option<(ClusterConfig, Option<Tls>)>,
     hub: Option<Arc<Hub>>,
     runtime: Option<tokio::runtime::Runtime>,
     nowaiting: bool,
@@ -100,13 +101,6 @@ pub struct Clusterd {
     held_bytes: usize,
     /// One per `cluster.open` (a node may listen on several addresses).
     listeners: Vec<tokio::task::AbortHandle>,
-}
-
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(String::from_utf8_lossy(s).into_owned()),
-        _ => None,
-    }
 }
 
 fn bytes(v: Option<&Value>) -> Option<&[u8]> {
@@ -143,9 +137,9 @@ fn packed(values: &[Value]) -> Payload {
 impl Clusterd {
     /// A `clusterd` with these settings; it starts no thread until a link
     /// or a listener is needed.
-    pub fn new(config: ClusterConfig) -> Clusterd {
+    pub fn new(config: ClusterConfig, tls: Option<Tls>) -> Clusterd {
         Clusterd {
-            config: Some(config),
+            start: Some((config, tls)),
             hub: None,
             runtime: None,
             nowaiting: false,
@@ -401,10 +395,10 @@ impl Clusterd {
         }
         let limits = PackLimits::default();
         let args = unpack_limited(msg.payload.as_slice(), &limits).map_err(|e| e.to_string())?;
-        let cmd = text(args.first()).ok_or("cluster: no command")?;
+        let cmd = hub::text(args.first()).ok_or("cluster: no command")?;
         match cmd.as_str() {
             "req" | "push" => {
-                let node = text(args.get(1)).ok_or("cluster: the node must be a name")?;
+                let node = hub::text(args.get(1)).ok_or("cluster: the node must be a name")?;
                 let target = target_of(args.get(2))?;
                 let data = bytes(args.get(3)).unwrap_or_default().to_vec();
                 let session = if cmd == "req" { msg.session } else { 0 };
@@ -437,7 +431,7 @@ impl Clusterd {
                 Ok(Some(Payload::empty()))
             }
             "register" => {
-                let name = text(args.get(1)).ok_or("cluster: register needs a name")?;
+                let name = hub::text(args.get(1)).ok_or("cluster: register needs a name")?;
                 let name = name.strip_prefix('@').unwrap_or(&name).to_string();
                 if name.is_empty() || name.len() >= wire::MAX_NAME {
                     return Err("cluster: a registered name must be 1 to 254 bytes".into());
@@ -502,7 +496,7 @@ impl Clusterd {
                 Ok(Some(Payload::empty()))
             }
             "unregister" => {
-                let name = text(args.get(1)).ok_or("cluster: unregister needs a name")?;
+                let name = hub::text(args.get(1)).ok_or("cluster: unregister needs a name")?;
                 let name = name.strip_prefix('@').unwrap_or(&name).to_string();
                 match self.hub().registered.read().get(&name) {
                     Some(h)
@@ -555,10 +549,10 @@ impl Clusterd {
         let addr = match (a, b) {
             (Some(Value::Integer(port)), _) => format!("0.0.0.0:{port}"),
             (Some(Value::String(_)), Some(Value::Integer(port))) => {
-                format!("{}:{port}", text(a).unwrap_or_default())
+                format!("{}:{port}", hub::text(a).unwrap_or_default())
             }
             (Some(Value::String(_)), _) => {
-                let name = text(a).unwrap_or_default();
+                let name = hub::text(a).unwrap_or_default();
                 match hub.map.read().get(&name) {
                     Some(Some(addr)) => addr.clone(),
                     _ => return Err(format!("cluster: no address for node {name} to listen on")),
@@ -659,8 +653,7 @@ impl Clusterd {
 
 impl Service for Clusterd {
     fn init(&mut self, ctx: &Context) -> Result<(), String> {
-        let config = self.config.take().ok_or("clusterd: initialised twice")?;
-        let tls = Tls::load(&config.identity)?;
+        let (config, tls) = self.start.take().ok_or("clusterd: initialised twice")?;
         let has_map = config.map_file.is_some() && config.map_reader.is_some();
         self.hub = Some(Arc::new(Hub::new(ctx.node(), ctx.handle(), config, tls)));
         ctx.register(NAME)
