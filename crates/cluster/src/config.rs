@@ -65,6 +65,18 @@ pub struct ClusterConfig {
     pub max_nodes: usize,
     /// `cluster_handshake_timeout`: seconds to connect and finish TLS.
     pub handshake_timeout: Duration,
+    /// `cluster_heartbeat`: how long an outbound link may read nothing
+    /// before it asks the peer for a sign of life (a name query every
+    /// skynet node answers).
+    pub heartbeat: Duration,
+    /// `cluster_heartbeat_timeout`: a link that reads nothing for this long
+    /// is closed and the calls on it fail. Inbound links are held to it
+    /// once their peer has shown it sends heartbeats (a skynet peer never
+    /// does, and is left to TCP keepalive).
+    pub heartbeat_timeout: Duration,
+    /// `cluster_reconnect_max`: the longest wait between two attempts to
+    /// reach a node that is down. Calls made meanwhile fail at once.
+    pub reconnect_max: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -85,6 +97,9 @@ impl Default for ClusterConfig {
             max_waiting: 1024,
             max_nodes: 1024,
             handshake_timeout: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(5),
+            reconnect_max: Duration::from_secs(1),
         }
     }
 }
@@ -106,7 +121,20 @@ impl std::fmt::Debug for ClusterConfig {
             .field("max_waiting", &self.max_waiting)
             .field("max_nodes", &self.max_nodes)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("heartbeat", &self.heartbeat)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("reconnect_max", &self.reconnect_max)
             .finish()
+    }
+}
+
+/// A positive time in seconds, a fraction allowed ("0.5"), at most a day.
+fn seconds(key: &str, value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "config key {key}: '{value}' is not a time in seconds (more than 0, at most 86400)"
+        )),
     }
 }
 
@@ -139,6 +167,17 @@ impl ClusterConfig {
         "cluster_max_waiting",
         "cluster_max_nodes",
         "cluster_handshake_timeout",
+        "cluster_heartbeat",
+        "cluster_heartbeat_timeout",
+        "cluster_reconnect_max",
+    ];
+
+    /// The keys that take a time in seconds (a fraction allowed).
+    const SECONDS: &'static [&'static str] = &[
+        "cluster_handshake_timeout",
+        "cluster_heartbeat",
+        "cluster_heartbeat_timeout",
+        "cluster_reconnect_max",
     ];
 
     /// Applies one setting; paths are taken relative to `base`. False for a
@@ -155,6 +194,16 @@ impl ClusterConfig {
             _ => {
                 if !Self::KEYS.contains(&key) {
                     return Ok(false);
+                }
+                if Self::SECONDS.contains(&key) {
+                    let d = seconds(key, value)?;
+                    match key {
+                        "cluster_handshake_timeout" => self.handshake_timeout = d,
+                        "cluster_heartbeat" => self.heartbeat = d,
+                        "cluster_heartbeat_timeout" => self.heartbeat_timeout = d,
+                        _ => self.reconnect_max = d,
+                    }
+                    return Ok(true);
                 }
                 let n: u64 = match value.trim().parse() {
                     Ok(n) if n > 0 => n,
@@ -176,8 +225,7 @@ impl ClusterConfig {
                     "cluster_max_per_ip" => self.max_per_ip = n,
                     "cluster_max_queued" => self.max_queued = n,
                     "cluster_max_waiting" => self.max_waiting = n,
-                    "cluster_max_nodes" => self.max_nodes = n,
-                    _ => self.handshake_timeout = Duration::from_secs(n as u64),
+                    _ => self.max_nodes = n,
                 }
             }
         }
@@ -203,5 +251,21 @@ mod tests {
         assert_eq!(c.plaintext.len(), 2);
         c.set("cluster_ca", "ca.pem", base).unwrap();
         assert_eq!(c.identity.ca, Some(PathBuf::from("/etc/game/ca.pem")));
+    }
+
+    #[test]
+    fn times_take_fractions_of_a_second_and_refuse_nonsense() {
+        let base = std::path::Path::new("/");
+        let mut c = ClusterConfig::default();
+        c.set("cluster_heartbeat", "0.25", base).unwrap();
+        assert_eq!(c.heartbeat, Duration::from_millis(250));
+        c.set("cluster_handshake_timeout", "2", base).unwrap();
+        assert_eq!(c.handshake_timeout, Duration::from_secs(2));
+        for bad in ["0", "-1", "soon", "NaN", "1e9"] {
+            assert!(
+                c.set("cluster_heartbeat_timeout", bad, base).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -80,6 +80,11 @@ pub fn printable(bytes: &[u8]) -> String {
 
 /// What the I/O side tells `clusterd`.
 pub enum Event {
+    /// An outbound link connected (and finished TLS, if it uses it).
+    Up {
+        /// Its number.
+        link: LinkId,
+    },
     /// An inbound link passed its checks.
     Accepted {
         /// Its number.
@@ -146,8 +151,20 @@ pub struct Counters {
     /// Pushes from other nodes that their target's mailbox refused.
     pub dropped_pushes: AtomicU64,
     /// Requests failed because their node had no address for too long
-    /// (`cluster_max_waiting`) or was marked down.
+    /// (`cluster_max_waiting`), was marked down, or could not be reached
+    /// (while it is, calls fail at once until the next attempt).
     pub unreachable: AtomicU64,
+    /// Outbound links that connected.
+    pub links_up: AtomicU64,
+    /// Links that closed after they were up, for any reason.
+    pub links_down: AtomicU64,
+    /// Attempts to reach a node that failed (refused, timed out, TLS).
+    pub connect_failures: AtomicU64,
+    /// Links closed because they read nothing for
+    /// `cluster_heartbeat_timeout`.
+    pub heartbeat_timeouts: AtomicU64,
+    /// Calls failed because their link closed before the reply came.
+    pub calls_failed_by_link: AtomicU64,
 }
 
 impl Counters {
@@ -165,6 +182,11 @@ impl Counters {
             ("slow_links", g(&self.slow_links)),
             ("dropped_pushes", g(&self.dropped_pushes)),
             ("unreachable", g(&self.unreachable)),
+            ("links_up", g(&self.links_up)),
+            ("links_down", g(&self.links_down)),
+            ("connect_failures", g(&self.connect_failures)),
+            ("heartbeat_timeouts", g(&self.heartbeat_timeouts)),
+            ("calls_failed_by_link", g(&self.calls_failed_by_link)),
         ]
     }
 }
@@ -209,6 +231,14 @@ pub struct LinkShared {
     pub(crate) room: tokio::sync::Notify,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
     pub(crate) stopped: AtomicBool,
+    /// The last wire session this node used on the link (outbound).
+    next_session: AtomicU32,
+    /// The session of the heartbeat waiting for its answer, or 0.
+    pub(crate) ping: AtomicU32,
+    /// When the link last read a byte, in milliseconds of [`Hub::now_ms`].
+    pub(crate) last_read: AtomicU64,
+    /// Inbound: the peer has sent a heartbeat, so it will keep sending them.
+    pub(crate) pinged: AtomicBool,
 }
 
 impl LinkShared {
@@ -226,6 +256,10 @@ impl LinkShared {
                 room: tokio::sync::Notify::new(),
                 tasks: Mutex::new(Vec::new()),
                 stopped: AtomicBool::new(false),
+                next_session: AtomicU32::new(0),
+                ping: AtomicU32::new(0),
+                last_read: AtomicU64::new(0),
+                pinged: AtomicBool::new(false),
             }),
             rx,
         )
@@ -240,6 +274,29 @@ impl LinkShared {
             return Err(SendFailure::Backlog(max));
         }
         self.tx.send(bytes).map_err(|_| SendFailure::Closed)
+    }
+
+    /// The next wire session: 1 up to `i32::MAX`, then 1 again, as skynet's
+    /// sender numbers them. Calls and heartbeats share the sequence, so a
+    /// heartbeat's answer is never taken for a call's.
+    pub fn next_session(&self) -> u32 {
+        let step = |s: u32| if s >= i32::MAX as u32 { 1 } else { s + 1 };
+        let prev = self
+            .next_session
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| Some(step(s)))
+            .unwrap_or_else(|s| s);
+        step(prev)
+    }
+
+    /// Notes that the link read something now.
+    pub(crate) fn heard(&self, hub: &Hub) {
+        self.last_read.store(hub.now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the link has read nothing.
+    pub(crate) fn silent_for(&self, hub: &Hub) -> std::time::Duration {
+        let last = self.last_read.load(Ordering::Relaxed);
+        std::time::Duration::from_millis(hub.now_ms().saturating_sub(last))
     }
 
     /// Makes `task` one of the link's, stopped with it.
@@ -296,6 +353,7 @@ pub struct Hub {
     pub(crate) handshaking: AtomicUsize,
     pub(crate) per_ip: Mutex<HashMap<IpAddr, usize>>,
     pub(crate) per_peer: Mutex<HashMap<String, usize>>,
+    epoch: std::time::Instant,
     /// The settings.
     pub config: ClusterConfig,
     /// The TLS identity, if any.
@@ -320,12 +378,18 @@ impl Hub {
             handshaking: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
             per_peer: Mutex::new(HashMap::new()),
+            epoch: std::time::Instant::now(),
             config,
             tls,
             map: RwLock::new(BTreeMap::new()),
             registered: RwLock::new(BTreeMap::new()),
             counters: Counters::default(),
         }
+    }
+
+    /// Milliseconds since the hub was made: the clock of links' last reads.
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
     }
 
     /// A fresh link number.

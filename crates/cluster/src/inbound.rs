@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
 use crate::hub::{Event, Hub, Io, LinkShared};
-use crate::link::{read_requests, write_loop};
+use crate::link::{read_requests, tune, watch_silence, write_loop};
 use crate::tls;
 
 /// Accepts links on `listener` until aborted.
@@ -176,9 +176,8 @@ async fn run_inbound(hub: Arc<Hub>, slots: (Slot, [Slot; 2]), io: Box<dyn Io>, p
     hub.counters.accepted.fetch_add(1, Ordering::Relaxed);
     let link = hub.new_link();
     let (shared, rx) = LinkShared::new();
+    shared.heard(&hub);
     let (r, w) = tokio::io::split(io);
-    let writer = tokio::spawn(write_loop(w, rx, shared.clone()));
-    shared.adopt(writer.abort_handle());
     let accepted = Event::Accepted {
         link,
         peer,
@@ -190,14 +189,19 @@ async fn run_inbound(hub: Arc<Hub>, slots: (Slot, [Slot; 2]), io: Box<dyn Io>, p
     }
     // The reader starts after `clusterd` has heard of the link, so no
     // request of it can arrive first.
-    let reader_shared = shared.clone();
-    let reader = tokio::spawn(async move {
+    let task_shared = shared.clone();
+    let task = tokio::spawn(async move {
         let _slots = slots;
-        let why = read_requests(r, link, &reader_shared, &hub).await;
-        reader_shared.stop();
+        let shared = &task_shared;
+        let why = tokio::select! {
+            why = read_requests(r, link, shared, &hub) => why,
+            why = write_loop(w, rx, shared) => why,
+            why = watch_silence(shared, &hub) => why,
+        };
+        task_shared.stop();
         hub.emit(Event::Down { link, why });
     });
-    shared.adopt(reader.abort_handle());
+    shared.adopt(task.abort_handle());
 }
 
 /// Checks a fresh connection: TLS with a signed certificate, or plain TCP
@@ -207,7 +211,7 @@ async fn admit(
     tcp: TcpStream,
     peer: SocketAddr,
 ) -> Result<(Box<dyn Io>, String), String> {
-    let _ = tcp.set_nodelay(true);
+    tune(&tcp, &hub.config);
     // A TLS handshake record starts 16 03 01 or 16 03 03. A skynet
     // cluster packet starts with its length and then its type; the only
     // types with those values are a multi-part header (always 13 bytes

@@ -11,18 +11,116 @@
 //! The requests of an inbound link go to its agent; the replies of an
 //! outbound one to `clusterd`. How an inbound connection becomes a link is
 //! [`crate::inbound`]'s.
+//!
+//! A link is dead when its connection ends or fails, and also when it reads
+//! nothing for `cluster_heartbeat_timeout`: a peer that lost power or sits
+//! behind a partition closes nothing. An outbound link that has read
+//! nothing for `cluster_heartbeat` sends a heartbeat, a query for the empty
+//! name, which every skynet node answers with "name not found" (and a
+//! skyhold node answers from its I/O thread, without a service's turn).
 
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::hub::{Event, Hub, Io, LinkId, LinkShared, Target};
 use crate::reassembly::{Assembled, Assembler};
 use crate::tls;
-use crate::wire::{self, Request, Response};
+use crate::wire::{self, Address, Request, Response};
+
+/// The packed arguments of a heartbeat: `skynet.packstring("")`, a name no
+/// node can register.
+pub(crate) fn heartbeat_query() -> Vec<u8> {
+    skyhold_pack::pack(&[skyhold_pack::Value::String(Vec::new())]).unwrap_or_default()
+}
+
+/// What a node answers a query for a name nobody registered.
+pub(crate) const NAME_NOT_FOUND: &[u8] = b"name not found";
+
+/// A reader that notes on its link every time it reads a byte.
+struct Heard<'a, R> {
+    inner: R,
+    shared: &'a LinkShared,
+    hub: &'a Hub,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Heard<'_, R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.shared.heard(self.hub);
+        }
+        polled
+    }
+}
+
+/// How often a link's silence is looked at: often enough that a timeout is
+/// noticed within a quarter of the heartbeat, and never busier than 100 Hz.
+fn tick(hub: &Hub) -> Duration {
+    (hub.config.heartbeat.min(hub.config.heartbeat_timeout) / 4).max(Duration::from_millis(10))
+}
+
+/// Ends when the link has read nothing for `cluster_heartbeat_timeout`;
+/// returns why.
+fn silence(hub: &Hub) -> String {
+    hub.counters
+        .heartbeat_timeouts
+        .fetch_add(1, Ordering::Relaxed);
+    format!(
+        "read nothing for {:.1} s (config cluster_heartbeat_timeout)",
+        hub.config.heartbeat_timeout.as_secs_f64()
+    )
+}
+
+/// An outbound link's heartbeat: asks for a sign of life when the link has
+/// been quiet for `cluster_heartbeat`, and ends the link when it has been
+/// quiet for `cluster_heartbeat_timeout`. Returns why it ended.
+async fn heartbeat(shared: &LinkShared, hub: &Hub) -> String {
+    let query = heartbeat_query();
+    loop {
+        tokio::time::sleep(tick(hub)).await;
+        let quiet = shared.silent_for(hub);
+        if quiet >= hub.config.heartbeat_timeout {
+            return silence(hub);
+        }
+        if quiet >= hub.config.heartbeat && shared.ping.load(Ordering::Relaxed) == 0 {
+            let session = shared.next_session();
+            let mut out = Vec::with_capacity(16);
+            if wire::encode_request(&mut out, Address::Handle(0), session, false, &query).is_err() {
+                continue;
+            }
+            shared.ping.store(session, Ordering::Relaxed);
+            if let Err(e) = shared.send(out, hub.config.max_queued) {
+                return e.to_string();
+            }
+        }
+    }
+}
+
+/// An inbound link's watch: once the peer has sent a heartbeat (so it is a
+/// node that sends them), a link quiet for `cluster_heartbeat_timeout` is
+/// dead. Returns why it ended.
+pub(crate) async fn watch_silence(shared: &LinkShared, hub: &Hub) -> String {
+    loop {
+        tokio::time::sleep(tick(hub)).await;
+        if shared.pinged.load(Ordering::Relaxed)
+            && shared.silent_for(hub) >= hub.config.heartbeat_timeout
+        {
+            return silence(hub);
+        }
+    }
+}
 
 /// Reads one packet body into `buf`; the error says why there is none.
 async fn read_packet<R: AsyncRead + Unpin>(
@@ -48,12 +146,13 @@ async fn read_packet<R: AsyncRead + Unpin>(
     Ok(())
 }
 
-/// Writes what `clusterd` queues, several packets per write when they wait.
+/// Writes what `clusterd` queues, several packets per write when they wait;
+/// returns why it stopped.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     mut w: W,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    shared: Arc<LinkShared>,
-) -> Result<(), String> {
+    shared: &LinkShared,
+) -> String {
     while let Some(mut batch) = rx.recv().await {
         while batch.len() < 64 << 10 {
             match rx.try_recv() {
@@ -62,10 +161,14 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         shared.queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        w.write_all(&batch).await.map_err(|e| e.to_string())?;
-        w.flush().await.map_err(|e| e.to_string())?;
+        if let Err(e) = w.write_all(&batch).await {
+            return format!("writing: {e}");
+        }
+        if let Err(e) = w.flush().await {
+            return format!("writing: {e}");
+        }
     }
-    Ok(())
+    "its queue was closed".into()
 }
 
 /// Reads requests from an inbound link until it ends; returns why.
@@ -77,10 +180,16 @@ pub(crate) async fn read_requests<R: AsyncRead + Unpin>(
 ) -> String {
     // Nothing is read before the link's agent exists to take it.
     shared.ready.notified().await;
+    let r = Heard {
+        inner: r,
+        shared,
+        hub,
+    };
     let mut r = BufReader::with_capacity(64 << 10, r);
     let mut buf = Vec::new();
     let mut parts: Assembler<(Target, bool)> = Assembler::new(hub.config.reassembly);
     let max = hub.config.reassembly.max_message;
+    let ping = heartbeat_query();
     loop {
         if let Err(why) = read_packet(&mut r, &mut buf, hub).await {
             return why;
@@ -132,6 +241,17 @@ pub(crate) async fn read_requests<R: AsyncRead + Unpin>(
         let Some((target, session, push, data)) = whole else {
             continue;
         };
+        if target == Target::Handle(0) && !push && data == ping {
+            // A heartbeat is answered here, as the agent would answer it,
+            // so a node whose services are busy still shows it is alive.
+            shared.pinged.store(true, Ordering::Relaxed);
+            let mut out = Vec::with_capacity(24);
+            wire::encode_error(&mut out, session, NAME_NOT_FOUND);
+            if let Err(e) = shared.send(out, hub.config.max_queued) {
+                return e.to_string();
+            }
+            continue;
+        }
         wait_for_room(shared, data.len(), hub).await;
         if shared.inflight.fetch_add(1, Ordering::Relaxed) >= hub.config.max_inflight {
             shared.done();
@@ -190,6 +310,11 @@ async fn read_replies<R: AsyncRead + Unpin>(
     shared: &LinkShared,
     hub: &Hub,
 ) -> String {
+    let r = Heard {
+        inner: r,
+        shared,
+        hub,
+    };
     let mut r = BufReader::with_capacity(64 << 10, r);
     let mut buf = Vec::new();
     let mut parts: Assembler<()> = Assembler::new(hub.config.reassembly);
@@ -226,6 +351,11 @@ async fn read_replies<R: AsyncRead + Unpin>(
             Err(e) => return protocol(hub, e.to_string()),
         };
         if let Some((session, ok, data)) = reply {
+            if session == shared.ping.load(Ordering::Relaxed) {
+                // The heartbeat's answer: the peer is alive, and that is all.
+                shared.ping.store(0, Ordering::Relaxed);
+                continue;
+            }
             // A peer may answer faster than clusterd takes its answers.
             wait_for_room(shared, data.len(), hub).await;
             shared.unread.fetch_add(data.len(), Ordering::Relaxed);
@@ -256,13 +386,20 @@ pub fn connect(
     let task_shared = shared.clone();
     let hub = hub.clone();
     let task = rt.spawn(async move {
+        let shared = &task_shared;
         let why = match open(&hub, &node, &addr).await {
             Err(e) => e,
             Ok(io) => {
+                shared.heard(&hub);
+                hub.emit(Event::Up { link });
                 let (r, w) = tokio::io::split(io);
-                let writer = tokio::spawn(write_loop(w, rx, task_shared.clone()));
-                task_shared.adopt(writer.abort_handle());
-                read_replies(r, link, &task_shared, &hub).await
+                // Whichever ends first ends the link: the peer closed or
+                // broke the protocol, a write failed, or it fell silent.
+                tokio::select! {
+                    why = read_replies(r, link, shared, &hub) => why,
+                    why = write_loop(w, rx, shared) => why,
+                    why = heartbeat(shared, &hub) => why,
+                }
             }
         };
         task_shared.stop();
@@ -292,7 +429,7 @@ async fn open(hub: &Hub, node: &str, addr: &str) -> Result<Box<dyn Io>, String> 
         let tcp = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect to {addr}: {e}"))?;
-        let _ = tcp.set_nodelay(true);
+        tune(&tcp, &hub.config);
         match (tls, name) {
             (Some(t), Some(name)) => {
                 let s = t
@@ -308,4 +445,17 @@ async fn open(hub: &Hub, node: &str, addr: &str) -> Result<Box<dyn Io>, String> 
     tokio::time::timeout(hub.config.handshake_timeout, steps)
         .await
         .map_err(|_| format!("connect to {node} at {addr}: timed out"))?
+}
+
+/// Sets up a link's socket: no Nagle delay, and TCP keepalive probes that
+/// notice a vanished peer even on a link that sends no heartbeats (a
+/// skynet peer's inbound link): first after `cluster_heartbeat_timeout` of
+/// silence, then every `cluster_heartbeat`, three times.
+pub(crate) fn tune(tcp: &TcpStream, config: &crate::config::ClusterConfig) {
+    let _ = tcp.set_nodelay(true);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(config.heartbeat_timeout.max(Duration::from_secs(1)))
+        .with_interval(config.heartbeat.max(Duration::from_secs(1)))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(tcp).set_tcp_keepalive(&keepalive);
 }

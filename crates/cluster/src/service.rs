@@ -26,6 +26,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use skyhold_core::{ptype, Context, Grant, Handle, Message, Payload, Service};
 use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Table, Value};
@@ -49,7 +50,8 @@ struct Link {
     peer: String,
     /// Outbound: calls waiting for a reply, by this node's wire session.
     calls: HashMap<u32, (Handle, i32)>,
-    next_session: u32,
+    /// Outbound: it connected (an inbound link is up from the start).
+    up: bool,
     /// Inbound: the agent that serves its requests.
     agent: Option<Handle>,
 }
@@ -60,21 +62,44 @@ impl Link {
             shared,
             peer,
             calls: HashMap::new(),
-            next_session: 0,
+            up: false,
             agent: None,
         }
     }
+}
 
-    /// The next wire session: 1 up to `i32::MAX`, then 1 again, as skynet's
-    /// sender numbers them.
-    fn session(&mut self) -> u32 {
-        self.next_session = if self.next_session >= i32::MAX as u32 {
-            1
-        } else {
-            self.next_session + 1
-        };
-        self.next_session
-    }
+/// The shortest wait before reaching again for a node that could not be
+/// reached; it doubles with each failure up to `cluster_reconnect_max`.
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+
+/// A node that could not be reached: until when calls to it fail at once.
+struct Unreachable {
+    /// The wait after the last failure, before jitter.
+    backoff: Duration,
+    /// The next attempt may start then.
+    retry_at: Instant,
+    /// The last failure, for the callers' errors.
+    why: String,
+}
+
+/// `d` shortened by up to a half, at random: nodes that lost the same peer
+/// at the same moment spread their attempts to reach it again.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let r = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    d.mul_f64(1.0 - r / 2.0)
+}
+
+/// Why a request has no link to go on.
+enum NoLink {
+    /// The node has no address yet: hold the request.
+    Hold,
+    /// The node failed to connect a moment ago: fail, quietly.
+    Unreachable(String),
+    /// Fail, and log why.
+    Fail(String),
 }
 
 /// A request for a node with no address yet, held until a reload gives one.
@@ -96,6 +121,8 @@ pub struct Clusterd {
     outbound: HashMap<String, LinkId>,
     links: HashMap<LinkId, Link>,
     held: HashMap<String, VecDeque<Held>>,
+    /// Nodes whose last attempt to connect failed.
+    unreachable: HashMap<String, Unreachable>,
     /// Requests in `held`, and their bytes, for all nodes together.
     held_total: usize,
     held_bytes: usize,
@@ -146,6 +173,7 @@ impl Clusterd {
             outbound: HashMap::new(),
             links: HashMap::new(),
             held: HashMap::new(),
+            unreachable: HashMap::new(),
             held_total: 0,
             held_bytes: 0,
             listeners: Vec::new(),
@@ -235,10 +263,12 @@ impl Clusterd {
             }
         }
         for name in changed {
-            // A link to the old address goes; the next call opens one anew.
+            // A link to the old address goes; the next call opens one anew,
+            // at once: a new address is worth trying now.
             if let Some(id) = self.outbound.get(&name).copied() {
                 self.drop_link(ctx, id, "its node was given a new address");
             }
+            self.unreachable.remove(&name);
             self.release_held(ctx, &name);
         }
         Ok(())
@@ -255,20 +285,30 @@ impl Clusterd {
         }
     }
 
-    /// The outbound link to `node`, opened if need be. `Err(None)`: the
-    /// node has no address yet (hold the request); `Err(Some(why))`: fail.
-    fn link_to(&mut self, node: &str) -> Result<LinkId, Option<String>> {
+    /// The outbound link to `node`, opened if need be.
+    fn link_to(&mut self, node: &str) -> Result<LinkId, NoLink> {
         if let Some(id) = self.outbound.get(node) {
             return Ok(*id);
         }
         let hub = self.hub().clone();
         let addr = match hub.map.read().get(node) {
             Some(Some(a)) => a.clone(),
-            Some(None) => return Err(Some(format!("cluster: node {node} is down"))),
-            None if self.nowaiting => return Err(Some(format!("cluster: no node {node}"))),
-            None => return Err(None),
+            Some(None) => return Err(NoLink::Fail(format!("cluster: node {node} is down"))),
+            None if self.nowaiting => return Err(NoLink::Fail(format!("cluster: no node {node}"))),
+            None => return Err(NoLink::Hold),
         };
-        let rt = self.rt().map_err(Some)?;
+        if let Some(u) = self.unreachable.get(node) {
+            // Fail fast while the node is down; one attempt per backoff.
+            let now = Instant::now();
+            if now < u.retry_at {
+                return Err(NoLink::Unreachable(format!(
+                    "cluster: node {node} is unreachable ({}); next attempt in {} ms",
+                    u.why,
+                    (u.retry_at - now).as_millis()
+                )));
+            }
+        }
+        let rt = self.rt().map_err(NoLink::Fail)?;
         let id = hub.new_link();
         let shared = link::connect(&hub, &rt, id, node.to_string(), addr);
         self.links.insert(id, Link::new(shared, node.to_string()));
@@ -287,17 +327,23 @@ impl Clusterd {
         data: Vec<u8>,
     ) {
         let hub = self.hub().clone();
-        let fail = |why: String| {
+        let answer = |why: String| {
             hub.counters.unreachable.fetch_add(1, Ordering::Relaxed);
-            ctx.log(&why);
             if session != 0 {
                 let _ = ctx.reply_error(source, session, Payload::from(why));
             }
         };
+        let fail = |why: String| {
+            ctx.log(&why);
+            answer(why);
+        };
         let id = match self.link_to(node) {
             Ok(id) => id,
-            Err(Some(why)) => return fail(why),
-            Err(None) => {
+            Err(NoLink::Fail(why)) => return fail(why),
+            // The node's state was logged when it changed; a line per call
+            // while it is down would flood the log.
+            Err(NoLink::Unreachable(why)) => return answer(why),
+            Err(NoLink::Hold) => {
                 if self.held_bytes + data.len() > hub.config.max_queued {
                     return fail(format!(
                         "cluster: requests for nodes with no address hold {} bytes; node {node} has none (config cluster_max_queued)",
@@ -325,7 +371,7 @@ impl Clusterd {
             }
         };
         let link = self.links.get_mut(&id).expect("link_to gives a live link");
-        let wire_session = link.session();
+        let wire_session = link.shared.next_session();
         let address = match &target {
             Target::Handle(h) => Address::Handle(*h),
             Target::Name(n) => Address::Name(n),
@@ -335,7 +381,10 @@ impl Clusterd {
             return fail(format!("cluster: {e}"));
         }
         match link.shared.send(out, hub.config.max_queued) {
-            Ok(()) => {
+            // Closed: the link has ended and the news (`Event::Down`, which
+            // every link's end sends) is on its way; the call waits for it
+            // and fails with the real reason, as those sent just before did.
+            Ok(()) | Err(SendFailure::Closed) => {
                 if session != 0 {
                     link.calls.insert(wire_session, (source, session));
                 }
@@ -346,31 +395,33 @@ impl Clusterd {
                 hub.counters.slow_links.fetch_add(1, Ordering::Relaxed);
                 fail(format!("cluster: request to {node} refused: {e}"));
             }
-            Err(e) => self.send_failed(ctx, id, e),
         }
     }
 
-    /// Queuing on a link failed: it goes, and a backlog is counted.
-    fn send_failed(&mut self, ctx: &Context, id: LinkId, e: SendFailure) {
-        if let SendFailure::Backlog(_) = e {
-            self.hub()
-                .counters
-                .slow_links
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        self.drop_link(ctx, id, &e.to_string());
-    }
-
-    /// Closes a link and fails whatever waited on it.
+    /// Closes a link and fails whatever waited on it. An outbound link
+    /// that never came up marks its node unreachable for a while.
     fn drop_link(&mut self, ctx: &Context, id: LinkId, why: &str) {
         let Some(link) = self.links.remove(&id) else {
             return;
         };
         link.shared.stop();
-        if self.outbound.get(&link.peer) == Some(&id) {
+        let hub = self.hub().clone();
+        let outbound = self.outbound.get(&link.peer) == Some(&id);
+        if outbound {
             self.outbound.remove(&link.peer);
         }
-        ctx.log(&format!("cluster: link with {} closed: {why}", link.peer));
+        if link.up || link.agent.is_some() {
+            hub.counters.links_down.fetch_add(1, Ordering::Relaxed);
+            ctx.log(&format!("cluster: link with {} closed: {why}", link.peer));
+        } else if outbound {
+            hub.counters
+                .connect_failures
+                .fetch_add(1, Ordering::Relaxed);
+            self.mark_unreachable(ctx, &link.peer, why);
+        }
+        hub.counters
+            .calls_failed_by_link
+            .fetch_add(link.calls.len() as u64, Ordering::Relaxed);
         for (_, (source, session)) in link.calls {
             let text = format!("cluster: link with {} closed: {why}", link.peer);
             let _ = ctx.reply_error(source, session, Payload::from(text));
@@ -385,6 +436,34 @@ impl Clusterd {
                 },
             );
         }
+    }
+
+    /// An attempt to reach `node` failed: calls to it fail at once until
+    /// the next attempt, which waits twice as long as the last (from 50 ms
+    /// up to `cluster_reconnect_max`, shortened at random by up to a half).
+    /// Logged when the node becomes unreachable and when the reason changes.
+    fn mark_unreachable(&mut self, ctx: &Context, node: &str, why: &str) {
+        let max = self.hub().config.reconnect_max;
+        let (backoff, tell) = match self.unreachable.get(node) {
+            Some(u) => ((u.backoff * 2).min(max), u.why != why),
+            None => (FIRST_RETRY.min(max), true),
+        };
+        let wait = jitter(backoff);
+        if tell {
+            ctx.log(&format!(
+                "cluster: node {node} unreachable: {why}; calls to it fail until the next attempt, in {} ms (then at most every {} ms, config cluster_reconnect_max)",
+                wait.as_millis(),
+                max.as_millis()
+            ));
+        }
+        self.unreachable.insert(
+            node.to_string(),
+            Unreachable {
+                backoff,
+                retry_at: Instant::now() + wait,
+                why: why.to_string(),
+            },
+        );
     }
 
     fn local_command(&mut self, ctx: &Context, msg: &Message) -> Result<Option<Payload>, String> {
@@ -616,6 +695,19 @@ impl Clusterd {
                         shared.stop();
                     }
                 }
+            }
+            Event::Up { link } => {
+                let Some(l) = self.links.get_mut(&link) else {
+                    return;
+                };
+                l.up = true;
+                let peer = l.peer.clone();
+                self.hub().counters.links_up.fetch_add(1, Ordering::Relaxed);
+                let again = self.unreachable.remove(&peer).is_some();
+                ctx.log(&format!(
+                    "cluster: link with {peer} up{}",
+                    if again { " again" } else { "" }
+                ));
             }
             Event::Down { link, why } => self.drop_link(ctx, link, &why),
             Event::Reply {
