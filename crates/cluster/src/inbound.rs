@@ -195,7 +195,7 @@ async fn run_inbound(hub: Arc<Hub>, slots: (Slot, [Slot; 2]), io: Box<dyn Io>, p
         let shared = &task_shared;
         let why = tokio::select! {
             why = read_requests(r, link, shared, &hub) => why,
-            why = write_loop(w, rx, shared) => why,
+            why = write_loop(w, rx, shared, &hub) => why,
             why = watch_silence(shared, &hub) => why,
         };
         task_shared.stop();

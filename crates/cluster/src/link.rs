@@ -43,11 +43,54 @@ pub(crate) fn heartbeat_query() -> Vec<u8> {
 /// What a node answers a query for a name nobody registered.
 pub(crate) const NAME_NOT_FOUND: &[u8] = b"name not found";
 
-/// A reader that notes on its link every time it reads a byte.
-struct Heard<'a, R> {
-    inner: R,
+/// A stream half that notes on its link each sign that the peer is alive:
+/// a byte read, or a write that had to wait for the peer to take earlier
+/// bytes and then went on (a peer reading a large backlog over a slow path
+/// is alive though its answers queue behind it). A write that never waited
+/// proves nothing: the kernel took it, not the peer.
+struct Heard<'a, S> {
+    inner: S,
     shared: &'a LinkShared,
     hub: &'a Hub,
+    waited: bool,
+}
+
+impl<'a, S> Heard<'a, S> {
+    fn new(inner: S, shared: &'a LinkShared, hub: &'a Hub) -> Self {
+        Heard {
+            inner,
+            shared,
+            hub,
+            waited: false,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Heard<'_, S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        match &polled {
+            Poll::Pending => self.waited = true,
+            Poll::Ready(Ok(n)) if *n > 0 && self.waited => {
+                self.waited = false;
+                self.shared.heard(self.hub);
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Heard<'_, R> {
@@ -149,10 +192,12 @@ async fn read_packet<R: AsyncRead + Unpin>(
 /// Writes what `clusterd` queues, several packets per write when they wait;
 /// returns why it stopped.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
-    mut w: W,
+    w: W,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     shared: &LinkShared,
+    hub: &Hub,
 ) -> String {
+    let mut w = Heard::new(w, shared, hub);
     while let Some(mut batch) = rx.recv().await {
         while batch.len() < 64 << 10 {
             match rx.try_recv() {
@@ -180,11 +225,7 @@ pub(crate) async fn read_requests<R: AsyncRead + Unpin>(
 ) -> String {
     // Nothing is read before the link's agent exists to take it.
     shared.ready.notified().await;
-    let r = Heard {
-        inner: r,
-        shared,
-        hub,
-    };
+    let r = Heard::new(r, shared, hub);
     let mut r = BufReader::with_capacity(64 << 10, r);
     let mut buf = Vec::new();
     let mut parts: Assembler<(Target, bool)> = Assembler::new(hub.config.reassembly);
@@ -310,11 +351,7 @@ async fn read_replies<R: AsyncRead + Unpin>(
     shared: &LinkShared,
     hub: &Hub,
 ) -> String {
-    let r = Heard {
-        inner: r,
-        shared,
-        hub,
-    };
+    let r = Heard::new(r, shared, hub);
     let mut r = BufReader::with_capacity(64 << 10, r);
     let mut buf = Vec::new();
     let mut parts: Assembler<()> = Assembler::new(hub.config.reassembly);
@@ -397,7 +434,7 @@ pub fn connect(
                 // broke the protocol, a write failed, or it fell silent.
                 tokio::select! {
                     why = read_replies(r, link, shared, &hub) => why,
-                    why = write_loop(w, rx, shared) => why,
+                    why = write_loop(w, rx, shared, &hub) => why,
                     why = heartbeat(shared, &hub) => why,
                 }
             }
@@ -447,12 +484,24 @@ async fn open(hub: &Hub, node: &str, addr: &str) -> Result<Box<dyn Io>, String> 
         .map_err(|_| format!("connect to {node} at {addr}: timed out"))?
 }
 
-/// Sets up a link's socket: no Nagle delay, and TCP keepalive probes that
-/// notice a vanished peer even on a link that sends no heartbeats (a
-/// skynet peer's inbound link): first after `cluster_heartbeat_timeout` of
-/// silence, then every `cluster_heartbeat`, three times.
+/// Bytes a link's socket holds for sending (Linux doubles it for its own
+/// bookkeeping, so 256 KiB in all). Fixed, not grown by the kernel (which
+/// on a fast path grows it to megabytes): a peer's answer to a heartbeat
+/// queues behind what the socket holds, so this bounds how long a slow but
+/// living peer can seem silent — 256 KiB at 64 KiB/s is 4 s, under the
+/// default heartbeat timeout — and a write that waits on a full socket,
+/// then goes on, shows the peer taking bytes. It still lets a link carry
+/// 256 MB/s at a 1 ms round trip.
+const SEND_BUFFER: usize = 128 << 10;
+
+/// Sets up a link's socket: no Nagle delay, a fixed send buffer, and TCP
+/// keepalive probes that notice a vanished peer even on a link that sends
+/// no heartbeats (a skynet peer's inbound link): first after
+/// `cluster_heartbeat_timeout` of silence, then every `cluster_heartbeat`,
+/// three times.
 pub(crate) fn tune(tcp: &TcpStream, config: &crate::config::ClusterConfig) {
     let _ = tcp.set_nodelay(true);
+    let _ = socket2::SockRef::from(tcp).set_send_buffer_size(SEND_BUFFER);
     let keepalive = socket2::TcpKeepalive::new()
         .with_time(config.heartbeat_timeout.max(Duration::from_secs(1)))
         .with_interval(config.heartbeat.max(Duration::from_secs(1)))

@@ -612,6 +612,12 @@ impl Clusterd {
                     Value::String(b"held".to_vec()),
                     Value::Integer(self.held_total as i64),
                 ));
+                // Calls sent on outbound links and not yet answered.
+                let calls: usize = self.links.values().map(|l| l.calls.len()).sum();
+                t.hash.push((
+                    Value::String(b"calls".to_vec()),
+                    Value::Integer(calls as i64),
+                ));
                 Ok(Some(packed(&[Value::Table(t)])))
             }
             other => Err(format!("cluster: unknown command {other}")),
