@@ -265,6 +265,7 @@ pub fn boot(s: Settings) -> Result<Node, String> {
             // Any service may start a gate, as any may listen; what the gate
             // may do is its role's (see policy.rs).
             ordinary: true,
+            reports_memory: false,
         },
     );
     let cluster = Arc::new(parking_lot::Mutex::new(Some((s.cluster, s.cluster_tls))));
@@ -278,6 +279,7 @@ pub fn boot(s: Settings) -> Result<Node, String> {
             }),
             script_host: false,
             ordinary: false,
+            reports_memory: false,
         },
     );
     node.launch("clusterd", "")
@@ -358,6 +360,37 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("lua_warm_states"), "{e}");
+    }
+
+    #[test]
+    fn spawn_and_memory_limits_come_from_config_keys() {
+        let s = settings(
+            env(&[
+                ("spawn_rate", "50"),
+                ("spawn_burst", "70"),
+                ("lua_memory_total", "1073741824"),
+            ]),
+            Path::new("."),
+        )
+        .unwrap();
+        let l = &s.node.limits;
+        assert_eq!((l.spawn_rate, l.spawn_burst), (50, 70));
+        assert_eq!(l.lua_memory_total, 1 << 30);
+        for key in ["spawn_rate", "spawn_burst", "lua_memory_total"] {
+            let e = settings(env(&[(key, "0")]), Path::new(".")).err().unwrap();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_watchdog_at_the_gates_accept_rate_never_meets_the_spawn_limit() {
+        // The gate admits up to socket_accept_rate accepts in each fixed
+        // one-second window, so two windows' worth can arrive together at
+        // a boundary: the spawn burst must hold both, and the rate keep up.
+        let spawn = Limits::default();
+        let accept = u64::from(skyhold_net::NetLimits::default().accepts_per_second);
+        assert!(spawn.spawn_rate as u64 >= accept);
+        assert!(spawn.spawn_burst as u64 >= 2 * accept);
     }
 
     #[test]

@@ -92,6 +92,14 @@ impl Audit {
         sink(&line);
     }
 
+    /// Writes a line that is no refusal but belongs beside them — a policy
+    /// that loosens one of the node's limits. Written always (these come
+    /// at boot, a few at most) and not counted as refusals.
+    pub fn note(&self, text: &str) {
+        let sink = self.sink.lock().clone();
+        sink(&format!("AUDIT {text}"));
+    }
+
     /// All refusals so far.
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
@@ -139,6 +147,22 @@ mod tests {
             l[0].contains("kill") && l[0].contains(":00000010") && l[0].contains(":00000020"),
             "{}",
             l[0]
+        );
+    }
+
+    #[test]
+    fn notes_are_written_and_not_counted() {
+        let (sink, lines) = collector();
+        let a = Audit::new(1, sink);
+        a.note("policy: role x raises spawn_rate to 5");
+        a.note("policy: role y raises spawn_burst to 9");
+        assert_eq!(a.total(), 0);
+        assert_eq!(
+            *lines.lock(),
+            [
+                "AUDIT policy: role x raises spawn_rate to 5",
+                "AUDIT policy: role y raises spawn_burst to 9"
+            ]
         );
     }
 

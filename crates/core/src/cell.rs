@@ -8,6 +8,7 @@ use crate::fasthash::IntBuild;
 use crate::handle::{Handle, ServiceId};
 use crate::mailbox::Mailbox;
 use crate::policy::Identity;
+use crate::rate::TokenBucket;
 use crate::service::Service;
 
 /// The part of a service only the worker running it touches. The scheduler
@@ -55,6 +56,12 @@ pub struct ServiceCell {
     pub(crate) owed: Mutex<HashSet<(Handle, i32), IntBuild>>,
     pub(crate) names: Mutex<Vec<String>>,
     pub(crate) timers: AtomicUsize,
+    /// Bytes its host last reported it holds (see [`crate::memory`]);
+    /// written by the service's own turns, taken back when it retires.
+    pub(crate) reported_memory: AtomicUsize,
+    /// How fast it may start services: made on its first launch (most
+    /// services never launch one), absent for a role without a limit.
+    pub(crate) spawns: Mutex<Option<TokenBucket>>,
     kill: AtomicBool,
     exit: AtomicBool,
 }
@@ -82,6 +89,8 @@ impl ServiceCell {
             owed: Mutex::new(HashSet::default()),
             names: Mutex::new(Vec::new()),
             timers: AtomicUsize::new(0),
+            reported_memory: AtomicUsize::new(0),
+            spawns: Mutex::new(None),
             kill: AtomicBool::new(false),
             exit: AtomicBool::new(false),
         }

@@ -12,6 +12,8 @@
 //! - [`policy`]: roles, grants, identities;
 //! - [`audit`]: the audit log;
 //! - [`limits`]: every bound and its default;
+//! - [`rate`]: the token bucket that bounds how fast a service starts others;
+//! - [`memory`]: the node-wide budget of memory script hosts report;
 //! - [`service`]: the service trait and the context services act through;
 //! - [`node`]: the node that ties them together;
 //! - [`logger`]: the logger service.
@@ -27,10 +29,12 @@ pub mod handle;
 pub mod limits;
 pub mod logger;
 pub mod mailbox;
+pub mod memory;
 pub mod message;
 pub mod names;
 pub mod node;
 pub mod policy;
+pub mod rate;
 mod registry;
 pub mod runq;
 pub mod service;
@@ -43,5 +47,5 @@ pub use limits::Limits;
 pub use logger::LogTarget;
 pub use message::{ptype, Message, Payload};
 pub use node::{IdleWork, LaunchError, Module, Node, NodeConfig, NodeRef};
-pub use policy::{Grant, Identity, Policy, Role, Subject};
+pub use policy::{Grant, Identity, Policy, Role, RoleLimit, RoleLimits, Subject};
 pub use service::{Context, SendError, Service};

@@ -34,7 +34,21 @@ pub struct Limits {
     /// `audit_lines_per_second`: audit lines written per second before the
     /// rest are only counted (the count is reported when writing resumes).
     pub audit_lines_per_second: u32,
+    /// `spawn_rate`: services one service may start per second, once its
+    /// `spawn_burst` is spent (a policy role may set its own).
+    pub spawn_rate: usize,
+    /// `spawn_burst`: services one service may start at once.
+    pub spawn_burst: usize,
+    /// `lua_memory_total`: bytes all Lua states of the node may hold
+    /// between them (as their hosts report it); past it new Lua services
+    /// are refused. The default is [`default_lua_memory_total`].
+    pub lua_memory_total: usize,
 }
+
+/// The socket layer's default accept rate (`socket_accept_rate` in
+/// skyhold-net, which the core does not depend on): the spawn defaults are
+/// set from it, see [`Limits::default`].
+const GATE_ACCEPTS_PER_SECOND: usize = 1_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -51,8 +65,68 @@ impl Default for Limits {
             max_names: 16,
             max_name_length: 64,
             audit_lines_per_second: 100,
+            // A watchdog starts one agent per connection the gate accepts,
+            // and must never meet this limit at the gate's own default: the
+            // sustained rate equals the gate's accept rate, and the burst is
+            // two seconds of it, because the gate counts accepts in fixed
+            // one-second windows, so a full window's accepts at the end of
+            // one second and another's at the start of the next arrive
+            // together. Any stream of accepts the gate admits therefore
+            // fits in a burst of 2 × rate refilled at rate.
+            spawn_rate: GATE_ACCEPTS_PER_SECOND,
+            spawn_burst: 2 * GATE_ACCEPTS_PER_SECOND,
+            lua_memory_total: default_lua_memory_total(),
         }
     }
+}
+
+/// The default `lua_memory_total`: half of the memory this process may
+/// use — the machine's physical memory, or its control group's limit if
+/// that is lower (a container) — or 4 GiB where neither can be read.
+///
+/// Half, because Lua heaps are not all a node holds: mailboxes, socket
+/// buffers, the code cache, and the allocator's own overhead and
+/// fragmentation on top of the bytes Lua asks for all need room too, as
+/// does the rest of the machine. A fixed figure would be either useless on
+/// a small machine or a needless ceiling on a large one.
+pub fn default_lua_memory_total() -> usize {
+    static TOTAL: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(|| match usable_memory() {
+        Some(bytes) => usize::try_from(bytes / 2).unwrap_or(usize::MAX),
+        None => 4 << 30,
+    })
+}
+
+/// Physical memory, lowered to the control group's limit when it has one.
+fn usable_memory() -> Option<u64> {
+    let physical = std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())?
+        .checked_mul(1024)?;
+    Some(cgroup_limit().map_or(physical, |c| c.min(physical)))
+}
+
+/// The memory limit of this process's control group, if one is set: v2's
+/// `memory.max` (of its own group, or of the root a container sees), else
+/// v1's `memory.limit_in_bytes`. "max", or v1's huge "no limit" value, is
+/// no limit; the caller keeps the smaller of this and physical memory.
+fn cgroup_limit() -> Option<u64> {
+    let own_v2 = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+        .map(|path| format!("/sys/fs/cgroup{}/memory.max", path.trim_end_matches('/')));
+    own_v2
+        .into_iter()
+        .chain([
+            "/sys/fs/cgroup/memory.max".to_string(),
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes".to_string(),
+        ])
+        .find_map(|f| std::fs::read_to_string(f).ok()?.trim().parse::<u64>().ok())
 }
 
 impl Limits {
@@ -71,6 +145,9 @@ impl Limits {
             "max_open_calls" => &mut self.max_open_calls,
             "max_names" => &mut self.max_names,
             "max_name_length" => &mut self.max_name_length,
+            "spawn_rate" => &mut self.spawn_rate,
+            "spawn_burst" => &mut self.spawn_burst,
+            "lua_memory_total" => &mut self.lua_memory_total,
             "audit_lines_per_second" => {
                 self.audit_lines_per_second = value
                     .trim()
@@ -105,6 +182,9 @@ impl Limits {
         "max_names",
         "max_name_length",
         "audit_lines_per_second",
+        "spawn_rate",
+        "spawn_burst",
+        "lua_memory_total",
     ];
 }
 
@@ -128,5 +208,25 @@ mod tests {
         assert!(e.contains("max_timers"), "{e}");
         assert!(l.set("max_timers", "0").is_err());
         assert_eq!(l.set("no_such_key", "1"), Ok(false));
+        let e = l.set("spawn_rate", "-5").unwrap_err();
+        assert!(e.contains("spawn_rate"), "{e}");
+        assert!(l.set("spawn_burst", "0").is_err());
+        assert!(l.set("lua_memory_total", "4GiB").is_err());
+    }
+
+    #[test]
+    fn spawn_defaults_admit_everything_the_gate_accepts() {
+        let l = Limits::default();
+        assert!(l.spawn_rate >= GATE_ACCEPTS_PER_SECOND);
+        assert!(l.spawn_burst >= 2 * GATE_ACCEPTS_PER_SECOND);
+    }
+
+    #[test]
+    fn the_memory_default_is_a_part_of_the_machine() {
+        let total = default_lua_memory_total();
+        assert!(total >= 1 << 20, "{total}");
+        if let Some(usable) = usable_memory() {
+            assert!(total as u64 <= usable, "{total} of {usable}");
+        }
     }
 }

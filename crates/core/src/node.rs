@@ -15,9 +15,11 @@ use crate::handle::{Handle, HandleAllocator, ServiceId};
 use crate::limits::Limits;
 use crate::logger::{LogTarget, Logger};
 use crate::mailbox::{Mailbox, MailboxLimits, OpenError, Refused, ReplyRefused};
+use crate::memory::{human_bytes, Crossing, MemoryBudget};
 use crate::message::{ptype, Message, Payload};
 use crate::names::{self, NameError, Names};
-use crate::policy::{Grant, Identity, Policy, Subject};
+use crate::policy::{Grant, Identity, Policy, RoleLimit, Subject, SYSTEM_ROLE};
+use crate::rate::TokenBucket;
 use crate::registry::Registry;
 use crate::runq::RunQueue;
 use crate::service::{SendError, Service};
@@ -45,6 +47,38 @@ pub struct Module {
     pub script_host: bool,
     /// True if any service may launch it; otherwise launching needs `launch`.
     pub ordinary: bool,
+    /// True if its instances hold memory they report
+    /// ([`Context::report_memory`](crate::Context::report_memory), as the
+    /// Lua host does): launching one is refused while the node's reported
+    /// total is past `lua_memory_total`.
+    pub reports_memory: bool,
+}
+
+/// Where the value of a limit that refused something came from, so the
+/// error can say what to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitSource {
+    /// The node's config key.
+    Config,
+    /// The policy's role of this name, which sets its own value.
+    Role(String),
+}
+
+impl LimitSource {
+    fn of(limit: RoleLimit, role: &str) -> LimitSource {
+        match limit {
+            RoleLimit::Node => LimitSource::Config,
+            _ => LimitSource::Role(role.to_string()),
+        }
+    }
+
+    /// `config KEYS` or `policy role NAME: KEYS`.
+    fn naming(&self, keys: &str) -> String {
+        match self {
+            LimitSource::Config => format!("config {keys}"),
+            LimitSource::Role(r) => format!("policy role {r}: {keys}"),
+        }
+    }
 }
 
 /// Why a launch failed.
@@ -60,6 +94,70 @@ pub enum LaunchError {
     Failed(String),
     /// The node is shutting down.
     ShuttingDown,
+    /// The service the launch counts against has started services faster
+    /// than its spawn rate allows (`spawn_rate`, `spawn_burst`).
+    SpawnRate {
+        /// The service that asked for the launch.
+        service: Handle,
+        /// Services per second it may start once its burst is spent.
+        rate: u64,
+        /// Services it may start at once.
+        burst: u64,
+        /// Where those values came from.
+        source: LimitSource,
+    },
+    /// The Lua memory of all services is past the budget
+    /// (`lua_memory_total`), so no new Lua service starts.
+    MemoryBudget {
+        /// Bytes the services report they hold.
+        used: usize,
+        /// The budget that applies to the service that asked.
+        limit: u64,
+        /// Where that budget came from.
+        source: LimitSource,
+    },
+    /// The caller may not launch on another service's behalf (the grant
+    /// `launch_for`; see the audit log).
+    NotOnBehalf(Handle),
+    /// The service the launch was asked for by has exited.
+    RequesterGone(Handle),
+}
+
+impl LaunchError {
+    /// True for refusals by the spawn rate or the memory budget: they are
+    /// in the audit log, and nothing was started that could have failed.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            LaunchError::SpawnRate { .. } | LaunchError::MemoryBudget { .. }
+        )
+    }
+
+    /// Why, without who: the `why` of the audit line.
+    fn reason(&self) -> String {
+        match self {
+            LaunchError::SpawnRate {
+                rate,
+                burst,
+                source,
+                ..
+            } => format!(
+                "it starts services faster than {rate} per second after a burst of {burst} ({})",
+                source.naming("spawn_rate / spawn_burst")
+            ),
+            LaunchError::MemoryBudget {
+                used,
+                limit,
+                source,
+            } => format!(
+                "Lua services hold {}, past the budget of {} ({})",
+                human_bytes(*used),
+                human_bytes(usize::try_from(*limit).unwrap_or(usize::MAX)),
+                source.naming("lua_memory_total")
+            ),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for LaunchError {
@@ -75,6 +173,23 @@ impl fmt::Display for LaunchError {
             }
             LaunchError::Failed(e) => write!(f, "launch failed: {e}"),
             LaunchError::ShuttingDown => write!(f, "the node is shutting down"),
+            LaunchError::SpawnRate { service, .. } => write!(
+                f,
+                "launch refused: service {service} {}",
+                self.reason().trim_start_matches("it ")
+            ),
+            LaunchError::MemoryBudget { .. } => write!(
+                f,
+                "launch refused: {}; no new Lua service starts until some of it is freed",
+                self.reason()
+            ),
+            LaunchError::NotOnBehalf(h) => write!(
+                f,
+                "not permitted to launch on behalf of {h}: that needs the launch_for grant (see the audit log)"
+            ),
+            LaunchError::RequesterGone(h) => {
+                write!(f, "launch refused: {h}, which asked for it, has exited")
+            }
         }
     }
 }
@@ -140,6 +255,12 @@ pub struct NodeCounters {
     pub open_call_refusals: AtomicU64,
     /// Launches refused by `max_services`.
     pub service_refusals: AtomicU64,
+    /// Launches refused because the service that asked started services
+    /// faster than `spawn_rate` / `spawn_burst` (or its role's) allow.
+    pub spawn_refusals: AtomicU64,
+    /// Launches of Lua services refused because the node's Lua memory was
+    /// past `lua_memory_total` (or the asking service's role's).
+    pub memory_refusals: AtomicU64,
     /// Handler panics caught.
     pub panics: AtomicU64,
     /// Messages the monitor reported as maybe in an endless loop.
@@ -164,6 +285,8 @@ pub(crate) struct NodeInner {
     pub names: Names,
     pub runq: RunQueue<Arc<ServiceCell>>,
     pub counters: NodeCounters,
+    /// What script hosts report their states hold, against `lua_memory_total`.
+    pub(crate) memory: MemoryBudget,
     pub probes: Vec<Probe>,
     pub exit_monitor: Mutex<Option<ServiceId>>,
     pub start_time: u64,
@@ -206,6 +329,31 @@ impl NodeInner {
                 false
             })
         })
+    }
+
+    /// Writes to the audit log each limit the policy raises for a role
+    /// above the node's: loosening a bound is the operator's choice, and
+    /// shows. The `system` role's freedom is built in and goes unsaid.
+    fn note_loosened_limits(&self) {
+        let node = |key: &str| -> u64 {
+            let v = match key {
+                "spawn_rate" => self.limits.spawn_rate,
+                "spawn_burst" => self.limits.spawn_burst,
+                _ => self.limits.lua_memory_total,
+            };
+            u64::try_from(v).unwrap_or(u64::MAX)
+        };
+        for role in self.policy.roles().filter(|r| r.name != SYSTEM_ROLE) {
+            for (key, value) in role.limits.named() {
+                if value.raises(node(key)) {
+                    self.audit.note(&format!(
+                        "policy: role {} raises {key} to {value} (config {key} = {})",
+                        role.name,
+                        node(key)
+                    ));
+                }
+            }
+        }
     }
 
     /// `:0000000a script agent (role service)`, for audit lines.
@@ -517,6 +665,20 @@ impl NodeInner {
         module: &str,
         args: &str,
     ) -> Result<Handle, LaunchError> {
+        self.launch_for(parent, None, module, args)
+    }
+
+    /// Launches `module` for `parent` — or, when `parent` holds
+    /// `launch_for`, for the service `on_behalf` names, which the launch
+    /// then counts against: its grants, its spawn rate, its role's memory
+    /// budget. Without a parent the runtime itself launches, unchecked.
+    pub fn launch_for(
+        &self,
+        parent: Option<&Arc<ServiceCell>>,
+        on_behalf: Option<Handle>,
+        module: &str,
+        args: &str,
+    ) -> Result<Handle, LaunchError> {
         if self.stopped.load(Ordering::Acquire) || self.aborting.load(Ordering::Acquire) {
             return Err(LaunchError::ShuttingDown);
         }
@@ -526,9 +688,30 @@ impl NodeInner {
             .get(module)
             .cloned()
             .ok_or_else(|| LaunchError::UnknownModule(module.to_string()))?;
-        if let Some(p) = parent {
-            if !spec.ordinary && !self.check(p, Grant::LaunchNative, module) {
+        let script = args.split_whitespace().next().unwrap_or("");
+        let requester = match (parent, on_behalf) {
+            (None, _) => None,
+            (Some(p), None) => Some(p.clone()),
+            (Some(p), Some(h)) if h == p.handle() => Some(p.clone()),
+            (Some(p), Some(h)) => {
+                let what = format!("{module} {script} for {h}");
+                if !self.check(p, Grant::LaunchFor, &what) {
+                    return Err(LaunchError::NotOnBehalf(h));
+                }
+                Some(self.registry.get(h).ok_or(LaunchError::RequesterGone(h))?)
+            }
+        };
+        if let Some(r) = &requester {
+            if !spec.ordinary && !self.check(r, Grant::LaunchNative, module) {
                 return Err(LaunchError::Denied(module.to_string()));
+            }
+            let mut whom = format!("{module} {script}");
+            if let Some(p) = parent.filter(|p| p.id != r.id) {
+                whom.push_str(&format!(" (through {})", p.handle()));
+            }
+            self.charge_spawn(r, &whom)?;
+            if spec.reports_memory {
+                self.check_memory(r, &whom)?;
             }
         }
         let subject = if spec.script_host {
@@ -538,6 +721,109 @@ impl NodeInner {
         };
         let service = (spec.factory)(args).map_err(LaunchError::Failed)?;
         self.spawn(subject, format!("{module} {args}"), service)
+    }
+
+    /// Takes one launch from `r`'s spawn bucket, or refuses (counted and
+    /// audited). A refused launch is not refunded when something later in
+    /// the launch fails either: a flood is slowed whatever it hits.
+    fn charge_spawn(&self, r: &ServiceCell, whom: &str) -> Result<(), LaunchError> {
+        let role = &r.identity.role;
+        let node = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        let (Some(rate), Some(burst)) = (
+            role.limits.spawn_rate.over(node(self.limits.spawn_rate)),
+            role.limits.spawn_burst.over(node(self.limits.spawn_burst)),
+        ) else {
+            return Ok(());
+        };
+        let now = self.started.elapsed();
+        let admitted = r
+            .spawns
+            .lock()
+            .get_or_insert_with(|| TokenBucket::new(rate, burst, now))
+            .take(now);
+        if admitted {
+            return Ok(());
+        }
+        self.counters.spawn_refusals.fetch_add(1, Ordering::Relaxed);
+        let source = if role.limits.spawn_rate == RoleLimit::Node
+            && role.limits.spawn_burst == RoleLimit::Node
+        {
+            LimitSource::Config
+        } else {
+            LimitSource::Role(role.name.clone())
+        };
+        let e = LaunchError::SpawnRate {
+            service: r.handle(),
+            rate,
+            burst,
+            source,
+        };
+        let who = format!("{} {}", r.handle(), r.identity);
+        self.audit_refused(&who, "launch", whom, &e.reason());
+        Err(e)
+    }
+
+    /// Refuses (counted and audited) a launch of a service that reports
+    /// memory while the node's total is past the budget that applies to
+    /// `r`: the node's, or its role's own.
+    fn check_memory(&self, r: &ServiceCell, whom: &str) -> Result<(), LaunchError> {
+        let role = &r.identity.role;
+        let node = u64::try_from(self.memory.limit()).unwrap_or(u64::MAX);
+        let Some(limit) = role.limits.lua_memory_total.over(node) else {
+            return Ok(());
+        };
+        let used = self.memory.total();
+        if u64::try_from(used).unwrap_or(u64::MAX) <= limit {
+            return Ok(());
+        }
+        self.counters
+            .memory_refusals
+            .fetch_add(1, Ordering::Relaxed);
+        let e = LaunchError::MemoryBudget {
+            used,
+            limit,
+            source: LimitSource::of(role.limits.lua_memory_total, &role.name),
+        };
+        let who = format!("{} {}", r.handle(), r.identity);
+        self.audit_refused(&who, "launch", whom, &e.reason());
+        Err(e)
+    }
+
+    /// A service's host reports its state holds `bytes` (see
+    /// [`crate::memory`] for why this is cheap).
+    #[inline]
+    pub fn report_memory(&self, cell: &ServiceCell, bytes: usize) {
+        if let Some(c) = self.memory.report(&cell.reported_memory, bytes) {
+            self.memory_crossed(c);
+        }
+    }
+
+    /// A service retired: its reported memory no longer counts.
+    pub fn release_memory(&self, cell: &ServiceCell) {
+        if let Some(c) = self.memory.release(&cell.reported_memory) {
+            self.memory_crossed(c);
+        }
+    }
+
+    /// Tells the operator, once per crossing, that the Lua memory of all
+    /// services passed the budget or fell back well under it.
+    fn memory_crossed(&self, c: Crossing) {
+        let (total, limit) = (
+            human_bytes(self.memory.total()),
+            human_bytes(self.memory.limit()),
+        );
+        let line = match c {
+            Crossing::Over => format!(
+                "Lua memory of all services, {total}, is past the budget of {limit} \
+                 (config lua_memory_total): new Lua services are refused while it is, \
+                 except for roles the policy gives a budget of their own"
+            ),
+            Crossing::Under => format!(
+                "Lua memory of all services is down to {total}, under the budget of {limit} \
+                 (config lua_memory_total): new Lua services start again"
+            ),
+        };
+        self.log_system(Handle::SYSTEM, &line);
     }
 
     pub fn spawn(
@@ -817,6 +1103,7 @@ impl Node {
             names: Names::default(),
             runq: RunQueue::new(config.threads),
             counters: NodeCounters::default(),
+            memory: MemoryBudget::new(config.limits.lua_memory_total),
             probes: (0..config.threads).map(|_| Probe::default()).collect(),
             exit_monitor: Mutex::new(None),
             start_time: SystemTime::now()
@@ -859,12 +1146,14 @@ impl Node {
                 }),
                 script_host: false,
                 ordinary: false,
+                reports_memory: false,
             },
         );
         let logger = inner
             .launch(None, "logger", "")
             .map_err(|e| e.to_string())?;
         *inner.logger.write() = inner.registry.get(logger);
+        inner.note_loosened_limits();
 
         let mut threads = Vec::new();
         for i in 0..config.threads {
@@ -1009,6 +1298,12 @@ impl NodeRef {
     /// The audit log.
     pub fn audit(&self) -> &Audit {
         &self.0.audit
+    }
+
+    /// Bytes all services report their script states hold (the total the
+    /// `lua_memory_total` budget is checked against).
+    pub fn reported_memory(&self) -> usize {
+        self.0.memory.total()
     }
 
     /// True if a live service holds this handle.

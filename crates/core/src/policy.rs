@@ -40,6 +40,11 @@ pub enum Grant {
     /// Change the cluster map from Lua (`cluster.reload` with a table):
     /// where node names point, which are down.
     ClusterAdmin,
+    /// Launch a service on another service's behalf, the launch counting
+    /// against that service's spawn rate and memory budget rather than the
+    /// launcher's (skyhold's `.launcher` and the unique-service managers,
+    /// which start services for whoever asks).
+    LaunchFor,
     /// Send a message type that is restricted by default.
     Send(u8),
 }
@@ -60,6 +65,7 @@ impl Grant {
             "read_secrets" => Grant::ReadSecrets,
             "socket_takeover" => Grant::SocketTakeover,
             "cluster_admin" => Grant::ClusterAdmin,
+            "launch_for" => Grant::LaunchFor,
             _ => {
                 let t = text.strip_prefix("send:")?;
                 let id = match t {
@@ -89,6 +95,7 @@ impl Grant {
             Grant::ReadSecrets,
             Grant::SocketTakeover,
             Grant::ClusterAdmin,
+            Grant::LaunchFor,
         ];
         v.extend(RESTRICTED_TYPES.iter().map(|t| Grant::Send(*t)));
         v
@@ -110,6 +117,7 @@ impl fmt::Display for Grant {
             Grant::ReadSecrets => "read_secrets",
             Grant::SocketTakeover => "socket_takeover",
             Grant::ClusterAdmin => "cluster_admin",
+            Grant::LaunchFor => "launch_for",
             Grant::Send(t) => return write!(f, "send:{}", ptype::name(*t)),
         };
         f.write_str(s)
@@ -128,6 +136,80 @@ pub const RESTRICTED_TYPES: &[u8] = &[
 /// Types no service may send, whatever its grants.
 pub const FORBIDDEN_TYPES: &[u8] = &[ptype::SOCKET, ptype::QUEUE];
 
+/// A role's own value for one of the node's limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RoleLimit {
+    /// The node's value (its config key).
+    #[default]
+    Node,
+    /// This value instead, higher or lower.
+    Set(u64),
+    /// No limit at all for this role.
+    Unlimited,
+}
+
+impl RoleLimit {
+    /// The value in force given the node's: `None` for no limit.
+    pub fn over(self, node: u64) -> Option<u64> {
+        match self {
+            RoleLimit::Node => Some(node),
+            RoleLimit::Set(v) => Some(v),
+            RoleLimit::Unlimited => None,
+        }
+    }
+
+    /// True if this is looser than the node's value `node`.
+    pub fn raises(self, node: u64) -> bool {
+        match self {
+            RoleLimit::Node => false,
+            RoleLimit::Set(v) => v > node,
+            RoleLimit::Unlimited => true,
+        }
+    }
+}
+
+impl fmt::Display for RoleLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RoleLimit::Node => f.write_str("the node's"),
+            RoleLimit::Set(v) => write!(f, "{v}"),
+            RoleLimit::Unlimited => f.write_str("unlimited"),
+        }
+    }
+}
+
+/// The limits a role sets for its services in place of the node's: how
+/// fast each may start services, and up to what node-wide total of Lua
+/// memory it may still start Lua services.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoleLimits {
+    /// In place of `spawn_rate`.
+    pub spawn_rate: RoleLimit,
+    /// In place of `spawn_burst`.
+    pub spawn_burst: RoleLimit,
+    /// In place of `lua_memory_total`.
+    pub lua_memory_total: RoleLimit,
+}
+
+impl RoleLimits {
+    /// No limits: the built-in `system` role's, since skyhold's own boot
+    /// services start services for everyone and must never be refused.
+    pub const UNLIMITED: RoleLimits = RoleLimits {
+        spawn_rate: RoleLimit::Unlimited,
+        spawn_burst: RoleLimit::Unlimited,
+        lua_memory_total: RoleLimit::Unlimited,
+    };
+
+    /// The limits with their config key names, for reports.
+    pub fn named(&self) -> [(&'static str, RoleLimit); 3] {
+        [
+            ("spawn_rate", self.spawn_rate),
+            ("spawn_burst", self.spawn_burst),
+            ("lua_memory_total", self.lua_memory_total),
+        ]
+    }
+}
+
 /// A named set of grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {
@@ -135,6 +217,8 @@ pub struct Role {
     pub name: String,
     /// What it grants.
     pub grants: BTreeSet<Grant>,
+    /// Limits it sets in place of the node's (none, by default).
+    pub limits: RoleLimits,
     /// Bitmap of sendable message types, derived from `grants`.
     send_types: [u64; 4],
 }
@@ -157,8 +241,15 @@ impl Role {
         Role {
             name: name.to_string(),
             grants,
+            limits: RoleLimits::default(),
             send_types,
         }
+    }
+
+    /// The same role with its own limits.
+    pub fn with_limits(mut self, limits: RoleLimits) -> Role {
+        self.limits = limits;
+        self
     }
 
     /// True if the role holds `g`.
@@ -263,7 +354,7 @@ impl Default for Policy {
             reserved_names: BTreeMap::new(),
         };
         p.define_role(Role::new(ORDINARY_ROLE, []));
-        p.define_role(Role::new(SYSTEM_ROLE, Grant::all()));
+        p.define_role(Role::new(SYSTEM_ROLE, Grant::all()).with_limits(RoleLimits::UNLIMITED));
         p.define_role(Role::new(
             GATE_ROLE,
             [Grant::Redirect, Grant::Send(ptype::CLIENT)],
@@ -289,8 +380,13 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// Adds or replaces a role.
-    pub fn define_role(&mut self, role: Role) {
+    /// Adds or replaces a role. The `system` role keeps no limits whatever
+    /// it is given: skyhold's boot services start services on others'
+    /// behalf, and refusing them would refuse everyone.
+    pub fn define_role(&mut self, mut role: Role) {
+        if role.name == SYSTEM_ROLE {
+            role.limits = RoleLimits::UNLIMITED;
+        }
         self.roles.insert(role.name.clone(), Arc::new(role));
     }
 
@@ -407,6 +503,38 @@ mod tests {
         }
         assert_eq!(Grant::parse("send:socket"), None);
         assert_eq!(Grant::parse("everything"), None);
+    }
+
+    #[test]
+    fn the_system_role_is_never_limited() {
+        let mut p = Policy::default();
+        let id = p.identity_for(Subject::Script("launcher".into()));
+        assert_eq!(id.role.limits, RoleLimits::UNLIMITED);
+        assert!(id.has(Grant::LaunchFor));
+        // Not even when a policy redefines it with limits of its own.
+        let tight = RoleLimits {
+            spawn_rate: RoleLimit::Set(1),
+            ..RoleLimits::default()
+        };
+        p.define_role(Role::new(SYSTEM_ROLE, Grant::all()).with_limits(tight));
+        let id = p.identity_for(Subject::Script("bootstrap".into()));
+        assert_eq!(id.role.limits, RoleLimits::UNLIMITED);
+        // An ordinary service has the node's limits and may not launch for others.
+        let id = p.identity_for(Subject::Script("agent".into()));
+        assert_eq!(id.role.limits, RoleLimits::default());
+        assert!(!id.has(Grant::LaunchFor));
+    }
+
+    #[test]
+    fn role_limits_resolve_against_the_node() {
+        assert_eq!(RoleLimit::Node.over(100), Some(100));
+        assert_eq!(RoleLimit::Set(5).over(100), Some(5));
+        assert_eq!(RoleLimit::Unlimited.over(100), None);
+        assert!(!RoleLimit::Node.raises(100));
+        assert!(!RoleLimit::Set(100).raises(100));
+        assert!(!RoleLimit::Set(5).raises(100));
+        assert!(RoleLimit::Set(101).raises(100));
+        assert!(RoleLimit::Unlimited.raises(100));
     }
 
     #[test]

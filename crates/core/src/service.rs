@@ -231,11 +231,41 @@ impl Context {
         self.node.launch(Some(&self.cell), module, args)
     }
 
+    /// Launches a service on behalf of `requester`, which the launch counts
+    /// against — its grants, its spawn rate (`spawn_rate`), its role's
+    /// memory budget (`lua_memory_total`) — rather than this service. Needs
+    /// the `launch_for` grant unless `requester` is this service: it is for
+    /// services that start services for whoever asks (skyhold's
+    /// `.launcher`), so that a service cannot start more than its own limits
+    /// allow by asking one of them.
+    pub fn launch_for(
+        &self,
+        requester: Handle,
+        module: &str,
+        args: &str,
+    ) -> Result<Handle, crate::node::LaunchError> {
+        self.node
+            .launch_for(Some(&self.cell), Some(requester), module, args)
+    }
+
+    /// Tells the node how many bytes this service's script state holds now
+    /// (the Lua host calls it after each turn). The node sums these against
+    /// `lua_memory_total`; a call that moves the figure by less than
+    /// [`REPORT_STEP`](crate::memory::REPORT_STEP) since the last counted
+    /// one costs a load and a compare. What a service reported stops
+    /// counting when it retires.
+    #[inline]
+    pub fn report_memory(&self, bytes: usize) {
+        self.node.report_memory(&self.cell, bytes);
+    }
+
     /// Starts a native service this service built itself (Rust code, not
     /// reachable from Lua), under the identity the policy gives
     /// `native:<module>`; `args` is shown in its LAUNCH line. For native
     /// services that run helpers of their own, as the cluster runs one
-    /// agent per inbound link.
+    /// agent per inbound link. Rust code is trusted to bound what it starts
+    /// (the cluster by `cluster_max_links`): no spawn rate applies, only
+    /// `max_services`.
     pub fn spawn_native(
         &self,
         module: &str,

@@ -314,6 +314,9 @@ fn retire(node: &Arc<NodeInner>, ctx: &Context, slot: &mut Slot, unhandled: Vec<
         let _ = catch_unwind(AssertUnwindSafe(|| service.exit(ctx)));
         let _ = catch_unwind(AssertUnwindSafe(move || drop(service)));
     }
+    // Its state is gone: what it reported stops counting against the
+    // memory budget before anyone can see it has retired.
+    node.release_memory(cell);
     let me = cell.handle();
     node.registry.remove(cell.id);
     let names: Vec<String> = cell.names.lock().drain(..).collect();

@@ -101,6 +101,7 @@ pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> 
             }),
             script_host: true,
             ordinary: true,
+            reports_memory: true,
         },
     );
     pool
