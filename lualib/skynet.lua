@@ -414,8 +414,15 @@ end
 
 -- Services ------------------------------------------------------------------------
 
+-- The launcher answers `nil, why` when the launch was refused (a limit of
+-- the node: the spawn rate, the memory budget); raised here, as skynet
+-- raises any failed newservice, but saying why.
 function skynet.newservice(name, ...)
-	return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
+	local addr, why = skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
+	if addr == nil and why ~= nil then
+		error(why, 0)
+	end
+	return addr
 end
 
 function skynet.uniqueservice(global, ...)

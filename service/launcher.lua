@@ -82,19 +82,24 @@ function command.REMOVE(caller, handle, kill)
 	return NORET
 end
 
-local function launch(caller, service, ...)
-	if service ~= "snlua" and not allowed(caller, "launch", "launch " .. tostring(service)) then
+-- Every launch counts against the service that asked for it (its grants,
+-- its spawn rate, its role's memory budget), not against the launcher,
+-- which holds the system role and no limits: otherwise newservice would be
+-- a way around them. A refusal answers `nil, why`, which newservice raises;
+-- the launch was refused, so nothing was started.
+local function launch(requester, service, ...)
+	if service ~= "snlua" and not allowed(requester, "launch", "launch " .. tostring(service)) then
 		skynet.response()(false)
 		return
 	end
 	local param = table.concat({ ... }, " ")
-	local inst = skynet.launch(service, param)
+	local inst, why = core.launch(service, param, requester)
 	local response = skynet.response()
 	if inst then
 		services[inst] = service .. " " .. param
 		pending[inst] = response
 	else
-		response(false)
+		response(true, nil, why)
 		return
 	end
 	return inst
@@ -107,6 +112,17 @@ end
 
 function command.LOGLAUNCH(caller, service, ...)
 	launch(caller, service, ...)
+	return NORET
+end
+
+-- LAUNCHFOR requester service ...: a launch another service asked the
+-- caller for (the unique-service managers), counted against `requester`.
+-- Only a caller that may itself launch for others may ask.
+function command.LAUNCHFOR(caller, requester, service, ...)
+	if requester ~= caller and not allowed(caller, "launch_for", "launch for " .. skynet.address(requester)) then
+		error("not permitted: launch_for (see the audit log)")
+	end
+	launch(requester, service, ...)
 	return NORET
 end
 

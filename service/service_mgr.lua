@@ -1,28 +1,45 @@
 -- .service: unique services, keyed by name. The first LAUNCH of a name starts
 -- it (with that call's arguments); later ones, and QUERY, wait for it and get
--- the same handle. A failed start is remembered as an error string.
+-- the same handle. A failed start is remembered as an error string; a
+-- launch the node refused (the spawn rate or memory budget of the service
+-- that asked) started nothing, so it is not remembered and the next LAUNCH
+-- tries again.
 local skynet = require "skynet"
 require "skynet.manager"
 
 local cmd = {}
 local service = {}   -- name -> handle, or error string, or list of waiters
 
+-- Starts a Lua service for `requester`: the launch counts against its
+-- limits, not this service's (which has none). Returns the handle, or nil
+-- and why the node refused.
+local function launch_for(requester, ...)
+	return skynet.call(".launcher", "lua", "LAUNCHFOR", requester, "snlua", ...)
+end
+
 local function request(name, func, ...)
-	local ok, handle = pcall(func, ...)
+	local ok, handle, refused = pcall(func, ...)
 	local waiters = service[name]
 	assert(type(waiters) == "table")
-	if ok then
+	local err
+	if ok and handle then
 		service[name] = handle
+	elseif ok then
+		-- Refused, or exited while starting: nothing to remember, as skynet
+		-- remembers nothing when newservice returns no handle.
+		service[name] = nil
+		err = refused or "the service exited while starting"
 	else
-		service[name] = tostring(handle)
+		err = tostring(handle)
+		service[name] = err
 	end
 	for _, resp in ipairs(waiters) do
-		resp(true, ok and handle or nil, not ok and tostring(handle) or nil)
+		resp(true, handle, err)
 	end
-	if ok then
+	if handle then
 		return handle
 	end
-	error(tostring(handle))
+	error(err, 0)
 end
 
 local function waitfor(name, func, ...)
@@ -34,11 +51,13 @@ local function waitfor(name, func, ...)
 	if t == "string" then
 		error(s)
 	elseif t == "table" then
+		-- Waiters get what the LAUNCH caller gets: the handle, or nil and
+		-- why (which uniqueservice raises).
 		local resp = skynet.response(function(handle, err)
 			if handle then
 				return skynet.pack(handle)
 			end
-			error(err)
+			return skynet.pack(nil, err)
 		end)
 		s[#s + 1] = resp
 		return nil, "WAIT"
@@ -65,32 +84,36 @@ pcall(skynet.register_protocol, {
 	unpack = skynet.unpack,
 })
 
-local function snax_launch(name, ...)
-	local handle = assert(skynet.newservice("snaxd", name), "snax service exited while starting")
+local function snax_launch(requester, name, ...)
+	local handle, refused = launch_for(requester, "snaxd", name)
+	if refused then
+		return nil, refused
+	end
+	assert(handle, "snax service exited while starting")
 	skynet.call(handle, "snax", 1, ...)
 	return handle
 end
 
-function cmd.LAUNCH(name, ...)
+function cmd.LAUNCH(source, name, ...)
 	if name == "snaxd" then
-		return waitfor("snaxd." .. tostring((...)), snax_launch, ...)
+		return waitfor("snaxd." .. tostring((...)), snax_launch, source, ...)
 	end
-	return waitfor(name, skynet.newservice, name, ...)
+	return waitfor(name, launch_for, source, name, ...)
 end
 
-function cmd.QUERY(name, sub)
+function cmd.QUERY(_, name, sub)
 	if name == "snaxd" then
 		return waitfor("snaxd." .. tostring(sub))
 	end
 	return waitfor(name)
 end
 
-function cmd.GLAUNCH(name, ...)
-	return cmd.LAUNCH(name, ...)
+function cmd.GLAUNCH(source, name, ...)
+	return cmd.LAUNCH(source, name, ...)
 end
 
-function cmd.GQUERY(name)
-	return cmd.QUERY(name)
+function cmd.GQUERY(source, name)
+	return cmd.QUERY(source, name)
 end
 
 function cmd.LIST()
@@ -115,7 +138,7 @@ skynet.start(function()
 			skynet.ret(skynet.pack(nil, "Invalid command " .. tostring(command)))
 			return
 		end
-		local ok, r, wait = pcall(f, ...)
+		local ok, r, wait = pcall(f, address, ...)
 		if wait == "WAIT" then
 			return
 		end

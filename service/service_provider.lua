@@ -57,8 +57,17 @@ function provider.query(_, name)
 	end
 end
 
+-- Raised by boot when the node refused to start the cell (the spawn rate or
+-- memory budget of the service that asked): the name is then forgotten
+-- rather than marked failed, and a later launch tries again.
+local refusal = { __tostring = function(r) return r.why end }
+
 local function boot(s, name, id, ...)
-	local addr = skynet.newservice("service_cell", name)
+	-- The cell counts against the limits of the service that asked for it.
+	local addr, why = skynet.call(".launcher", "lua", "LAUNCHFOR", s.creator, "snlua", "service_cell", name)
+	if why then
+		error(setmetatable({ why = why }, refusal))
+	end
 	s.cell = addr
 	assert(addr, "service_cell exited while starting")
 	assert(code.reseal(id, addr))
@@ -104,7 +113,9 @@ function provider.launch(source, name, id, ...)
 	s.booting = true
 	s.origin = origin
 	s.creator = source
-	local ok, addr = xpcall(boot, debug.traceback, s, name, id, ...)
+	local ok, addr = xpcall(boot, function(e)
+		return getmetatable(e) == refusal and e or debug.traceback(e)
+	end, s, name, id, ...)
 	s.booting = nil
 	local queue = s.queue
 	s.queue = nil
@@ -119,11 +130,16 @@ function provider.launch(source, name, id, ...)
 		if s.cell then
 			skynet.kill(s.cell)
 		end
-		s.error = "service.new " .. tostring(name) .. ": " .. tostring(addr)
+		local err = "service.new " .. tostring(name) .. ": " .. tostring(addr)
+		if getmetatable(addr) == refusal then
+			svr[name] = nil
+		else
+			s.error = err
+		end
 		for _, resp in ipairs(queue) do
 			resp(false)
 		end
-		skynet.retpack(nil, s.error)
+		skynet.retpack(nil, err)
 	end
 end
 

@@ -5,7 +5,7 @@
 //! takes a source address from Lua.
 
 use mlua::{Function, Lua, MultiValue, Table, Thread, Value, Variadic};
-use skyhold_core::{ptype, Context, Grant, Handle, Payload, SendError};
+use skyhold_core::{ptype, Context, Grant, Handle, LaunchError, Payload, SendError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -641,20 +641,42 @@ fn service_functions(lazy: &mut LazyCore) {
         lua.create_function(move |_, ()| c.abort().map_err(|e| mlua::Error::runtime(e.to_string())))
     });
 
+    // launch(module, args [, requester]): the handle, or nil and why. With
+    // a requester (the launcher's, for whoever called newservice), the
+    // launch counts against that service; that needs launch_for.
     lazy.add("launch", |lua, env| {
         let c = env.ctx.clone();
-        lua.create_function(move |_, (module, args): (String, Option<String>)| {
-            match c.launch(&module, args.as_deref().unwrap_or("")) {
-                Ok(h) => Ok(Some(handle_value(h))),
-                Err(skyhold_core::LaunchError::Denied(m)) => Err(mlua::Error::runtime(format!(
-                    "not permitted to launch {m} (see the audit log)"
-                ))),
-                Err(e) => {
-                    c.log(&format!("launch {module} failed: {e}"));
-                    Ok(None)
+        lua.create_function(
+            move |lua, (module, args, requester): (String, Option<String>, Option<Value>)| {
+                let args = args.as_deref().unwrap_or("");
+                let launched = match requester {
+                    None | Some(Value::Nil) => c.launch(&module, args),
+                    Some(v) => {
+                        let h = resolve(&c, &v).ok_or_else(|| {
+                            mlua::Error::runtime("launch: the requester is not an address")
+                        })?;
+                        c.launch_for(h, &module, args)
+                    }
+                };
+                match launched {
+                    Ok(h) => Ok((handle_value(h), Value::Nil)),
+                    Err(LaunchError::Denied(m)) => Err(mlua::Error::runtime(format!(
+                        "not permitted to launch {m} (see the audit log)"
+                    ))),
+                    Err(e @ LaunchError::NotOnBehalf(_)) => {
+                        Err(mlua::Error::runtime(e.to_string()))
+                    }
+                    Err(e) => {
+                        // A refusal by a limit is in the audit log already,
+                        // and a flood of them must not flood the log too.
+                        if !e.is_limit() {
+                            c.log(&format!("launch {module} failed: {e}"));
+                        }
+                        Ok((Value::Nil, Value::String(lua.create_string(e.to_string())?)))
+                    }
                 }
-            }
-        })
+            },
+        )
     });
 
     lazy.add("monitor", |lua, env| {

@@ -215,6 +215,7 @@ impl LuaService {
         if limit > 0 {
             let _ = lua.set_memory_limit(limit);
         }
+        ctx.report_memory(lua.used_memory());
         self.lua = Some(lua);
         self.budget = Some(budget);
         self.dispatcher = Some(dispatcher);
@@ -264,6 +265,12 @@ impl Service for LuaService {
         let spent = budget.spent();
         budget.disarm();
         let out_of_memory = d.take_out_of_memory();
+        // After every message, not now and then: one message may take a
+        // state from nothing to its memory limit. The node's shared total
+        // is touched only when the figure moved by a step (see
+        // skyhold_core::memory), so this costs a lock of the state's own
+        // mutex and a compare.
+        ctx.report_memory(lua.used_memory());
         if !errors.is_empty() {
             self.report_error(ctx, &msg, &errors.join("\n"));
             if spent && msg.expects_reply() {
@@ -281,13 +288,18 @@ impl Service for LuaService {
     }
 
     fn room(&mut self, ctx: &Context, target: skyhold_core::Handle) {
-        let (Some(d), Some(budget)) = (self.dispatcher.as_ref(), self.budget.as_ref()) else {
+        let (Some(lua), Some(d), Some(budget)) = (
+            self.lua.as_ref(),
+            self.dispatcher.as_ref(),
+            self.budget.as_ref(),
+        ) else {
             return;
         };
         let mut errors = Vec::new();
         budget.arm();
         d.room(target, &mut errors);
         budget.disarm();
+        ctx.report_memory(lua.used_memory());
         if !errors.is_empty() {
             ctx.log(&format!("lua room callback error : {}", errors.join("\n")));
         }
