@@ -15,6 +15,7 @@ mod memory_bomb;
 mod name_hijack;
 mod sandbox_escape;
 mod secret_getenv;
+mod service_flood;
 mod socket_takeover;
 mod spoofed_source;
 mod stale_handle;
