@@ -101,6 +101,17 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             net.set(key, v)?;
         }
     }
+    // A watchdog starts an agent for each connection the gate accepts, and
+    // must not meet the spawn limits: unless they are set, they keep up with
+    // a socket_accept_rate raised past their defaults (which are set for
+    // the default accept rate; see Limits::default).
+    let accepts = usize::try_from(net.accepts_per_second).unwrap_or(usize::MAX);
+    if !env.contains_key("spawn_rate") {
+        limits.spawn_rate = limits.spawn_rate.max(accepts);
+    }
+    if !env.contains_key("spawn_burst") {
+        limits.spawn_burst = limits.spawn_burst.max(accepts.saturating_mul(2));
+    }
     let mut cluster = skyhold_cluster::ClusterConfig::default();
     for key in skyhold_cluster::ClusterConfig::KEYS {
         if let Some(v) = env.get(*key) {
@@ -391,6 +402,25 @@ mod tests {
         let accept = u64::from(skyhold_net::NetLimits::default().accepts_per_second);
         assert!(spawn.spawn_rate as u64 >= accept);
         assert!(spawn.spawn_burst as u64 >= 2 * accept);
+        // Nor at an accept rate the config raises, unless it sets the
+        // spawn limits itself; a lower one leaves them as they are.
+        let s = settings(env(&[("socket_accept_rate", "5000")]), Path::new(".")).unwrap();
+        assert_eq!(
+            (s.node.limits.spawn_rate, s.node.limits.spawn_burst),
+            (5000, 10_000)
+        );
+        let s = settings(env(&[("socket_accept_rate", "10")]), Path::new(".")).unwrap();
+        assert_eq!(s.node.limits.spawn_rate, spawn.spawn_rate);
+        assert_eq!(s.node.limits.spawn_burst, spawn.spawn_burst);
+        let s = settings(
+            env(&[("socket_accept_rate", "5000"), ("spawn_rate", "7")]),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.node.limits.spawn_rate, s.node.limits.spawn_burst),
+            (7, 10_000)
+        );
     }
 
     #[test]
