@@ -11,3 +11,4 @@ mod proxy;
 
 mod cluster_link_faults;
 mod cluster_peer_restart;
+mod in_node_promise;
