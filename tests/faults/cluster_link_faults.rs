@@ -34,6 +34,7 @@ pub struct Stat {
     pub calls: u64,
     pub held: u64,
     pub links: u64,
+    pub sent: u64,
     pub mem: u64,
 }
 
@@ -52,6 +53,7 @@ fn parse(line: &str) -> Stat {
         calls: field(line, "calls"),
         held: field(line, "held"),
         links: field(line, "links"),
+        sent: field(line, "sent"),
         mem: field(line, "mem"),
     }
 }
@@ -152,6 +154,15 @@ pub fn assert_idle(done: Stat, base_mem: u64, log: &str) {
 
 /// Nodes a and b with a fault proxy between them, and `n` callers on a.
 fn setup(tag: &str, n: usize) -> (Authority, TestNode, FaultProxy, Callers) {
+    setup_with(tag, n, &[])
+}
+
+/// [`setup`], with more config keys for the callers' node.
+fn setup_with(
+    tag: &str,
+    n: usize,
+    extra: &[(&str, &str)],
+) -> (Authority, TestNode, FaultProxy, Callers) {
     let ca = Authority::new(tag);
     ca.issue("a", "a");
     ca.issue("b", "b");
@@ -160,7 +171,7 @@ fn setup(tag: &str, n: usize) -> (Authority, TestNode, FaultProxy, Callers) {
     let b = TestNode::boot(&lua_dir(), "fault_echo", &keys);
     let port = b.listen_port();
     let proxy = FaultProxy::start(format!("127.0.0.1:{port}").parse().unwrap());
-    let callers = Callers::boot(&ca, proxy.port, n, &[]);
+    let callers = Callers::boot(&ca, proxy.port, n, extra);
     assert!(
         callers.answered_more(0, 200, Duration::from_secs(10)),
         "no calls answered through the proxy\n{}",
@@ -220,6 +231,7 @@ fn links_cut_again_and_again_leave_no_call_waiting() {
 fn a_peer_gone_silent_is_noticed_by_the_heartbeat_and_its_calls_fail() {
     let (_ca, _b, proxy, callers) = setup("blackhole", 30);
     proxy.set(Fault::Blackhole);
+    let sent = callers.stat().sent;
     // Every call out when the path went silent fails within the heartbeat
     // timeout; later ones within the handshake timeout.
     let failed = callers.stat().fail;
@@ -236,6 +248,12 @@ fn a_peer_gone_silent_is_noticed_by_the_heartbeat_and_its_calls_fail() {
     assert!(callers
         .node
         .eventually(&["cluster: link with b closed: read nothing for"]));
+    // cluster.send went on returning while its peer was silent.
+    assert!(
+        callers.stat().sent > sent + 20,
+        "cluster.send stalled: {:?}",
+        callers.stat()
+    );
     proxy.set(Fault::None);
     let before = callers.stat().ok;
     assert!(
@@ -250,7 +268,9 @@ fn a_peer_gone_silent_is_noticed_by_the_heartbeat_and_its_calls_fail() {
 
 #[test]
 fn a_slow_path_delays_calls_but_drops_no_link() {
-    let (_ca, _b, proxy, callers) = setup("delay", 30);
+    // A 300 ms round trip, well inside the heartbeat timeout (raised to 3 s
+    // here so that a loaded test machine cannot stretch it past).
+    let (_ca, _b, proxy, callers) = setup_with("delay", 30, &[("cluster_heartbeat_timeout", "3")]);
     proxy.set(Fault::Delay(Duration::from_millis(150)));
     let before = callers.stat();
     assert!(callers.answered_more(before.ok, 100, Duration::from_secs(20)));

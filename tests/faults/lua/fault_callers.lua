@@ -1,8 +1,9 @@
 -- The calling node of the fault tests: `fault_callers` coroutines call
--- @echo on node b in a loop (a failed call waits a tick before the next).
--- Every 50 ms it logs
+-- @echo on node b in a loop (a failed call waits a tick before the next),
+-- and one more sends to it with cluster.send every tick. Every 50 ms it logs
 --   STAT ok=<calls answered> fail=<calls failed> out=<calls not yet returned>
 --        calls=<clusterd's unanswered calls> held=<held requests> links=<links>
+--        sent=<cluster.send calls that returned>
 -- The test stops it with a `stop` message; it then waits for every call
 -- still out, collects its garbage and logs DONE with the same fields and
 -- mem=<KiB of Lua memory>. It logged BASE mem=<KiB> before the first call.
@@ -12,13 +13,13 @@ require "skynet.manager"
 
 local callers = tonumber(skynet.getenv "fault_callers") or 20
 local size = tonumber(skynet.getenv "fault_call_bytes") or 0
-local ok, fail, out = 0, 0, 0
+local ok, fail, out, sent = 0, 0, 0, 0
 local running = true
 
 local function line(tag, extra)
 	local st = cluster.stat()
-	skynet.error(string.format("%s ok=%d fail=%d out=%d calls=%d held=%d links=%d%s",
-		tag, ok, fail, out, st.calls, st.held, st.links, extra or ""))
+	skynet.error(string.format("%s ok=%d fail=%d out=%d calls=%d held=%d links=%d sent=%d%s",
+		tag, ok, fail, out, st.calls, st.held, st.links, sent, extra or ""))
 end
 
 local function kib()
@@ -48,6 +49,13 @@ skynet.start(function()
 	for i = 1, callers do
 		skynet.fork(caller, i)
 	end
+	skynet.fork(function()
+		while running do
+			cluster.send("b", "@echo", "push")
+			sent = sent + 1
+			skynet.sleep(1)
+		end
+	end)
 	skynet.fork(function()
 		while running do
 			line "STAT"

@@ -5,7 +5,10 @@ local skynet = require "skynet"
 local cluster = require "skynet.cluster"
 
 skynet.start(function()
-	skynet.dispatch("lua", function(_, _, x)
+	skynet.dispatch("lua", function(session, _, x)
+		if session == 0 then
+			return -- a cluster.send
+		end
 		if type(x) == "string" and #x > 64 then
 			skynet.ret(skynet.pack(#x))
 		else
