@@ -4,14 +4,14 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod clusterd;
 pub mod config;
 pub mod hub;
 pub mod inbound;
 pub mod link;
 pub mod reassembly;
-pub mod service;
 pub mod tls;
 pub mod wire;
 
+pub use clusterd::Clusterd;
 pub use config::ClusterConfig;
-pub use service::Clusterd;
