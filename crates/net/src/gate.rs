@@ -35,7 +35,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::frame::HeaderLen;
-use crate::server::{event, SocketServer};
+use crate::socket_server::{event, SocketServer};
 
 /// Frames waiting for room at one target before the gate gives up on the
 /// connection that sent them.

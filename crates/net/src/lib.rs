@@ -2,11 +2,15 @@
 //! limits, the `skynet.socketdriver` Lua module, and netpack framing.
 #![forbid(unsafe_code)]
 
-pub mod driver;
 pub mod frame;
 pub mod gate;
 pub mod limits;
-pub mod server;
+pub mod socket_server;
+pub mod socketdriver;
 
 pub use limits::NetLimits;
-pub use server::SocketServer;
+pub use socket_server::SocketServer;
+
+/// The `skynet.socketdriver` module under the name it had before it was
+/// named after what it holds; the binary still reaches it so.
+pub use socketdriver as driver;

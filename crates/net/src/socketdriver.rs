@@ -8,7 +8,7 @@ use skyhold_core::{Context, Grant, Handle};
 use skyhold_lua::host::ModuleFactory;
 use std::sync::Arc;
 
-use crate::server::{parse_udp_address, SocketServer};
+use crate::socket_server::{parse_udp_address, SocketServer};
 
 fn bytes_of(v: &Value) -> mlua::Result<Bytes> {
     match v {
@@ -52,7 +52,7 @@ fn split_host(host: &str, port: Option<u16>) -> mlua::Result<(String, u16)> {
 /// `id, ip, port` for a socket bound to an address, or `nil, error`.
 fn bound(
     lua: &Lua,
-    r: Result<(i32, std::net::SocketAddr), crate::server::SocketError>,
+    r: Result<(i32, std::net::SocketAddr), crate::socket_server::SocketError>,
 ) -> mlua::Result<MultiValue> {
     Ok(MultiValue::from_vec(match r {
         Ok((id, addr)) => vec![
@@ -64,7 +64,7 @@ fn bound(
     }))
 }
 
-/// `socketdriver.unpack`: a socket event (see [`crate::server::encode_event`])
+/// `socketdriver.unpack`: a socket event (see [`crate::socket_server::encode_event`])
 /// as its kind, socket id, extra integer and data. The dispatcher runs it in
 /// Rust for protocols that use it (`skynet.socket`, `snax.gateserver`).
 fn unpack_event(lua: &Lua, b: &[u8], out: &mut MultiValue) -> mlua::Result<()> {
@@ -232,7 +232,7 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::encode_event;
+    use crate::socket_server::encode_event;
     use proptest::prelude::*;
 
     fn decoded(lua: &Lua, bytes: &[u8]) -> mlua::Result<Vec<Value>> {
