@@ -2,10 +2,7 @@
 //! authenticated TLS: calls, pushes, large messages, queries, proxies, and
 //! what a remote node may not reach.
 
-#[path = "../support/cluster.rs"]
-mod support;
-
-use support::{Authority, TestNode};
+use skyhold_testkit::{Authority, BootedNode};
 
 fn lua_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/lua")
@@ -17,7 +14,7 @@ fn a_node_calls_registered_services_of_another_over_tls() {
     ca.issue("a", "a");
     // b is known by two names, one per port, as in skynet's examples.
     ca.issue_for("b", &["b", "b2"]);
-    let b = TestNode::boot(&lua_dir(), "cluster_b", &ca.keys("b"));
+    let b = BootedNode::boot(&lua_dir(), "cluster_b", &ca.keys("b"));
     let port = b.listen_port();
     let port2 = b
         .wait_for("LISTEN2 ", std::time::Duration::from_secs(5))
@@ -26,7 +23,7 @@ fn a_node_calls_registered_services_of_another_over_tls() {
     let mut extra = ca.keys("a");
     extra.push(("peer_port".into(), port.to_string()));
     extra.push(("peer_port2".into(), port2.to_string()));
-    let a = TestNode::boot(&lua_dir(), "cluster_a", &extra);
+    let a = BootedNode::boot(&lua_dir(), "cluster_a", &extra);
     a.expect_pass("cluster_a");
     // b refused and audited what was not registered.
     assert!(
@@ -77,7 +74,7 @@ fn a_legacy_skynet_peer_speaks_skynets_bytes_in_plain_tcp_from_its_own_address()
         ("cluster_plaintext".to_string(), "legacy".to_string()),
     ];
     extra.extend(dir.keys("b"));
-    let b = TestNode::boot(&lua_dir(), "cluster_b", &extra);
+    let b = BootedNode::boot(&lua_dir(), "cluster_b", &extra);
     let port = b.listen_port();
     // A call to @echo with arguments ("echo", 42), byte for byte as
     // skynet's clustersender writes it (spec §4).

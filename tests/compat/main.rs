@@ -6,16 +6,8 @@
 
 mod cluster;
 
-use parking_lot::Mutex;
-use skyhold_core::LogTarget;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use skyhold_testkit::repo;
+use std::time::Duration;
 
 /// Boots a node running `case` and returns its log once the case is done.
 fn run_case(case: &str) -> Vec<String> {
@@ -25,39 +17,9 @@ fn run_case(case: &str) -> Vec<String> {
 /// The same, with `extra` config keys.
 fn run_case_with(case: &str, extra: &[(&str, &str)]) -> Vec<String> {
     let lua_dir = repo().join("tests/compat/lua");
-    let mut env: BTreeMap<String, String> = [
-        ("thread", "2".to_string()),
-        ("harbor", "0".to_string()),
-        ("start", case.to_string()),
-        ("luaservice", format!("{}/?.lua", lua_dir.display())),
-        ("lua_path", format!("{}/?.lua", lua_dir.display())),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (k, v) in extra {
-        env.insert((*k).to_string(), (*v).to_string());
-    }
-    let mut settings = skyhold::settings(env, &lua_dir).expect("settings");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    settings.node.log = LogTarget::Memory(log.clone());
-    let node = skyhold::boot(settings).expect("boot");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        std::thread::sleep(Duration::from_millis(5));
-        let done = log
-            .lock()
-            .iter()
-            .any(|l| l.contains("PASS") || l.contains("FAIL") || is_fatal(l));
-        if done || Instant::now() > deadline {
-            break;
-        }
-    }
-    // Let lines logged right after the verdict arrive too.
-    std::thread::sleep(Duration::from_millis(20));
-    node.shutdown();
-    let lines = log.lock().clone();
-    lines
+    skyhold_testkit::run_case(&lua_dir, case, extra, Duration::from_secs(30), |l| {
+        l.contains("PASS") || l.contains("FAIL") || is_fatal(l)
+    })
 }
 
 /// Lines that end a case as failed. (Errors raised inside callees are part

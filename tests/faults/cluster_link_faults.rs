@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::proxy::{Fault, FaultProxy};
-use crate::support::{Authority, TestNode};
+use skyhold_testkit::{Authority, BootedNode};
+use skyhold_testkit::{Fault, FaultProxy};
 
 pub fn lua_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/faults/lua")
@@ -60,7 +60,7 @@ fn parse(line: &str) -> Stat {
 
 /// The node whose start service runs the callers.
 pub struct Callers {
-    pub node: TestNode,
+    pub node: BootedNode,
 }
 
 impl Callers {
@@ -73,7 +73,7 @@ impl Callers {
         for (k, v) in extra {
             keys.push((k.to_string(), v.to_string()));
         }
-        let node = TestNode::boot(&lua_dir(), "fault_callers", &keys);
+        let node = BootedNode::boot(&lua_dir(), "fault_callers", &keys);
         Callers { node }
     }
 
@@ -153,7 +153,7 @@ pub fn assert_idle(done: Stat, base_mem: u64, log: &str) {
 }
 
 /// Nodes a and b with a fault proxy between them, and `n` callers on a.
-fn setup(tag: &str, n: usize) -> (Authority, TestNode, FaultProxy, Callers) {
+fn setup(tag: &str, n: usize) -> (Authority, BootedNode, FaultProxy, Callers) {
     setup_with(tag, n, &[])
 }
 
@@ -162,13 +162,13 @@ fn setup_with(
     tag: &str,
     n: usize,
     extra: &[(&str, &str)],
-) -> (Authority, TestNode, FaultProxy, Callers) {
+) -> (Authority, BootedNode, FaultProxy, Callers) {
     let ca = Authority::new(tag);
     ca.issue("a", "a");
     ca.issue("b", "b");
     let mut keys = ca.keys("b");
     keys.extend(fast_cluster_keys());
-    let b = TestNode::boot(&lua_dir(), "fault_echo", &keys);
+    let b = BootedNode::boot(&lua_dir(), "fault_echo", &keys);
     let port = b.listen_port();
     let proxy = FaultProxy::start(format!("127.0.0.1:{port}").parse().unwrap());
     let callers = Callers::boot(&ca, proxy.port, n, extra);
@@ -293,7 +293,7 @@ fn a_throttled_path_carries_large_calls_past_the_heartbeat_timeout() {
     ca.issue("b", "b");
     let mut keys = ca.keys("b");
     keys.extend(fast_cluster_keys());
-    let b = TestNode::boot(&lua_dir(), "fault_echo", &keys);
+    let b = BootedNode::boot(&lua_dir(), "fault_echo", &keys);
     let port = b.listen_port();
     let proxy = FaultProxy::start(format!("127.0.0.1:{port}").parse().unwrap());
     // Calls of 1 MiB, one after the other, through 256 KiB/s: the link

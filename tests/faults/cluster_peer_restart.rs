@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::cluster_link_faults::{assert_idle, fast_cluster_keys, lua_dir, Callers};
-use crate::support::Authority;
+use skyhold_testkit::Authority;
 
 /// A free loopback port (the peer takes it again after each restart).
 fn free_port() -> u16 {
@@ -110,7 +110,7 @@ fn a_peer_back_with_an_untrusted_certificate_gets_no_calls_and_none_wait() {
     // Once calls fail, every call the real peer answered has been counted.
     let before = callers.stat();
     assert!(
-        crate::support::wait(Duration::from_secs(10), || callers.stat().fail
+        skyhold_testkit::wait_until(Duration::from_secs(10), || callers.stat().fail
             > before.fail),
         "no call failed after the peer was killed\n{}",
         callers.node.dump()

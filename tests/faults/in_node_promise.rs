@@ -8,7 +8,7 @@ use std::time::Duration;
 use skyhold_core::{Context, Message, Service};
 
 use crate::cluster_link_faults::lua_dir;
-use crate::support::TestNode;
+use skyhold_testkit::BootedNode;
 
 /// A native service that panics on every message it handles.
 struct Panicky;
@@ -25,7 +25,7 @@ impl Service for Panicky {
 
 #[test]
 fn callers_of_a_service_that_dies_is_killed_raises_or_panics_all_get_errors() {
-    let node = TestNode::boot(
+    let node = BootedNode::boot(
         &lua_dir(),
         "in_node_promise",
         &[("lua_memory_limit".to_string(), (8 << 20).to_string())],

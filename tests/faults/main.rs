@@ -3,12 +3,6 @@
 //! callers waiting. Every test checks the one promise: no call is left
 //! without an answer, and what was held goes back to its idle level.
 
-#[path = "../support/cluster.rs"]
-mod support;
-
-#[path = "../support/proxy.rs"]
-mod proxy;
-
 mod cluster_link_faults;
 mod cluster_peer_restart;
 mod in_node_promise;

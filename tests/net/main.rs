@@ -1,10 +1,7 @@
 //! Integration tests with real TCP clients on 127.0.0.1: the example game
 //! server's flow with two clients chatting in one room.
 
-#[path = "../threats/common/mod.rs"]
-mod common;
-
-use common::*;
+use skyhold_testkit::*;
 
 #[test]
 fn two_players_log_in_join_a_room_and_chat() {

@@ -5,7 +5,7 @@
 //! stops each one (pattern matching counts its steps too); the caller gets
 //! "call failed", and the service and the node go on.
 
-use crate::common::*;
+use skyhold_testkit::*;
 
 #[test]
 fn every_kind_of_endless_loop_is_stopped_by_the_budget() {

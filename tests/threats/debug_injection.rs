@@ -3,7 +3,7 @@
 //! exit. Those commands need grants; the refusal is audited and the target
 //! goes on; a service granted `debug_run` can still use RUN (text only).
 
-use crate::common::*;
+use skyhold_testkit::*;
 
 #[test]
 fn debug_run_is_refused_without_the_grant() {

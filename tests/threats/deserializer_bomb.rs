@@ -5,7 +5,7 @@
 //! sizes against the bytes present; both end in a Lua error in the one
 //! service, and the node goes on.
 
-use crate::common::*;
+use skyhold_testkit::*;
 
 #[test]
 fn deep_nesting_and_huge_declared_lengths_are_errors_not_crashes() {

@@ -3,8 +3,8 @@
 //! twice, or to a call that was never made. A reply is delivered only when it
 //! comes from the service the call went to, for a session still open.
 
-use crate::common::*;
 use skyhold_core::{ptype, Handle, Payload, SendError};
+use skyhold_testkit::*;
 use std::sync::mpsc;
 
 #[test]

@@ -6,7 +6,7 @@
 //! After each attack a legitimate player (on its own address) gets its
 //! answer within a second. Loops are bounded; traffic stays on loopback.
 
-use crate::common::*;
+use skyhold_testkit::*;
 use std::io::Write;
 use std::time::Duration;
 

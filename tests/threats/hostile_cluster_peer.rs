@@ -6,15 +6,12 @@
 //! `cluster.register`, and every bound of a link is enforced, counted and
 //! audited, without disturbing the node's other links.
 
-#[path = "../support/cluster.rs"]
-mod support;
-
 use skyhold_cluster::config::Identity;
 use skyhold_cluster::tls::{self, Tls};
 use skyhold_cluster::wire::{self, Address, Response};
+use skyhold_testkit::{Authority, BootedNode};
 use std::path::PathBuf;
 use std::time::Duration;
-use support::{Authority, TestNode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -30,11 +27,11 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// The target node, with a certificate for "target", and `extra` config.
-fn target(ca: &Authority, extra: &[(&str, &str)]) -> (TestNode, u16) {
+fn target(ca: &Authority, extra: &[(&str, &str)]) -> (BootedNode, u16) {
     ca.issue("target", "target");
     let mut keys = ca.keys("target");
     keys.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let node = TestNode::boot(&lua_dir(), "cluster_target", &keys);
+    let node = BootedNode::boot(&lua_dir(), "cluster_target", &keys);
     let port = node.listen_port();
     (node, port)
 }
@@ -439,7 +436,7 @@ fn a_peer_that_never_reads_holds_at_most_cluster_max_queued_bytes() {
         ("cluster_plaintext".to_string(), "sink".to_string()),
         ("cluster_max_queued".to_string(), "200000".to_string()),
     ];
-    let node = TestNode::boot(&lua_dir(), "cluster_slow_peer", &extra);
+    let node = BootedNode::boot(&lua_dir(), "cluster_slow_peer", &extra);
     node.expect_pass("cluster_slow_peer");
     assert!(
         node.eventually(&["request to sink refused", "cluster_max_queued"]),
@@ -451,7 +448,7 @@ fn a_peer_that_never_reads_holds_at_most_cluster_max_queued_bytes() {
 
 #[test]
 fn calls_to_a_node_with_no_address_wait_only_up_to_cluster_max_waiting() {
-    let node = TestNode::boot(
+    let node = BootedNode::boot(
         &lua_dir(),
         "cluster_waiting",
         &[("cluster_max_waiting".to_string(), "1".to_string())],
@@ -584,7 +581,7 @@ fn calls_a_service_never_answers_are_given_up_when_their_link_goes() {
         let agent = skyhold_core::Handle::parse(&line[1..10]).expect("the agent's handle");
         let open = || r.stats(agent).map_or(0, |s| s["open_calls"]);
         assert!(
-            support::wait(Duration::from_secs(5), || open() == 5),
+            skyhold_testkit::wait_until(Duration::from_secs(5), || open() == 5),
             "the agent should wait on 5 calls, has {}",
             open()
         );
@@ -592,7 +589,7 @@ fn calls_a_service_never_answers_are_given_up_when_their_link_goes() {
         // The agent goes with its link, and the calls with it: nothing is
         // left holding max_open_calls for a peer that has gone.
         assert!(
-            support::wait(Duration::from_secs(5), || !r.is_alive(agent)),
+            skyhold_testkit::wait_until(Duration::from_secs(5), || !r.is_alive(agent)),
             "the agent outlived its link"
         );
     });
@@ -638,7 +635,7 @@ fn a_peer_flooding_a_service_does_not_take_other_peers_share_of_its_mailbox() {
 
 #[test]
 fn only_the_start_service_or_cluster_admin_changes_the_cluster_map() {
-    let node = TestNode::boot(&lua_dir(), "cluster_reload_grant", &[]);
+    let node = BootedNode::boot(&lua_dir(), "cluster_reload_grant", &[]);
     node.expect_pass("cluster_reload_grant");
     assert!(
         node.eventually(&[
@@ -683,7 +680,7 @@ fn a_called_node_flooding_replies_to_calls_never_made_is_counted_and_slowed() {
     let mut extra = ca.keys("caller");
     extra.push(("sink_port".into(), port.to_string()));
     extra.push(("cluster_max_queued".into(), "100000".into()));
-    let node = TestNode::boot(&lua_dir(), "cluster_flooding_server", &extra);
+    let node = BootedNode::boot(&lua_dir(), "cluster_flooding_server", &extra);
     node.expect_pass("cluster_flooding_server");
     let _ = server.join();
 }

@@ -2,8 +2,8 @@
 //! disrupt the node. These need grants; every refusal is audited with who,
 //! what and whom.
 
-use crate::common::*;
 use skyhold_core::{Grant, Policy, Role, SendError, Subject};
+use skyhold_testkit::*;
 use std::sync::mpsc;
 use std::time::Duration;
 

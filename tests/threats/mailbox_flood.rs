@@ -5,8 +5,8 @@
 //! so other senders still get through, nothing is lost, and memory stays
 //! bounded. Replies owed to waiting callers are never refused.
 
-use crate::common::*;
 use skyhold_core::{ptype, Context, Handle, Limits, Message, Payload, SendError, Service};
+use skyhold_testkit::*;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};

@@ -1,8 +1,6 @@
 //! One module per threat the runtime closes. Each test shows the attack and
 //! what the runtime does about it.
 
-mod common;
-
 mod cpu_bomb;
 mod debug_injection;
 mod deserializer_bomb;

@@ -4,7 +4,7 @@
 //! fails with "not enough memory", the message fails (the caller gets an
 //! error), and the service and the node go on.
 
-use crate::common::*;
+use skyhold_testkit::*;
 use std::time::Duration;
 
 #[test]

@@ -5,9 +5,9 @@
 //! naming another service, and reserved names need grants; names die with
 //! their owner.
 
-use crate::common::*;
 use skyhold_core::names::NameError;
 use skyhold_core::{Grant, Policy, Role, Subject};
+use skyhold_testkit::*;
 use std::sync::mpsc;
 use std::time::Duration;
 

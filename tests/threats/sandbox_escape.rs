@@ -3,7 +3,7 @@
 //! as a string, reached through the string metatable), or by stopping the
 //! garbage collector. None of these is reachable.
 
-use crate::common::*;
+use skyhold_testkit::*;
 
 #[test]
 fn no_escape_hatch_is_reachable() {

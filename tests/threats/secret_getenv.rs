@@ -4,7 +4,7 @@
 //! readable only by services granted `read_secrets`, and every refused read
 //! is audited.
 
-use crate::common::*;
+use skyhold_testkit::*;
 
 #[test]
 fn an_ordinary_service_cannot_read_secret_config_keys() {

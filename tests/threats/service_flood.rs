@@ -10,9 +10,9 @@
 //! A policy role may be given higher limits; skyhold's own services are
 //! never refused.
 
-use crate::common::*;
 use parking_lot::Mutex;
-use skyhold_core::{LogTarget, Node};
+use skyhold_core::Node;
+use skyhold_testkit::*;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,25 +28,10 @@ struct Case {
 
 impl Case {
     fn run(case: &str, extra: &[(&str, &str)]) -> Case {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/threats/lua");
-        let mut env: std::collections::BTreeMap<String, String> = [
-            ("thread", "2".to_string()),
-            ("harbor", "0".to_string()),
-            ("start", "service_flood".to_string()),
-            ("flood_case", case.to_string()),
-            ("luaservice", format!("{}/?.lua", dir.display())),
-            ("lua_path", format!("{}/?.lua", dir.display())),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        for (k, v) in extra {
-            env.insert((*k).to_string(), (*v).to_string());
-        }
-        let mut settings = skyhold::settings(env, &dir).expect("settings");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        settings.node.log = LogTarget::Memory(log.clone());
-        let node = skyhold::boot(settings).expect("boot");
+        let dir = repo().join("tests/threats/lua");
+        let mut keys = vec![("flood_case", case)];
+        keys.extend_from_slice(extra);
+        let (node, log) = boot_logged(&dir, "service_flood", &keys);
         let ended = |l: &String| {
             l.contains("PASS") || l.contains("FAIL") || l.contains("init service failed")
         };

@@ -3,7 +3,7 @@
 //! ownership at all). Only the owner — or a service it delegated to —
 //! may act on a socket; the rest needs `socket_takeover` and is audited.
 
-use crate::common::*;
+use skyhold_testkit::*;
 
 #[test]
 fn a_service_that_learns_a_socket_id_cannot_use_it() {

@@ -4,8 +4,8 @@
 //! policy grants `redirect` can show another source, and even then the
 //! message records who really sent it.
 
-use crate::common::*;
 use skyhold_core::{ptype, Grant, Handle, Payload, Policy, Role, SendError, Subject};
+use skyhold_testkit::*;
 use std::sync::mpsc;
 
 /// What the recorder saw of each message: source, origin, type.

@@ -3,8 +3,8 @@
 //! one reach the new one; or a service guesses handles of services it was
 //! never told about because they are handed out in order.
 
-use crate::common::*;
 use skyhold_core::{ptype, Payload, SendError};
+use skyhold_testkit::*;
 use std::collections::HashSet;
 use std::sync::mpsc;
 

@@ -2,8 +2,8 @@
 //! node's memory. Timers are bounded per service; the bomb gets an error, and
 //! other services' timers still fire.
 
-use crate::common::*;
 use skyhold_core::{Handle, Policy, SendError};
+use skyhold_testkit::*;
 use std::sync::mpsc;
 
 #[test]

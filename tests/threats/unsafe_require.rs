@@ -6,9 +6,7 @@
 //! also when the file it replaced was loaded before (the node keeps what
 //! it found, and must notice the swap).
 
-use crate::common::*;
-use skyhold_core::LogTarget;
-use std::sync::Arc;
+use skyhold_testkit::*;
 use std::time::Duration;
 
 #[test]
@@ -52,23 +50,8 @@ fn a_module_swapped_for_a_link_out_of_its_root_after_loading_is_refused() {
     std::fs::write(elsewhere.join("evil.lua"), "return { where = 'outside' }\n").unwrap();
 
     let threats = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/threats/lua");
-    let env = [
-        ("thread", "2".to_string()),
-        ("harbor", "0".to_string()),
-        ("start", "swapped_module".to_string()),
-        ("luaservice", format!("{}/?.lua", threats.display())),
-        (
-            "lua_path",
-            format!("{}/?.lua;{}/?.lua", threats.display(), lib.display()),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let mut settings = skyhold::settings(env, &threats).expect("settings");
-    let log = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    settings.node.log = LogTarget::Memory(log.clone());
-    let node = skyhold::boot(settings).expect("boot");
+    let lua_path = format!("{}/?.lua;{}/?.lua", threats.display(), lib.display());
+    let (node, log) = boot_logged(&threats, "swapped_module", &[("lua_path", lua_path)]);
     let logged = |what: &str| log.lock().iter().any(|l| l.contains(what));
 
     assert!(

@@ -3,8 +3,6 @@
 //! connections (FIN), resets them (RST), swallows what they carry
 //! (blackhole), delays it, throttles it, or closes new connections at once.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
