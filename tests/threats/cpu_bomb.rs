@@ -9,7 +9,7 @@ use skyhold_testkit::*;
 
 #[test]
 fn every_kind_of_endless_loop_is_stopped_by_the_budget() {
-    let log = lua_check("cpu_bombs", &[("lua_instruction_budget", "20000000")]);
+    let log = lua_check("cpu_bomb", &[("lua_instruction_budget", "20000000")]);
     for what in [
         "plain",
         "pcall_loop",

@@ -7,7 +7,7 @@ use skyhold_testkit::*;
 
 #[test]
 fn debug_run_is_refused_without_the_grant() {
-    let log = lua_check("inject_attacker", &[]);
+    let log = lua_check("debug_injection_attacker", &[]);
     assert!(log
         .iter()
         .any(|l| l.contains("AUDIT refused debug_run") && l.contains("debug RUN")));
@@ -24,10 +24,13 @@ fn a_granted_operator_can_run_text_but_not_bytecode() {
     let policy = dir.join("policy.lua");
     std::fs::write(
         &policy,
-        "roles = { operator = { 'debug_run' } }\nservices = { inject_operator = 'operator' }\n",
+        "roles = { operator = { 'debug_run' } }\nservices = { debug_injection_operator = 'operator' }\n",
     )
     .unwrap();
-    let log = lua_check("inject_operator", &[("policy", policy.to_str().unwrap())]);
+    let log = lua_check(
+        "debug_injection_operator",
+        &[("policy", policy.to_str().unwrap())],
+    );
     assert!(
         log.iter().any(|l| l.contains("RUN output: 42")),
         "{}",
@@ -43,7 +46,7 @@ fn a_granted_operator_can_run_text_but_not_bytecode() {
 #[test]
 #[cfg_attr(feature = "lua55", ignore = "sealing needs the lua54 build")]
 fn sealed_code_and_snax_hotfix_are_not_for_anyone() {
-    let log = lua_check("code_transfer", &[]);
+    let log = lua_check("debug_injection_code_transfer", &[]);
     assert!(
         log.iter()
             .any(|l| l.contains("AUDIT refused debug_run") && l.contains("snax hotfix")),

@@ -9,7 +9,7 @@ use skyhold_testkit::*;
 
 #[test]
 fn deep_nesting_and_huge_declared_lengths_are_errors_not_crashes() {
-    let log = lua_check("unpack_bombs", &[]);
+    let log = lua_check("deserializer_bomb", &[]);
     assert!(
         log.iter()
             .any(|l| l.contains("deep: Invalid serialize stream")),

@@ -31,7 +31,7 @@ fn target(ca: &Authority, extra: &[(&str, &str)]) -> (BootedNode, u16) {
     ca.issue("target", "target");
     let mut keys = ca.keys("target");
     keys.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let node = BootedNode::boot(&lua_dir(), "cluster_target", &keys);
+    let node = BootedNode::boot(&lua_dir(), "hostile_cluster_peer_target", &keys);
     let port = node.listen_port();
     (node, port)
 }
@@ -436,8 +436,8 @@ fn a_peer_that_never_reads_holds_at_most_cluster_max_queued_bytes() {
         ("cluster_plaintext".to_string(), "sink".to_string()),
         ("cluster_max_queued".to_string(), "200000".to_string()),
     ];
-    let node = BootedNode::boot(&lua_dir(), "cluster_slow_peer", &extra);
-    node.expect_pass("cluster_slow_peer");
+    let node = BootedNode::boot(&lua_dir(), "hostile_cluster_peer_slow_peer", &extra);
+    node.expect_pass("hostile_cluster_peer_slow_peer");
     assert!(
         node.eventually(&["request to sink refused", "cluster_max_queued"]),
         "{}",
@@ -450,10 +450,10 @@ fn a_peer_that_never_reads_holds_at_most_cluster_max_queued_bytes() {
 fn calls_to_a_node_with_no_address_wait_only_up_to_cluster_max_waiting() {
     let node = BootedNode::boot(
         &lua_dir(),
-        "cluster_waiting",
+        "hostile_cluster_peer_waiting",
         &[("cluster_max_waiting".to_string(), "1".to_string())],
     );
-    node.expect_pass("cluster_waiting");
+    node.expect_pass("hostile_cluster_peer_waiting");
     assert!(node.eventually(&["cluster_max_waiting"]), "{}", node.dump());
 }
 
@@ -635,12 +635,12 @@ fn a_peer_flooding_a_service_does_not_take_other_peers_share_of_its_mailbox() {
 
 #[test]
 fn only_the_start_service_or_cluster_admin_changes_the_cluster_map() {
-    let node = BootedNode::boot(&lua_dir(), "cluster_reload_grant", &[]);
-    node.expect_pass("cluster_reload_grant");
+    let node = BootedNode::boot(&lua_dir(), "hostile_cluster_peer_reload_grant", &[]);
+    node.expect_pass("hostile_cluster_peer_reload_grant");
     assert!(
         node.eventually(&[
             "AUDIT refused cluster.reload",
-            "cluster_reload_other",
+            "hostile_cluster_peer_reload_other",
             "cluster_admin"
         ]),
         "{}",
@@ -680,7 +680,7 @@ fn a_called_node_flooding_replies_to_calls_never_made_is_counted_and_slowed() {
     let mut extra = ca.keys("caller");
     extra.push(("sink_port".into(), port.to_string()));
     extra.push(("cluster_max_queued".into(), "100000".into()));
-    let node = BootedNode::boot(&lua_dir(), "cluster_flooding_server", &extra);
-    node.expect_pass("cluster_flooding_server");
+    let node = BootedNode::boot(&lua_dir(), "hostile_cluster_peer_flooding_server", &extra);
+    node.expect_pass("hostile_cluster_peer_flooding_server");
     let _ = server.join();
 }

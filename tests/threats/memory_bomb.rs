@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[test]
 fn memory_bombs_hit_the_per_service_limit() {
-    let log = lua_check("memory_bombs", &[("lua_memory_limit", "16777216")]);
+    let log = lua_check("memory_bomb", &[("lua_memory_limit", "16777216")]);
     for what in ["table_growth", "string_rep", "concat_loop", "leak_slowly"] {
         assert!(
             log.iter()
@@ -40,7 +40,7 @@ fn with_retire_on_limit_a_hoarding_service_is_retired() {
 #[test]
 fn a_service_that_allocates_while_loading_fails_to_start() {
     let log = lua_case(
-        "load_bomb",
+        "memory_bomb_load",
         &[("lua_memory_limit", "16777216")],
         Duration::from_secs(30),
     );

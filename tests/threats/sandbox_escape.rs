@@ -7,5 +7,5 @@ use skyhold_testkit::*;
 
 #[test]
 fn no_escape_hatch_is_reachable() {
-    lua_check("escapes", &[]);
+    lua_check("sandbox_escape", &[]);
 }

@@ -9,7 +9,7 @@ use skyhold_testkit::*;
 #[test]
 fn an_ordinary_service_cannot_read_secret_config_keys() {
     let log = lua_check(
-        "read_secrets",
+        "secret_getenv",
         &[
             ("db_password", "hunter2"),
             ("secret_cluster_key", "k3y"),

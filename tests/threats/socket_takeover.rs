@@ -24,7 +24,7 @@ fn a_service_that_learns_a_socket_id_cannot_use_it() {
 /// through it, or write to the gate's socket directly.
 #[test]
 fn a_service_cannot_steal_a_native_gate_connection() {
-    let log = lua_check("gate_takeover", &[]);
+    let log = lua_check("socket_takeover_gate", &[]);
     for what in [
         "AUDIT refused gate command",
         "AUDIT refused gate write",

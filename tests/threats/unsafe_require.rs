@@ -31,7 +31,7 @@ fn tampered_modules_and_symlinks_out_of_the_roots_are_refused() {
     let threats = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/threats/lua");
     let lua_path = format!("{}/?.lua;{}/?.lua", threats.display(), dir.display());
     lua_check(
-        "pinned",
+        "unsafe_require_pinned",
         &[
             ("lua_path", lua_path.as_str()),
             ("lua_pin", manifest.to_str().unwrap()),
@@ -51,7 +51,11 @@ fn a_module_swapped_for_a_link_out_of_its_root_after_loading_is_refused() {
 
     let threats = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/threats/lua");
     let lua_path = format!("{}/?.lua;{}/?.lua", threats.display(), lib.display());
-    let (node, log) = boot_logged(&threats, "swapped_module", &[("lua_path", lua_path)]);
+    let (node, log) = boot_logged(
+        &threats,
+        "unsafe_require_swapped_module",
+        &[("lua_path", lua_path)],
+    );
     let logged = |what: &str| log.lock().iter().any(|l| l.contains(what));
 
     assert!(

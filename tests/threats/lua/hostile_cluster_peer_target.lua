@@ -1,9 +1,9 @@
--- A node that other nodes may reach only as @echo (cluster_target_echo.lua).
+-- A node that other nodes may reach only as @echo (hostile_cluster_peer_target_echo.lua).
 local skynet = require "skynet"
 local cluster = require "skynet.cluster"
 
 skynet.start(function()
-	local echo = skynet.newservice("cluster_target_echo")
+	local echo = skynet.newservice("hostile_cluster_peer_target_echo")
 	cluster.register("echo", echo)
 	local _, port = cluster.open(0)
 	skynet.error("LISTEN " .. port)

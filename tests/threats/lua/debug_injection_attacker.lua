@@ -8,7 +8,7 @@ if mode == "victim" then
 	end)
 else
 	skynet.start(function()
-		local victim = skynet.newservice("inject_attacker", "victim")
+		local victim = skynet.newservice("debug_injection_attacker", "victim")
 		local ok = pcall(skynet.call, victim, "debug", "RUN", "require('skynet').error('INJECTED')", "evil.lua")
 		assert(not ok, "RUN must fail")
 		ok = pcall(skynet.call, victim, "debug", "EXIT")

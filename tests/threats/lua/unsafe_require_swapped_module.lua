@@ -4,7 +4,7 @@
 local skynet = require "skynet"
 
 local function probe()
-	return skynet.call(skynet.newservice("swap_probe"), "lua")
+	return skynet.call(skynet.newservice("unsafe_require_swap_probe"), "lua")
 end
 
 skynet.start(function()

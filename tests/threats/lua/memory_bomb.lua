@@ -40,7 +40,7 @@ if mode == "bomb" then
 	end)
 else
 	skynet.start(function()
-		local bomb = skynet.newservice("memory_bombs", "bomb")
+		local bomb = skynet.newservice("memory_bomb", "bomb")
 		for _, what in ipairs { "table_growth", "string_rep", "concat_loop", "leak_slowly" } do
 			local ok, err = pcall(skynet.call, bomb, "lua", what)
 			assert(not ok and err:find("call failed"), what .. ": " .. tostring(err))

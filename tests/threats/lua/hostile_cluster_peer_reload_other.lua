@@ -1,5 +1,5 @@
 -- An ordinary service that tries to change the cluster map (see
--- cluster_reload_grant.lua).
+-- hostile_cluster_peer_reload_grant.lua).
 local skynet = require "skynet"
 local cluster = require "skynet.cluster"
 

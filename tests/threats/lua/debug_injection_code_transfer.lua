@@ -27,7 +27,7 @@ end
 if mode == "snax_thief" then
 	skynet.start(function()
 		skynet.dispatch("lua", function(_, _, handle)
-			local obj = snax.bind(handle, "snax_target")
+			local obj = snax.bind(handle, "debug_injection_snax_target")
 			local hot = pcall(snax.hotfix, obj, "function response.get() return 'owned' end")
 			local killed = pcall(snax.kill, obj)
 			skynet.retpack(hot, killed)
@@ -37,8 +37,8 @@ if mode == "snax_thief" then
 end
 
 skynet.start(function()
-	local holder = skynet.newservice("code_transfer", "holder")
-	local thief = skynet.newservice("code_transfer", "thief")
+	local holder = skynet.newservice("debug_injection_code_transfer", "holder")
+	local thief = skynet.newservice("debug_injection_code_transfer", "thief")
 	local id = assert(code.seal(worker_main, holder))
 	local ok, why = skynet.call(thief, "lua", id)
 	assert(not ok, "the thief unsealed a function sealed to another service")
@@ -51,8 +51,8 @@ skynet.start(function()
 	local bad, err = code.seal(function() return captured end, holder)
 	assert(not bad and tostring(err):find("capture", 1, true), tostring(err))
 
-	local target = snax.newservice("snax_target")
-	local sthief = skynet.newservice("code_transfer", "snax_thief")
+	local target = snax.newservice("debug_injection_snax_target")
+	local sthief = skynet.newservice("debug_injection_code_transfer", "snax_thief")
 	local hot, killed = skynet.call(sthief, "lua", target.handle)
 	assert(not hot, "hotfix without debug_run")
 	assert(target.req.get() == "original", "the target still runs its own code")

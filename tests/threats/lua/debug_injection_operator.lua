@@ -8,7 +8,7 @@ if mode == "target" then
 	end)
 else
 	skynet.start(function()
-		local t = skynet.newservice("inject_operator", "target")
+		local t = skynet.newservice("debug_injection_operator", "target")
 		local ok, out = skynet.call(t, "debug", "RUN", "print(6 * 7)", "probe.lua")
 		assert(ok, tostring(out))
 		skynet.error("RUN output: " .. tostring(out))

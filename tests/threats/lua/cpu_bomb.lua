@@ -57,7 +57,7 @@ if mode == "bomb" then
 	end)
 else
 	skynet.start(function()
-		local bomb = skynet.newservice("cpu_bombs", "bomb")
+		local bomb = skynet.newservice("cpu_bomb", "bomb")
 		for _, what in ipairs { "plain", "pcall_loop", "xpcall_loop", "coroutine_loop", "gsub_callback", "pattern", "sort", "index_metamethod", "close_handler" } do
 			local t0 = skynet.now()
 			local ok, err = pcall(skynet.call, bomb, "lua", what)

@@ -65,13 +65,13 @@ else
 			skynet.sleep(1)
 		end
 		assert(fd, "no open report")
-		local agent = skynet.newservice("gate_takeover", "agent", gate, fd)
+		local agent = skynet.newservice("socket_takeover_gate", "agent", gate, fd)
 		skynet.send(gate, "text", string.format("forward %d %s :00000000", fd, skynet.address(agent)))
 		skynet.send(gate, "text", "start " .. fd)
 		socket.write(c, string.pack(">s2", "one"))
 		assert(socket.read(c, 8) == "echo:one")
 
-		local thief = skynet.newservice("gate_takeover", "thief")
+		local thief = skynet.newservice("socket_takeover_gate", "thief")
 		assert(not skynet.call(thief, "lua", gate, fd), "the thief wrote to the gate's socket")
 		skynet.sleep(10)
 		socket.write(c, string.pack(">s2", "two"))
