@@ -633,6 +633,35 @@ fn a_peer_flooding_a_service_does_not_take_other_peers_share_of_its_mailbox() {
     assert!(node.eventually(&["REACHED fair"]));
 }
 
+/// What one local service can make clusterd hold is bounded: past
+/// `cluster_max_nodes` a reload adds no more nodes to the map, and the log
+/// says why; past `max_names` it registers no more cluster names; past
+/// `cluster_max_queued` it holds no more bytes for a node with no address.
+#[test]
+fn what_one_local_service_makes_clusterd_hold_is_bounded() {
+    let extra = [
+        ("cluster_max_nodes", "3"),
+        ("max_names", "2"),
+        ("cluster_max_queued", "100000"),
+        // Listening needs an identity or a plaintext peer.
+        ("cluster_plaintext", "legacy"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let node = BootedNode::boot(&lua_dir(), "hostile_cluster_peer_local_bounds", &extra);
+    node.expect_pass("hostile_cluster_peer_local_bounds");
+    assert!(
+        node.eventually(&["not added: the map has 3 nodes (config cluster_max_nodes)"]),
+        "{}",
+        node.dump()
+    );
+    assert!(node.eventually(&["config max_names"]), "{}", node.dump());
+    assert!(
+        node.eventually(&["hold", "config cluster_max_queued"]),
+        "{}",
+        node.dump()
+    );
+}
+
 #[test]
 fn only_the_start_service_or_cluster_admin_changes_the_cluster_map() {
     let node = BootedNode::boot(&lua_dir(), "hostile_cluster_peer_reload_grant", &[]);

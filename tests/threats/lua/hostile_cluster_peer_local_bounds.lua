@@ -11,8 +11,12 @@ skynet.start(function()
 	local _, port = cluster.open "here"
 	assert(port > 0)
 
+	-- The node is run with cluster_max_nodes = 3: of these three new
+	-- nodes two fit, and a later reload adds none.
 	cluster.reload { n1 = "127.0.0.1:1", n2 = "127.0.0.1:2", n3 = "127.0.0.1:3" }
 	assert(cluster.stat().nodes == 3, "nodes: " .. cluster.stat().nodes)
+	cluster.reload { n4 = "127.0.0.1:4" }
+	assert(cluster.stat().nodes == 3, "nodes after a full map's reload: " .. cluster.stat().nodes)
 
 	cluster.register("one")
 	cluster.register("two")
