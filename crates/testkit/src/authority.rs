@@ -4,7 +4,7 @@
 //! TLS, so every two-node test needs one.
 
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A directory of PEM files: `ca.pem`, and `<name>.pem` / `<name>.key` for
@@ -13,6 +13,14 @@ pub struct Authority {
     /// Where the PEM files are.
     pub dir: PathBuf,
     issuer: Issuer<'static, KeyPair>,
+}
+
+fn err(what: &str) -> impl Fn(rcgen::Error) -> String + '_ {
+    move |e| format!("certificates: {what}: {e}")
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
 }
 
 impl Authority {
@@ -24,16 +32,22 @@ impl Authority {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        Authority::create(dir).unwrap()
+    }
+
+    /// A fresh authority in `dir` (made if missing), or why not: the bench
+    /// reports a failure rather than panicking.
+    pub fn create(dir: PathBuf) -> Result<Authority, String> {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        let key = KeyPair::generate().map_err(err("CA key"))?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err("CA"))?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let cert = params.self_signed(&key).unwrap();
-        std::fs::write(dir.join("ca.pem"), cert.pem()).unwrap();
-        Authority {
+        let cert = params.self_signed(&key).map_err(err("CA"))?;
+        write(&dir.join("ca.pem"), &cert.pem())?;
+        Ok(Authority {
             dir,
             issuer: Issuer::new(params, key),
-        }
+        })
     }
 
     /// Issues a certificate naming `name`, written as `<file>.pem/.key`.
@@ -44,25 +58,40 @@ impl Authority {
     /// Issues a certificate naming each of `names` (a node the map knows
     /// by several names).
     pub fn issue_for(&self, file: &str, names: &[&str]) {
-        let key = KeyPair::generate().unwrap();
+        self.try_issue_for(file, names).unwrap();
+    }
+
+    /// Issues a certificate naming each of `names`, good for both ends of a
+    /// link (server and client auth), or says why not.
+    pub fn try_issue_for(&self, file: &str, names: &[&str]) -> Result<(), String> {
+        let key = KeyPair::generate().map_err(err(file))?;
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
+        let mut params = CertificateParams::new(names).map_err(err(file))?;
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        std::fs::write(self.dir.join(format!("{file}.pem")), cert.pem()).unwrap();
-        std::fs::write(self.dir.join(format!("{file}.key")), key.serialize_pem()).unwrap();
+        let cert = params.signed_by(&key, &self.issuer).map_err(err(file))?;
+        write(&self.dir.join(format!("{file}.pem")), &cert.pem())?;
+        write(&self.dir.join(format!("{file}.key")), &key.serialize_pem())
     }
 
     /// The config keys that give a node the identity `file`.
     pub fn keys(&self, file: &str) -> Vec<(String, String)> {
+        self.identity(file)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    /// The same keys, named by static strings (as the bench's config
+    /// writer takes them).
+    pub fn identity(&self, file: &str) -> [(&'static str, String); 3] {
         let p = |f: String| self.dir.join(f).display().to_string();
-        vec![
-            ("cluster_cert".into(), p(format!("{file}.pem"))),
-            ("cluster_key".into(), p(format!("{file}.key"))),
-            ("cluster_ca".into(), p("ca.pem".into())),
+        [
+            ("cluster_cert", p(format!("{file}.pem"))),
+            ("cluster_key", p(format!("{file}.key"))),
+            ("cluster_ca", p("ca.pem".into())),
         ]
     }
 }
