@@ -1,30 +1,10 @@
 //! Operating a node: SIGHUP makes the logger reopen its file, so log
 //! rotation (move the file, then signal) loses no lines.
 
+use skyhold_testkit::{wait_until, NodeProcess};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Kills the node when the test ends, whatever happens.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    ok()
-}
+use std::process::Command;
+use std::time::Duration;
 
 fn contains(path: &Path, what: &str) -> bool {
     std::fs::read_to_string(path).is_ok_and(|s| s.contains(what))
@@ -57,27 +37,24 @@ fn sighup_reopens_the_log_file() {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_skyhold"))
-        .arg(dir.join("config"))
-        .env("SKYHOLD_ROOT", env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start skyhold");
-    let node = Node(child);
+    let node = NodeProcess::start(
+        env!("CARGO_BIN_EXE_skyhold"),
+        &dir.join("config"),
+        &[("SKYHOLD_ROOT", env!("CARGO_MANIFEST_DIR"))],
+    );
     assert!(
-        wait_for(Duration::from_secs(20), || contains(&log, "tick 2")),
+        wait_until(Duration::from_secs(20), || contains(&log, "tick 2")),
         "the node never logged to its file"
     );
     let rotated = dir.join("node.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     let status = Command::new("kill")
-        .args(["-HUP", &node.0.id().to_string()])
+        .args(["-HUP", &node.id().to_string()])
         .status()
         .expect("kill -HUP");
     assert!(status.success());
     assert!(
-        wait_for(Duration::from_secs(20), || contains(&log, "tick")),
+        wait_until(Duration::from_secs(20), || contains(&log, "tick")),
         "no new log file after SIGHUP"
     );
     assert!(

@@ -3,11 +3,10 @@
 //! certificate the cluster does not trust.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::cluster_link_faults::{assert_idle, fast_cluster_keys, lua_dir, Callers};
-use skyhold_testkit::Authority;
+use skyhold_testkit::{Authority, NodeProcess};
 
 /// A free loopback port (the peer takes it again after each restart).
 fn free_port() -> u16 {
@@ -17,7 +16,7 @@ fn free_port() -> u16 {
 
 /// Node b as its own process, running `fault_echo` on `port` with the
 /// identity `file` of `ca`.
-fn start_peer(ca: &Authority, file: &str, port: u16, dir: &Path) -> Child {
+fn start_peer(ca: &Authority, file: &str, port: u16, dir: &Path) -> NodeProcess {
     let mut config = String::new();
     let mut keys = ca.keys(file);
     keys.extend(fast_cluster_keys());
@@ -36,29 +35,7 @@ fn start_peer(ca: &Authority, file: &str, port: u16, dir: &Path) -> Child {
     }
     let path = dir.join(format!("{file}.config"));
     std::fs::write(&path, config).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_skyhold"))
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the peer node")
-}
-
-struct Peer(Child);
-
-impl Peer {
-    fn kill(&mut self) {
-        // SIGKILL: the process ends at once, closing nothing in order.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    NodeProcess::start(env!("CARGO_BIN_EXE_skyhold"), &path, &[])
 }
 
 #[test]
@@ -67,7 +44,7 @@ fn a_peer_killed_and_restarted_ten_times_leaves_no_call_unanswered() {
     ca.issue("a", "a");
     ca.issue("b", "b");
     let port = free_port();
-    let mut peer = Peer(start_peer(&ca, "b", port, &ca.dir));
+    let mut peer = start_peer(&ca, "b", port, &ca.dir);
     let callers = Callers::boot(&ca, port, 50, &[]);
     for round in 1..=10 {
         let s = callers.stat();
@@ -86,7 +63,7 @@ fn a_peer_killed_and_restarted_ten_times_leaves_no_call_unanswered() {
             "round {round}: no call failed while the peer was down\n{}",
             callers.node.dump()
         );
-        peer = Peer(start_peer(&ca, "b", port, &ca.dir));
+        peer = start_peer(&ca, "b", port, &ca.dir);
     }
     let s = callers.stat();
     assert!(callers.answered_more(s.ok, 200, Duration::from_secs(15)));
@@ -103,7 +80,7 @@ fn a_peer_back_with_an_untrusted_certificate_gets_no_calls_and_none_wait() {
     let other = Authority::new("impostor");
     other.issue("b", "b");
     let port = free_port();
-    let mut peer = Peer(start_peer(&ca, "b", port, &ca.dir));
+    let mut peer = start_peer(&ca, "b", port, &ca.dir);
     let callers = Callers::boot(&ca, port, 30, &[]);
     assert!(callers.answered_more(0, 200, Duration::from_secs(15)));
     peer.kill();
@@ -118,7 +95,7 @@ fn a_peer_back_with_an_untrusted_certificate_gets_no_calls_and_none_wait() {
     std::thread::sleep(Duration::from_millis(200));
     let s = callers.stat();
     // The same name and port, signed by an authority a does not trust.
-    peer = Peer(start_peer(&other, "b", port, &other.dir));
+    peer = start_peer(&other, "b", port, &other.dir);
     std::thread::sleep(Duration::from_millis(1500));
     let during = callers.stat();
     assert_eq!(during.ok, s.ok, "a call reached the impostor");
@@ -130,7 +107,7 @@ fn a_peer_back_with_an_untrusted_certificate_gets_no_calls_and_none_wait() {
         .node
         .eventually(&["cluster: node b unreachable", "TLS"]));
     peer.kill();
-    peer = Peer(start_peer(&ca, "b", port, &ca.dir));
+    peer = start_peer(&ca, "b", port, &ca.dir);
     assert!(
         callers.answered_more(during.ok, 200, Duration::from_secs(15)),
         "calls did not come back; last {:?}\n{}",

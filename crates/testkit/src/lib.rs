@@ -1,11 +1,13 @@
-//! What skyhold's test binaries (compat, threats, net, faults) share: nodes
-//! booted in this process with their log in memory, bare core nodes with
+//! What skyhold's test binaries (compat, threats, net, faults, ops) share:
+//! nodes booted in this process with their log in memory, nodes run as
+//! their own process, bare core nodes with
 //! native services made of closures, the threat tests' Lua cases, the
 //! example game and its client, a throwaway certificate authority for
 //! cluster links, a fault proxy to put between two nodes, and waiting with
 //! a deadline.
 //!
-//! Everything but the authority and the proxy boots the runtime, and so
+//! Everything but the authority, the process, the proxy and waiting boots
+//! the runtime in this process, and so
 //! sits behind the `node` feature: the bench takes the authority alone.
 #![forbid(unsafe_code)]
 
@@ -18,6 +20,7 @@ pub mod cases;
 pub mod core_node;
 #[cfg(feature = "node")]
 pub mod game;
+pub mod process;
 pub mod proxy;
 pub mod wait;
 
@@ -30,5 +33,6 @@ pub use cases::{lua_case, lua_check};
 pub use core_node::{idle, node, node_with, on_message, CoreNode, FnService};
 #[cfg(feature = "node")]
 pub use game::{game, legit_ping, Client, Game};
+pub use process::NodeProcess;
 pub use proxy::{Fault, FaultProxy};
 pub use wait::{expect, expect_nothing, expect_within, wait_until};
