@@ -1,14 +1,12 @@
 //! What skyhold's test binaries (compat, threats, net, faults, ops) share:
 //! nodes booted in this process with their log in memory, nodes run as
-//! their own process, bare core nodes with
-//! native services made of closures, the threat tests' Lua cases, the
-//! example game and its client, a throwaway certificate authority for
-//! cluster links, a fault proxy to put between two nodes, and waiting with
-//! a deadline.
+//! their own process, bare core nodes with native services made of
+//! closures, the threat tests' Lua cases, the example game and its client,
+//! a throwaway certificate authority for cluster links, a fault proxy to
+//! put between two nodes, and waiting with a deadline.
 //!
-//! Everything but the authority, the process, the proxy and waiting boots
-//! the runtime in this process, and so
-//! sits behind the `node` feature: the bench takes the authority alone.
+//! What boots the runtime in this process sits behind the `node` feature,
+//! which the test binaries turn on; the bench takes the authority alone.
 #![forbid(unsafe_code)]
 
 pub mod authority;

@@ -12,8 +12,7 @@
 //!
 //! This module holds the server itself: the socket table, who owns what
 //! and the checks on it, and the operations that act on any socket. TCP
-//! lives in [`tcp`], UDP in [`udp`], and the bytes of an event in
-//! [`event`].
+//! lives in `tcp`, UDP in `udp`, and the bytes of an event in [`event`].
 
 mod tcp;
 mod udp;
