@@ -24,6 +24,8 @@
 
 pub mod audit;
 mod cell;
+mod env;
+mod errors;
 pub mod fasthash;
 pub mod handle;
 pub mod limits;
@@ -34,6 +36,7 @@ pub mod message;
 pub mod names;
 pub mod node;
 pub mod policy;
+mod probe;
 pub mod rate;
 mod registry;
 pub mod runq;

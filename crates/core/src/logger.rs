@@ -1,6 +1,7 @@
-//! The logger service: writes TEXT messages as `[:%08x] text`, with a time
-//! prefix when writing to a file, and reopens its file on a SYSTEM message
-//! (skynet's SIGHUP handling).
+//! The logger: writes lines as `[:%08x] text`, with a time prefix when
+//! writing to a file, and reopens its file when asked (skynet's SIGHUP
+//! handling). It runs as a service; how messages reach it is the node's
+//! business (`logging`), so this module knows nothing of services.
 
 use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
@@ -8,8 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::message::{ptype, Message};
-use crate::service::{Context, Service};
+use crate::handle::Handle;
 
 /// Where log lines go.
 #[derive(Clone, Debug)]
@@ -38,6 +38,21 @@ impl Logger {
         Ok(Logger { target, file })
     }
 
+    /// Writes `text` as coming from `source`.
+    pub(crate) fn line(&mut self, source: Handle, text: &str) {
+        self.write(&format!("[{source}] {text}"));
+    }
+
+    /// Reopens the log file (after logrotate moved it); a file that cannot
+    /// be opened leaves the old one in use.
+    pub(crate) fn reopen(&mut self) {
+        if let LogTarget::File(p) = &self.target {
+            if let Ok(f) = open(p) {
+                self.file = Some(f);
+            }
+        }
+    }
+
     fn write(&mut self, line: &str) {
         match (&self.target, self.file.as_mut()) {
             (LogTarget::File(_), Some(f)) => {
@@ -59,26 +74,6 @@ fn open(p: &PathBuf) -> Result<File, String> {
         .append(true)
         .open(p)
         .map_err(|e| format!("can't open log file {}: {e}", p.display()))
-}
-
-impl Service for Logger {
-    fn handle(&mut self, _ctx: &Context, msg: Message) {
-        match msg.ptype {
-            ptype::TEXT => {
-                let text = String::from_utf8_lossy(msg.payload.as_slice());
-                let line = format!("[{}] {}", msg.source, text);
-                self.write(&line);
-            }
-            ptype::SYSTEM => {
-                if let LogTarget::File(p) = &self.target {
-                    if let Ok(f) = open(p) {
-                        self.file = Some(f);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// `dd/mm/yy HH:MM:SS.cc` in local time, as skynet stamps its log file

@@ -3,7 +3,6 @@
 
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -11,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audit::{Audit, AuditSink, Refusal};
 use crate::cell::ServiceCell;
+use crate::env::Env;
+pub use crate::errors::{LaunchError, LimitSource};
 use crate::handle::{Handle, HandleAllocator, ServiceId};
 use crate::limits::Limits;
 use crate::logger::{LogTarget, Logger};
@@ -19,12 +20,13 @@ use crate::memory::{human_bytes, Crossing, MemoryBudget};
 use crate::message::{ptype, Message, Payload};
 use crate::names::{self, NameError, Names};
 use crate::policy::{Grant, Identity, Policy, RoleLimit, Subject, SYSTEM_ROLE};
+use crate::probe::Probe;
 use crate::rate::TokenBucket;
 use crate::registry::Registry;
 use crate::runq::RunQueue;
 use crate::service::{SendError, Service};
 use crate::wheel::Wheel;
-use crate::worker::{self, Probe};
+use crate::worker;
 
 /// Builds a service instance from its launch arguments.
 pub type Factory = Arc<dyn Fn(&str) -> Result<Box<dyn Service>, String> + Send + Sync>;
@@ -53,148 +55,6 @@ pub struct Module {
     /// total is past `lua_memory_total`.
     pub reports_memory: bool,
 }
-
-/// Where the value of a limit that refused something came from, so the
-/// error can say what to change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LimitSource {
-    /// The node's config key.
-    Config,
-    /// The policy's role of this name, which sets its own value.
-    Role(String),
-}
-
-impl LimitSource {
-    fn of(limit: RoleLimit, role: &str) -> LimitSource {
-        match limit {
-            RoleLimit::Node => LimitSource::Config,
-            _ => LimitSource::Role(role.to_string()),
-        }
-    }
-
-    /// `config KEYS` or `policy role NAME: KEYS`.
-    fn naming(&self, keys: &str) -> String {
-        match self {
-            LimitSource::Config => format!("config {keys}"),
-            LimitSource::Role(r) => format!("policy role {r}: {keys}"),
-        }
-    }
-}
-
-/// Why a launch failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LaunchError {
-    /// No module of that name is registered.
-    UnknownModule(String),
-    /// The policy does not allow it (see the audit log).
-    Denied(String),
-    /// `max_services` services are alive.
-    TooManyServices(usize),
-    /// The module could not build the service.
-    Failed(String),
-    /// The node is shutting down.
-    ShuttingDown,
-    /// The service the launch counts against has started services faster
-    /// than its spawn rate allows (`spawn_rate`, `spawn_burst`).
-    SpawnRate {
-        /// The service that asked for the launch.
-        service: Handle,
-        /// Services per second it may start once its burst is spent.
-        rate: u64,
-        /// Services it may start at once.
-        burst: u64,
-        /// Where those values came from.
-        source: LimitSource,
-    },
-    /// The Lua memory of all services is past the budget
-    /// (`lua_memory_total`), so no new Lua service starts.
-    MemoryBudget {
-        /// Bytes the services report they hold.
-        used: usize,
-        /// The budget that applies to the service that asked.
-        limit: u64,
-        /// Where that budget came from.
-        source: LimitSource,
-    },
-    /// The caller may not launch on another service's behalf (the grant
-    /// `launch_for`; see the audit log).
-    NotOnBehalf(Handle),
-    /// The service the launch was asked for by has exited.
-    RequesterGone(Handle),
-}
-
-impl LaunchError {
-    /// True for refusals by the spawn rate or the memory budget: they are
-    /// in the audit log, and nothing was started that could have failed.
-    pub fn is_limit(&self) -> bool {
-        matches!(
-            self,
-            LaunchError::SpawnRate { .. } | LaunchError::MemoryBudget { .. }
-        )
-    }
-
-    /// Why, without who: the `why` of the audit line.
-    fn reason(&self) -> String {
-        match self {
-            LaunchError::SpawnRate {
-                rate,
-                burst,
-                source,
-                ..
-            } => format!(
-                "it starts services faster than {rate} per second after a burst of {burst} ({})",
-                source.naming("spawn_rate / spawn_burst")
-            ),
-            LaunchError::MemoryBudget {
-                used,
-                limit,
-                source,
-            } => format!(
-                "Lua services hold {}, past the budget of {} ({})",
-                human_bytes(*used),
-                human_bytes(usize::try_from(*limit).unwrap_or(usize::MAX)),
-                source.naming("lua_memory_total")
-            ),
-            other => other.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for LaunchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LaunchError::UnknownModule(m) => write!(f, "no service module named '{m}'"),
-            LaunchError::Denied(m) => write!(
-                f,
-                "not permitted to launch module '{m}' (see the audit log)"
-            ),
-            LaunchError::TooManyServices(n) => {
-                write!(f, "too many services: {n} are alive (config max_services)")
-            }
-            LaunchError::Failed(e) => write!(f, "launch failed: {e}"),
-            LaunchError::ShuttingDown => write!(f, "the node is shutting down"),
-            LaunchError::SpawnRate { service, .. } => write!(
-                f,
-                "launch refused: service {service} {}",
-                self.reason().trim_start_matches("it ")
-            ),
-            LaunchError::MemoryBudget { .. } => write!(
-                f,
-                "launch refused: {}; no new Lua service starts until some of it is freed",
-                self.reason()
-            ),
-            LaunchError::NotOnBehalf(h) => write!(
-                f,
-                "not permitted to launch on behalf of {h}: that needs the launch_for grant (see the audit log)"
-            ),
-            LaunchError::RequesterGone(h) => {
-                write!(f, "launch refused: {h}, which asked for it, has exited")
-            }
-        }
-    }
-}
-
-impl std::error::Error for LaunchError {}
 
 /// How a node is set up.
 #[derive(Clone)]
@@ -296,9 +156,7 @@ pub(crate) struct NodeInner {
     alloc: HandleAllocator,
     wheel: Mutex<Wheel<TimerItem>>,
     modules: RwLock<HashMap<String, Module>>,
-    env: RwLock<BTreeMap<String, String>>,
-    secret_keys: Vec<String>,
-    secret_prefixes: Vec<String>,
+    env: Env,
     logger: RwLock<Option<Arc<ServiceCell>>>,
     retire_hooks: RwLock<Vec<RetireHook>>,
     idle_work: RwLock<Vec<IdleWork>>,
@@ -312,7 +170,7 @@ impl NodeInner {
     /// Puts a service with new work on the run queue: on a worker thread,
     /// into that worker's next slot; elsewhere, on the global queue.
     pub fn schedule(&self, cell: Arc<ServiceCell>) {
-        match worker::current_worker() {
+        match crate::runq::current_worker() {
             Some(w) => self.runq.push_local(w, cell),
             None => self.runq.push(cell),
         }
@@ -994,28 +852,17 @@ impl NodeInner {
         }
     }
 
-    fn is_secret(&self, key: &str) -> bool {
-        self.secret_keys.iter().any(|k| k == key)
-            || self
-                .secret_prefixes
-                .iter()
-                .any(|p| key.starts_with(p.as_str()))
-    }
-
     pub fn getenv(&self, from: &ServiceCell, key: &str) -> Option<String> {
-        if self.is_secret(key) && !self.check(from, Grant::ReadSecrets, &format!("getenv {key}")) {
+        if self.env.is_secret(key)
+            && !self.check(from, Grant::ReadSecrets, &format!("getenv {key}"))
+        {
             return None;
         }
-        self.env.read().get(key).cloned()
+        self.env.get(key)
     }
 
     pub fn setenv(&self, key: &str, value: &str) -> Result<(), String> {
-        let mut env = self.env.write();
-        if env.contains_key(key) {
-            return Err("Can't setenv exist key".to_string());
-        }
-        env.insert(key.to_string(), value.to_string());
-        Ok(())
+        self.env.set(key, value)
     }
 
     /// Tells `sender` that `target` has room for it again.
@@ -1050,6 +897,21 @@ impl NodeInner {
             if let Ok(true) = cell.mailbox.push_reply(msg, from) {
                 self.schedule(cell);
             }
+        }
+    }
+}
+
+// The logger is a service like any other; what it does with each kind of
+// message is said here, where the node routes lines to it.
+impl Service for Logger {
+    fn handle(&mut self, _ctx: &crate::service::Context, msg: Message) {
+        match msg.ptype {
+            ptype::TEXT => {
+                let text = String::from_utf8_lossy(msg.payload.as_slice());
+                self.line(msg.source, &text);
+            }
+            ptype::SYSTEM => self.reopen(),
+            _ => {}
         }
     }
 }
@@ -1115,9 +977,11 @@ impl Node {
             alloc: HandleAllocator::new(config.harbor),
             wheel: Mutex::new(Wheel::new()),
             modules: RwLock::new(HashMap::new()),
-            env: RwLock::new(config.env.clone()),
-            secret_keys: config.secret_keys.clone(),
-            secret_prefixes: config.secret_prefixes.clone(),
+            env: Env::new(
+                config.env.clone(),
+                config.secret_keys.clone(),
+                config.secret_prefixes.clone(),
+            ),
             logger: RwLock::new(None),
             retire_hooks: RwLock::new(Vec::new()),
             idle_work: RwLock::new(Vec::new()),

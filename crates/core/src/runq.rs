@@ -72,6 +72,23 @@ fn yield_now() {}
 /// global queue.
 pub const LOCAL_STREAK: u32 = 32;
 
+// Which worker runs on this thread, so that a push made from a handler
+// goes to that worker's slot (see the module's notes).
+thread_local! {
+    static WORKER_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The index of the worker running on this thread, if this is a worker.
+pub(crate) fn current_worker() -> Option<usize> {
+    let i = WORKER_INDEX.with(|c| c.get());
+    (i != usize::MAX).then_some(i)
+}
+
+/// Marks this thread as worker `index` (or, with `None`, as no worker).
+pub(crate) fn set_current_worker(index: Option<usize>) {
+    WORKER_INDEX.with(|c| c.set(index.unwrap_or(usize::MAX)));
+}
+
 /// Runnable items: a global FIFO plus one slot per worker.
 pub struct RunQueue<T> {
     state: Mutex<State<T>>,

@@ -1,13 +1,12 @@
 //! The service trait and the context a service acts through.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::cell::ServiceCell;
+pub use crate::errors::SendError;
 use crate::handle::Handle;
-use crate::mailbox::Refused;
 use crate::message::{Message, Payload};
 use crate::names::NameError;
 use crate::node::NodeInner;
@@ -32,72 +31,6 @@ pub trait Service: Send + 'static {
     /// be sent from here; no more will be received.
     fn exit(&mut self, _ctx: &Context) {}
 }
-
-/// Why a send was not done.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SendError {
-    /// No live service has this address.
-    UnknownAddress(Handle),
-    /// The target is full for this sender; `Service::room` will be called
-    /// when it has room again.
-    Full {
-        /// The target.
-        target: Handle,
-        /// Which limit was hit.
-        why: Refused,
-    },
-    /// The policy does not allow it; the refusal is in the audit log.
-    Denied {
-        /// What was refused, e.g. `send:client` or `redirect`.
-        what: String,
-    },
-    /// The payload is larger than `max_message_bytes`.
-    TooLarge {
-        /// Its size.
-        size: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// Too many calls or timers are open (`max_open_calls` / `max_timers`).
-    TooManyPending {
-        /// Which limit.
-        limit: &'static str,
-        /// Its value.
-        max: usize,
-    },
-    /// A reply that answers no open call of the target (it was dropped).
-    UnexpectedReply(Handle),
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendError::UnknownAddress(h) => write!(f, "invalid address {h}"),
-            SendError::Full { target, why } => match why {
-                Refused::SenderShareFull => write!(
-                    f,
-                    "mailbox of {target} is full for this sender (config sender_messages / sender_bytes); wait for room"
-                ),
-                Refused::MailboxFull => write!(
-                    f,
-                    "mailbox of {target} is full (config mailbox_messages / mailbox_bytes); wait for room"
-                ),
-                Refused::Closed => write!(f, "{target} has exited"),
-            },
-            SendError::Denied { what } => write!(f, "not permitted: {what} (see the audit log)"),
-            SendError::TooLarge { size, max } => write!(
-                f,
-                "message of {size} bytes is larger than the limit of {max} (config max_message_bytes)"
-            ),
-            SendError::TooManyPending { limit, max } => {
-                write!(f, "too many pending: at most {max} (config {limit})")
-            }
-            SendError::UnexpectedReply(h) => write!(f, "reply to {h} answers no open call; dropped"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
 
 /// What a service acts through: its own address and the node.
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,37 +12,8 @@ use crate::cell::{ServiceCell, Slot};
 use crate::handle::Handle;
 use crate::message::{ptype, Message, Payload};
 use crate::node::NodeInner;
+use crate::probe::{bump, Probe};
 use crate::service::Context;
-
-/// What a worker is doing, for the monitor.
-#[derive(Default)]
-pub struct Probe {
-    version: AtomicU64,
-    /// `source << 32 | destination` of the message being handled, or 0.
-    current: AtomicU64,
-}
-
-// Only the probe's own worker writes it, so the version is bumped with a
-// load and a store rather than a locked read-modify-write (two per message);
-// Release, so the monitor that sees a new version sees `current` with it.
-impl Probe {
-    fn enter(&self, source: Handle, dest: Handle) {
-        self.current.store(
-            (u64::from(source.0) << 32) | u64::from(dest.0) | (1 << 63),
-            Ordering::Relaxed,
-        );
-        self.bump();
-    }
-
-    fn leave(&self) {
-        self.current.store(0, Ordering::Relaxed);
-        self.bump();
-    }
-
-    fn bump(&self) {
-        bump(&self.version, Ordering::Release);
-    }
-}
 
 /// Messages taken per mailbox lock when no other service waits to run.
 const IDLE_BATCH: usize = 32;
@@ -60,19 +31,9 @@ fn weight(index: usize) -> i32 {
     }
 }
 
-thread_local! {
-    static WORKER_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-}
-
-/// The index of the worker running on this thread, if this is a worker.
-pub(crate) fn current_worker() -> Option<usize> {
-    let i = WORKER_INDEX.with(|c| c.get());
-    (i != usize::MAX).then_some(i)
-}
-
 /// A worker thread's loop.
 pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
-    WORKER_INDEX.with(|c| c.set(index));
+    crate::runq::set_current_worker(Some(index));
     let mut w = Worker {
         clock: None,
         weight: weight(index),
@@ -121,7 +82,7 @@ pub(crate) fn run(node: Arc<NodeInner>, index: usize) {
         };
         w.turn(&node, cell);
     }
-    WORKER_INDEX.with(|c| c.set(usize::MAX));
+    crate::runq::set_current_worker(None);
 }
 
 struct Worker {
@@ -289,13 +250,6 @@ fn dispatch(
             node.fail_request(source, cell.handle(), session);
         }
     }
-}
-
-/// Adds one to a counter that only the caller writes (readers may race),
-/// storing with `order`.
-fn bump(counter: &AtomicU64, order: Ordering) {
-    let v = counter.load(Ordering::Relaxed);
-    counter.store(v.wrapping_add(1), order);
 }
 
 /// Retires a service: it runs its exit hook, leaves the registry and the
