@@ -1,7 +1,7 @@
 //! Everything the runtime keeps for one live service.
 
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::fasthash::IntBuild;
@@ -9,16 +9,6 @@ use crate::handle::{Handle, ServiceId};
 use crate::mailbox::Mailbox;
 use crate::policy::Identity;
 use crate::rate::TokenBucket;
-use crate::service::Service;
-
-/// The part of a service only the worker running it touches. The scheduler
-/// never runs a service on two threads at once, so this lock is uncontended;
-/// it exists to let safe Rust see that.
-pub(crate) struct Slot {
-    pub service: Option<Box<dyn Service>>,
-    pub initialized: bool,
-    pub retired: bool,
-}
 
 /// Counters for one service.
 #[derive(Default, Debug)]
@@ -39,8 +29,10 @@ pub struct ServiceStats {
     pub endless: AtomicBool,
 }
 
-/// One live service.
-pub struct ServiceCell {
+/// One live service. `S` is what its worker keeps in the slot (the node
+/// keeps the service there): a parameter, so this module needs nothing
+/// from the layers that define services.
+pub struct ServiceCell<S> {
     /// Its exact id.
     pub id: ServiceId,
     /// What it runs and its role.
@@ -51,7 +43,10 @@ pub struct ServiceCell {
     pub mailbox: Mailbox,
     /// Its counters.
     pub stats: ServiceStats,
-    pub(crate) slot: Mutex<Slot>,
+    /// What only the worker running it touches. The scheduler never runs a
+    /// service on two threads at once, so this lock is uncontended; it
+    /// exists to let safe Rust see that.
+    pub(crate) slot: Mutex<S>,
     session: AtomicI32,
     pub(crate) owed: Mutex<HashSet<(Handle, i32), IntBuild>>,
     pub(crate) names: Mutex<Vec<String>>,
@@ -66,25 +61,21 @@ pub struct ServiceCell {
     exit: AtomicBool,
 }
 
-impl ServiceCell {
+impl<S> ServiceCell<S> {
     pub(crate) fn new(
         id: ServiceId,
         identity: Identity,
         launch: String,
         mailbox: Mailbox,
-        service: Box<dyn Service>,
-    ) -> ServiceCell {
+        slot: S,
+    ) -> ServiceCell<S> {
         ServiceCell {
             id,
             identity,
             launch,
             mailbox,
             stats: ServiceStats::default(),
-            slot: Mutex::new(Slot {
-                service: Some(service),
-                initialized: false,
-                retired: false,
-            }),
+            slot: Mutex::new(slot),
             session: AtomicI32::new(0),
             owed: Mutex::new(HashSet::default()),
             names: Mutex::new(Vec::new()),
@@ -133,4 +124,24 @@ impl ServiceCell {
     pub fn owed_replies(&self) -> usize {
         self.owed.lock().len()
     }
+}
+
+/// A service's counters, by name.
+pub fn stats_of<S>(cell: &ServiceCell<S>) -> BTreeMap<&'static str, u64> {
+    let s = &cell.stats;
+    let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    BTreeMap::from([
+        ("message", r(&s.messages)),
+        ("cpu_ns", r(&s.cpu_ns)),
+        ("mqlen", cell.mailbox.len() as u64),
+        ("slowed", r(&s.slowed)),
+        ("denied", r(&s.denied)),
+        ("log_dropped", r(&s.log_dropped)),
+        ("errors", r(&s.errors)),
+        ("refused_full", cell.mailbox.refused_count()),
+        ("dropped_replies", cell.mailbox.dropped_reply_count()),
+        ("open_calls", cell.mailbox.open_calls() as u64),
+        ("timers", cell.pending_timers() as u64),
+        ("owed", cell.owed_replies() as u64),
+    ])
 }

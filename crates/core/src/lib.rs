@@ -23,24 +23,31 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod budget;
 mod cell;
 mod env;
 mod errors;
 pub mod fasthash;
 pub mod handle;
+mod lifecycle;
 pub mod limits;
 pub mod logger;
+mod logging;
 pub mod mailbox;
 pub mod memory;
 pub mod message;
 pub mod names;
+mod naming;
 pub mod node;
 pub mod policy;
 mod probe;
 pub mod rate;
 mod registry;
 pub mod runq;
+mod send;
 pub mod service;
+mod state;
+mod timers;
 pub mod wheel;
 mod worker;
 

@@ -14,11 +14,13 @@ use crate::handle::{Handle, ServiceId};
 const SHARDS: usize = 64;
 
 /// Live services by handle.
-pub struct Registry {
-    shards: Vec<RwLock<IntMap<u32, Arc<ServiceCell>>>>,
+///
+/// Generic over what a cell's slot holds (see [`ServiceCell`]).
+pub struct Registry<S> {
+    shards: Vec<RwLock<IntMap<u32, Arc<ServiceCell<S>>>>>,
 }
 
-impl Default for Registry {
+impl<S> Default for Registry<S> {
     fn default() -> Self {
         Registry {
             shards: (0..SHARDS)
@@ -28,19 +30,19 @@ impl Default for Registry {
     }
 }
 
-impl Registry {
-    fn shard(&self, h: Handle) -> &RwLock<IntMap<u32, Arc<ServiceCell>>> {
+impl<S> Registry<S> {
+    fn shard(&self, h: Handle) -> &RwLock<IntMap<u32, Arc<ServiceCell<S>>>> {
         &self.shards[(h.0 as usize) % SHARDS]
     }
 
     /// The live service with this handle.
     #[inline]
-    pub fn get(&self, h: Handle) -> Option<Arc<ServiceCell>> {
+    pub fn get(&self, h: Handle) -> Option<Arc<ServiceCell<S>>> {
         self.shard(h).read().get(&h.0).cloned()
     }
 
     /// The live service with exactly this id (handle and generation).
-    pub fn get_exact(&self, id: ServiceId) -> Option<Arc<ServiceCell>> {
+    pub fn get_exact(&self, id: ServiceId) -> Option<Arc<ServiceCell<S>>> {
         self.get(id.handle).filter(|c| c.id == id)
     }
 
@@ -50,7 +52,7 @@ impl Registry {
     }
 
     /// Adds a service; false if its handle is taken (the caller allocates another).
-    pub fn insert(&self, cell: Arc<ServiceCell>) -> bool {
+    pub fn insert(&self, cell: Arc<ServiceCell<S>>) -> bool {
         let mut shard = self.shard(cell.id.handle).write();
         if shard.contains_key(&cell.id.handle.0) {
             return false;
@@ -72,7 +74,7 @@ impl Registry {
     }
 
     /// Every live service (a snapshot).
-    pub fn all(&self) -> Vec<Arc<ServiceCell>> {
+    pub fn all(&self) -> Vec<Arc<ServiceCell<S>>> {
         let mut v = Vec::new();
         for s in &self.shards {
             v.extend(s.read().values().cloned());

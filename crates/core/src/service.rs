@@ -1,43 +1,21 @@
-//! The service trait and the context a service acts through.
+//! What a service acts through: the methods of its [`Context`] (sending,
+//! calling, timers, names, launching, the log, config values). The
+//! [`Service`] trait and the `Context` type itself live with the node's
+//! state (`state`), to which they are knotted; they are re-exported here,
+//! their public home.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use crate::cell::ServiceCell;
+use crate::cell::stats_of;
+use crate::errors::LaunchError;
 pub use crate::errors::SendError;
 use crate::handle::Handle;
-use crate::message::{Message, Payload};
+use crate::message::{ptype, Payload};
 use crate::names::NameError;
-use crate::node::NodeInner;
-use crate::policy::{Grant, Identity};
-
-/// A service: the runtime calls it with one message at a time, never from two
-/// threads at once.
-pub trait Service: Send + 'static {
-    /// Runs once, before any message. An error retires the service.
-    fn init(&mut self, _ctx: &Context) -> Result<(), String> {
-        Ok(())
-    }
-
-    /// Handles one message.
-    fn handle(&mut self, ctx: &Context, msg: Message);
-
-    /// `target` has room again for this service's messages, after a send
-    /// to it returned [`SendError::Full`].
-    fn room(&mut self, _ctx: &Context, _target: Handle) {}
-
-    /// The service is retiring (it exited or was killed). Messages can still
-    /// be sent from here; no more will be received.
-    fn exit(&mut self, _ctx: &Context) {}
-}
-
-/// What a service acts through: its own address and the node.
-#[derive(Clone)]
-pub struct Context {
-    pub(crate) node: Arc<NodeInner>,
-    pub(crate) cell: Arc<ServiceCell>,
-}
+use crate::node::NodeRef;
+use crate::policy::{Grant, Identity, Subject};
+pub use crate::state::{Context, Service};
 
 impl Context {
     /// This service's handle.
@@ -94,7 +72,7 @@ impl Context {
     /// Replies to request `session` from `dest`.
     pub fn reply(&self, dest: Handle, session: i32, payload: Payload) -> Result<(), SendError> {
         self.cell.owed.lock().remove(&(dest, session));
-        self.send(dest, crate::message::ptype::RESPONSE, session, payload)
+        self.send(dest, ptype::RESPONSE, session, payload)
     }
 
     /// Fails request `session` from `dest` (the caller sees an error).
@@ -105,7 +83,7 @@ impl Context {
         payload: Payload,
     ) -> Result<(), SendError> {
         self.cell.owed.lock().remove(&(dest, session));
-        self.send(dest, crate::message::ptype::ERROR, session, payload)
+        self.send(dest, ptype::ERROR, session, payload)
     }
 
     /// Sends with `source` as the visible sender. Needs the `redirect` grant;
@@ -160,7 +138,7 @@ impl Context {
     /// Launches a service of a registered module (`snlua`, `logger`, ...) with
     /// an argument string; returns its handle. Its initialisation runs later,
     /// on a worker; messages sent to it meanwhile wait in its mailbox.
-    pub fn launch(&self, module: &str, args: &str) -> Result<Handle, crate::node::LaunchError> {
+    pub fn launch(&self, module: &str, args: &str) -> Result<Handle, LaunchError> {
         self.node.launch(Some(&self.cell), module, args)
     }
 
@@ -176,7 +154,7 @@ impl Context {
         requester: Handle,
         module: &str,
         args: &str,
-    ) -> Result<Handle, crate::node::LaunchError> {
+    ) -> Result<Handle, LaunchError> {
         self.node
             .launch_for(Some(&self.cell), Some(requester), module, args)
     }
@@ -204,12 +182,12 @@ impl Context {
         module: &str,
         args: &str,
         service: Box<dyn Service>,
-    ) -> Result<Handle, crate::node::LaunchError> {
+    ) -> Result<Handle, LaunchError> {
         if self.node.is_stopped() {
-            return Err(crate::node::LaunchError::ShuttingDown);
+            return Err(LaunchError::ShuttingDown);
         }
         self.node.spawn(
-            crate::policy::Subject::Native(module.to_string()),
+            Subject::Native(module.to_string()),
             format!("{module} {args}"),
             service,
         )
@@ -294,12 +272,19 @@ impl Context {
 
     /// A config value. Keys the operator marked secret need `read_secrets`.
     pub fn getenv(&self, key: &str) -> Option<String> {
-        self.node.getenv(&self.cell, key)
+        if self.node.env.is_secret(key)
+            && !self
+                .node
+                .check(&self.cell, Grant::ReadSecrets, &format!("getenv {key}"))
+        {
+            return None;
+        }
+        self.node.env.get(key)
     }
 
     /// Adds a config value; an existing key is an error.
     pub fn setenv(&self, key: &str, value: &str) -> Result<(), String> {
-        self.node.setenv(key, value)
+        self.node.env.set(key, value)
     }
 
     /// Messages waiting in this service's mailbox.
@@ -314,7 +299,7 @@ impl Context {
 
     /// This service's counters as `name → value`.
     pub fn stats(&self) -> BTreeMap<&'static str, u64> {
-        crate::node::stats_of(&self.cell)
+        stats_of(&self.cell)
     }
 
     /// Requests still owing a reply from this service.
@@ -323,7 +308,7 @@ impl Context {
     }
 
     /// The node, for services that manage others.
-    pub fn node(&self) -> crate::node::NodeRef {
-        crate::node::NodeRef(self.node.clone())
+    pub fn node(&self) -> NodeRef {
+        NodeRef(self.node.clone())
     }
 }

@@ -1,19 +1,18 @@
 //! Worker threads: run services from the run queue, one service on one
-//! thread at a time, in batches sized as skynet sizes them; retire services;
-//! and the monitor that reports a service stuck in one message.
+//! thread at a time, in batches sized as skynet sizes them (retiring those
+//! that leave: `lifecycle`); and the monitor that reports a service stuck in
+//! one message.
 
-use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cell::{ServiceCell, Slot};
 use crate::handle::Handle;
-use crate::message::{ptype, Message, Payload};
-use crate::node::NodeInner;
+use crate::lifecycle::retire;
+use crate::message::Message;
 use crate::probe::{bump, Probe};
-use crate::service::Context;
+use crate::state::{Cell, Context, NodeInner, Service, Slot};
 
 /// Messages taken per mailbox lock when no other service waits to run.
 const IDLE_BATCH: usize = 32;
@@ -111,7 +110,7 @@ impl Worker {
 
     /// Runs one turn of `cell`, timing it into the service's `cpu` stat
     /// when the node profiles.
-    fn turn(&mut self, node: &Arc<NodeInner>, cell: Arc<ServiceCell>) {
+    fn turn(&mut self, node: &Arc<NodeInner>, cell: Arc<Cell>) {
         let started = node
             .profile
             .then(|| self.clock.take().unwrap_or_else(Instant::now));
@@ -223,7 +222,7 @@ fn init(ctx: &Context, slot: &mut Slot) -> Result<(), String> {
 fn dispatch(
     node: &NodeInner,
     ctx: &Context,
-    service: &mut dyn crate::service::Service,
+    service: &mut dyn Service,
     probe: &Probe,
     msg: Message,
 ) {
@@ -250,83 +249,6 @@ fn dispatch(
             node.fail_request(source, cell.handle(), session);
         }
     }
-}
-
-/// Retires a service: it runs its exit hook, leaves the registry and the
-/// name table, and everyone it leaves waiting is told:
-/// - each message still queued (or popped but not handled) that expects a
-///   reply gets an ERROR, and every other sender gets one "gone" notice
-///   (ERROR with session 0), as skynet does;
-/// - each request it received and never answered gets an ERROR;
-/// - each service it was calling gets a "gone" notice;
-/// - senders waiting for room are woken (their retry finds it gone);
-/// - the exit monitor, if any, gets an empty CLIENT message from it.
-fn retire(node: &Arc<NodeInner>, ctx: &Context, slot: &mut Slot, unhandled: Vec<Message>) {
-    let cell = &ctx.cell;
-    slot.retired = true;
-    if let Some(mut service) = slot.service.take() {
-        let _ = catch_unwind(AssertUnwindSafe(|| service.exit(ctx)));
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(service)));
-    }
-    // Its state is gone: what it reported stops counting against the
-    // memory budget before anyone can see it has retired.
-    node.release_memory(cell);
-    let me = cell.handle();
-    node.registry.remove(cell.id);
-    let names: Vec<String> = cell.names.lock().drain(..).collect();
-    for name in names {
-        node.names.release(&name, cell.id);
-    }
-    let left = cell.mailbox.close();
-    let mut told: HashSet<Handle> = HashSet::new();
-    let gone = |to: Handle| {
-        let notice = Message {
-            source: me,
-            origin: me,
-            session: 0,
-            ptype: ptype::ERROR,
-            payload: Payload::empty(),
-        };
-        node.push_system(to, notice);
-    };
-    for msg in unhandled.into_iter().chain(left.messages) {
-        if msg.source.is_system() || ptype::is_reply(msg.ptype) {
-            continue;
-        }
-        if msg.expects_reply() {
-            node.fail_request(msg.source, me, msg.session);
-        } else if told.insert(msg.source) {
-            gone(msg.source);
-        }
-    }
-    let owed: Vec<(Handle, i32)> = cell.owed.lock().drain().collect();
-    for (to, session) in owed {
-        node.fail_request(to, me, session);
-    }
-    for callee in left.callees {
-        if !callee.is_system() && told.insert(callee) {
-            gone(callee);
-        }
-    }
-    for sender in left.blocked_senders {
-        node.notify_room(sender, me);
-    }
-    let monitor = *node.exit_monitor.lock();
-    if let Some(m) = monitor {
-        if m != cell.id {
-            node.push_system(
-                m.handle,
-                Message {
-                    source: me,
-                    origin: Handle::SYSTEM,
-                    session: 0,
-                    ptype: ptype::CLIENT,
-                    payload: Payload::empty(),
-                },
-            );
-        }
-    }
-    node.service_gone(cell.id);
 }
 
 /// The monitor thread: every `every`, any worker still inside the same

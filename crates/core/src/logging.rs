@@ -1,0 +1,89 @@
+//! The node's log: lines from the runtime and from services, routed to the
+//! logger service, and what that service does with each kind of message.
+
+use std::sync::atomic::Ordering;
+
+use crate::handle::Handle;
+use crate::logger::Logger;
+use crate::message::{ptype, Message, Payload};
+use crate::state::{Cell, Context, NodeInner, Service};
+
+impl NodeInner {
+    /// A line from the runtime itself, shown as coming from `source`.
+    pub fn log_system(&self, source: Handle, text: &str) {
+        let logger = self.logger.read().clone();
+        if let Some(l) = logger {
+            let msg = Message {
+                source,
+                origin: Handle::SYSTEM,
+                session: 0,
+                ptype: ptype::TEXT,
+                payload: Payload::from(text),
+            };
+            match l.mailbox.push_system(msg) {
+                Ok(true) => self.schedule(l),
+                Ok(false) => {}
+                Err(_) => eprintln!("[{source}] {text}"),
+            }
+        } else {
+            eprintln!("[{source}] {text}");
+        }
+    }
+
+    /// Asks the logger to reopen its file (after logrotate moved it: skynet
+    /// does this on SIGHUP).
+    pub fn reopen_log(&self) {
+        let logger = self.logger.read().clone();
+        if let Some(l) = logger {
+            let msg = Message {
+                source: Handle::SYSTEM,
+                origin: Handle::SYSTEM,
+                session: 0,
+                ptype: ptype::SYSTEM,
+                payload: Payload::empty(),
+            };
+            if let Ok(true) = l.mailbox.push_system(msg) {
+                self.schedule(l);
+            }
+        }
+    }
+
+    /// A line logged by a service: charged to its share of the logger's
+    /// mailbox, and dropped (and counted) when that share is full.
+    pub fn log_from(&self, from: &Cell, text: &str) {
+        let logger = self.logger.read().clone();
+        let Some(l) = logger else {
+            eprintln!("[{}] {text}", from.handle());
+            return;
+        };
+        let msg = Message {
+            source: from.handle(),
+            origin: from.handle(),
+            session: 0,
+            ptype: ptype::TEXT,
+            payload: Payload::from(text),
+        };
+        match l.mailbox.push(msg) {
+            Ok(true) => self.schedule(l),
+            Ok(false) => {}
+            Err(_) => {
+                from.stats.log_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+// The logger is a service like any other; what it does with each kind of
+// message is said here, where the node routes lines to it.
+impl Service for Logger {
+    fn handle(&mut self, _ctx: &Context, msg: Message) {
+        match msg.ptype {
+            ptype::TEXT => {
+                let text = String::from_utf8_lossy(msg.payload.as_slice());
+                self.line(msg.source, &text);
+            }
+            ptype::SYSTEM => self.reopen(),
+            _ => {}
+        }
+    }
+}
