@@ -2,21 +2,36 @@
 //! unforgeable addresses, bounded fair mailboxes, replies bound to the calls
 //! they answer, owned names, and a policy that decides what a service may do.
 //!
-//! One module per concern:
-//! - [`handle`]: addresses, and how they are handed out;
-//! - [`message`]: messages and message types;
-//! - [`mailbox`]: the bounded, fair mailbox and reply checking;
-//! - [`runq`]: the global run queue and idle workers;
-//! - [`wheel`]: the timing wheel;
-//! - [`names`]: local names with owners;
-//! - [`policy`]: roles, grants, identities;
-//! - [`audit`]: the audit log;
-//! - [`limits`]: every bound and its default;
-//! - [`rate`]: the token bucket that bounds how fast a service starts others;
-//! - [`memory`]: the node-wide budget of memory script hosts report;
-//! - [`service`]: the service trait and the context services act through;
-//! - [`node`]: the node that ties them together;
-//! - [`logger`]: the logger service.
+//! One module per concern, in layers; a module uses only modules listed
+//! before it here (and its own children), so the dependency graph has no
+//! cycle — counting the `impl NodeInner` blocks a module calls into, not
+//! only its `use` lines. Bottom to top:
+//!
+//! 1. Values and tables that know nothing of services:
+//!    [`handle`] (addresses, and how they are handed out), [`message`]
+//!    (messages and message types), [`fasthash`], [`limits`] (every bound
+//!    and its default), [`policy`] (roles, grants, identities), [`audit`]
+//!    (the audit log), [`rate`] (the token bucket behind `spawn_rate`),
+//!    [`memory`] (the node-wide budget script hosts report against),
+//!    [`names`] (local names with owners), `env` (config values and which
+//!    are secret), [`logger`] (the log writer).
+//! 2. Machinery: [`mailbox`] (the bounded, fair mailbox and reply
+//!    checking), [`runq`] (the global run queue and idle workers),
+//!    [`wheel`] (the timing wheel), `probe` (what each worker is doing, for
+//!    the monitor), `errors` (why a send or a launch was refused).
+//! 3. One service: `cell` (everything kept for a live service, generic over
+//!    what its worker keeps in it), `registry` (the handle table).
+//! 4. `state`: the node's shared state, with the types knotted to it
+//!    (the `Service` trait, `Context`, `Module`).
+//! 5. Operations on the state, each one concern: `logging` (lines to the
+//!    logger service), `send` (admission, sends, calls, runtime messages),
+//!    `naming` (binding names through the policy), `timers`, `budget`
+//!    (spawn rate and memory checks on launch), then `lifecycle` (launch,
+//!    spawn, kill, retire, abort), then `worker` (worker threads and the
+//!    monitor).
+//! 6. [`node`]: the node's config, start and shutdown, and the admin API.
+//! 7. [`service`]: what a service acts through (the methods of `Context`),
+//!    the top since a context reaches everything, the node included.
 //!
 //! The core knows nothing of Lua: the Lua host and the network layer call
 //! into it, never the other way round.

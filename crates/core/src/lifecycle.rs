@@ -15,6 +15,7 @@ use crate::policy::{Grant, Subject};
 use crate::state::{Cell, Context, NodeInner, Service, Slot};
 
 impl NodeInner {
+    /// Launches `module` for `parent` (or, without one, as the runtime).
     pub fn launch(
         &self,
         parent: Option<&Arc<Cell>>,
@@ -79,6 +80,8 @@ impl NodeInner {
         self.spawn(subject, format!("{module} {args}"), service)
     }
 
+    /// Starts a built service under `subject`'s identity, within
+    /// `max_services`; its init runs later, on a worker.
     pub fn spawn(
         &self,
         subject: Subject,
@@ -118,6 +121,7 @@ impl NodeInner {
         Ok(id.handle)
     }
 
+    /// Retires `target` as `from` asks (needs `kill`, except for oneself).
     pub fn kill(&self, from: &Arc<Cell>, target: Handle) -> Result<(), SendError> {
         if target != from.handle() && !self.check(from, Grant::Kill, &target.to_string()) {
             return Err(SendError::Denied {
@@ -133,6 +137,7 @@ impl NodeInner {
         Ok(())
     }
 
+    /// Marks a service to retire at its next turn, and makes sure it gets one.
     pub fn retire_soon(&self, cell: Arc<Cell>) {
         cell.request_kill();
         if cell.mailbox.poke() {
@@ -140,6 +145,7 @@ impl NodeInner {
         }
     }
 
+    /// Retires every service, the logger last, ending the node.
     pub fn abort(&self) {
         self.aborting.store(true, Ordering::Release);
         let logger = self.logger.read().as_ref().map(|c| c.id);
@@ -175,6 +181,7 @@ impl NodeInner {
         }
     }
 
+    /// Ends the node: workers and the timer and monitor threads leave.
     pub(crate) fn stop(&self) {
         if self.stopped.swap(true, Ordering::AcqRel) {
             return;
@@ -183,10 +190,6 @@ impl NodeInner {
         let (lock, cv) = &self.done;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::Acquire)
     }
 }
 

@@ -9,6 +9,7 @@ use crate::policy::Grant;
 use crate::state::{Cell, NodeInner};
 
 impl NodeInner {
+    /// Binds `name` to `target` as `from` asks, if the policy lets it.
     pub fn bind_name(&self, from: &Arc<Cell>, name: &str, target: Handle) -> Result<(), NameError> {
         names::validate(name, self.limits.max_name_length)?;
         let denied = |why: &str| NameError::Denied {

@@ -12,6 +12,8 @@ use crate::message::{ptype, Message, Payload};
 use crate::state::{Cell, NodeInner};
 
 impl NodeInner {
+    /// What the policy and `max_message_bytes` say of a send, before any
+    /// mailbox is looked at.
     fn check_send(
         &self,
         from: &Cell,
@@ -41,6 +43,8 @@ impl NodeInner {
         Ok(())
     }
 
+    /// Sends as `from` with `source` as the visible sender; a reply with a
+    /// session goes only to a caller waiting for it.
     pub fn send(
         &self,
         from: &Arc<Cell>,
@@ -82,6 +86,8 @@ impl NodeInner {
         Ok(())
     }
 
+    /// Pushes into `target`'s mailbox under `from`'s share; true if the
+    /// target must be scheduled.
     fn admit(&self, from: &Cell, target: &Cell, msg: Message) -> Result<bool, SendError> {
         match target.mailbox.push(msg) {
             Ok(s) => Ok(s),
@@ -97,6 +103,8 @@ impl NodeInner {
         }
     }
 
+    /// Opens a call (or timer) session of `from` towards `callee`, within
+    /// `max_open_calls`.
     pub(crate) fn open_session(&self, from: &Cell, callee: Handle) -> Result<i32, SendError> {
         // Skips sessions still open after the counter wrapped; bounded because
         // at most max_open_calls sessions can be open.
@@ -120,6 +128,7 @@ impl NodeInner {
         })
     }
 
+    /// Sends a request as `from`; returns the session its reply carries.
     pub fn call(
         &self,
         from: &Arc<Cell>,

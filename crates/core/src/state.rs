@@ -37,7 +37,7 @@ pub trait Service: Send + 'static {
     fn handle(&mut self, ctx: &Context, msg: Message);
 
     /// `target` has room again for this service's messages, after a send
-    /// to it returned [`SendError::Full`].
+    /// to it returned [`SendError::Full`](crate::SendError::Full).
     fn room(&mut self, _ctx: &Context, _target: Handle) {}
 
     /// The service is retiring (it exited or was killed). Messages can still
@@ -166,6 +166,11 @@ impl NodeInner {
         }
     }
 
+    /// True once the node has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
     /// Runs one piece of idle work, if any is wanted; true if it ran one.
     /// A piece that panics counts as not done (and in `panics`): the worker
     /// goes on to wait for services.
@@ -188,6 +193,7 @@ impl NodeInner {
         }
     }
 
+    /// Writes a refusal to the audit log.
     pub fn audit_refused(&self, who: &str, what: &str, whom: &str, why: &str) {
         self.audit.refused(Refusal {
             who,
@@ -206,6 +212,7 @@ impl NodeInner {
         false
     }
 
+    /// Counts, and audits, a refusal of `what` to `cell` by the policy.
     pub(crate) fn deny(&self, cell: &Cell, what: &str, whom: &str) {
         cell.stats.denied.fetch_add(1, Ordering::Relaxed);
         let who = format!("{} {}", cell.handle(), cell.identity);

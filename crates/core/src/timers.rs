@@ -11,10 +11,12 @@ use crate::message::{ptype, Message, Payload};
 use crate::state::{Cell, NodeInner, TimerItem};
 
 impl NodeInner {
+    /// Centiseconds since the node started (skynet's tick).
     pub fn now(&self) -> u64 {
         (self.started.elapsed().as_millis() / 10) as u64
     }
 
+    /// Starts a timer of `from` that fires after `ticks` centiseconds.
     pub fn timeout(&self, from: &Arc<Cell>, ticks: i64) -> Result<i32, SendError> {
         if from.timers.load(Ordering::Relaxed) >= self.limits.max_timers {
             self.counters.timer_refusals.fetch_add(1, Ordering::Relaxed);
@@ -46,6 +48,7 @@ impl NodeInner {
         Ok(session)
     }
 
+    /// Delivers a due timer to its service, if that exact service lives.
     fn fire_timer(&self, item: TimerItem) {
         let Some(cell) = self.registry.get_exact(item.id) else {
             return;
