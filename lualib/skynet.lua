@@ -67,7 +67,10 @@ skynet.identity = c.identity
 -- bookkeeping. The functions below that wait yield to it: the first value
 -- says what for.
 
-local CALL, SLEEP, WAIT, ROOM, QUIT, CALL_PACKED = 2, 4, 5, 6, 7, 9
+-- The numbers are the runtime's (skynet.core.YIELD), so the two cannot disagree.
+local YIELD = c.YIELD
+local CALL, SLEEP, WAIT, ROOM, QUIT, CALL_PACKED =
+	YIELD.CALL, YIELD.SLEEP, YIELD.WAIT, YIELD.ROOM, YIELD.QUIT, YIELD.CALL_PACKED
 local c_sendv, c_ret, c_retpack = c.sendv, c.ret, c.retpack
 local c_take_request = c.take_request
 
@@ -463,12 +466,12 @@ skynet.register_protocol {
 	end,
 }
 
--- The rest of the API (skynet/more.lua) is loaded the first time a service
+-- The rest of the API (skynet/less_used.lua) is loaded the first time a service
 -- reads a field this file does not define.
 setmetatable(skynet, {
 	__index = function(t, k)
 		setmetatable(t, nil)
-		require("skynet.more")(skynet, c, {
+		require("skynet.less_used")(skynet, c, {
 			proto = proto,
 			hooks = hooks,
 			send_via = send_via,

@@ -13,7 +13,7 @@ local c_socket_wake = c.socket_wake
 
 -- What a reader yields to the runtime to wait for data on a socket (see
 -- suspend below).
-local SOCKET_WAIT = 8
+local SOCKET_WAIT = c.YIELD.SOCKET
 
 local socket = {}
 local sockets = {}   -- id -> state

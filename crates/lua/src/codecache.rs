@@ -40,7 +40,7 @@ pub struct CodeCache {
     finds: Mutex<HashMap<Vec<String>, Finds>>,
     /// Directories of the runtime's own Lua library: what is compiled from
     /// them goes to services without variable names
-    /// ([`crate::lean`]). Everything else keeps its full debug information,
+    /// ([`crate::strip_names`]). Everything else keeps its full debug information,
     /// so errors in a service's own code still name its locals.
     library: Vec<PathBuf>,
 }
@@ -69,7 +69,7 @@ impl Default for CodeCache {
 fn dump(f: &Function, lean: bool) -> Vec<u8> {
     let whole = f.dump(false);
     if lean {
-        if let Some(smaller) = crate::lean::without_local_names(&whole) {
+        if let Some(smaller) = crate::strip_names::without_local_names(&whole) {
             return smaller;
         }
     }

@@ -8,61 +8,14 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 use skyhold_core::{ptype, Context, Message, Module, Node, Service};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::api::{self, Shared};
+pub use crate::config::{LuaConfig, ModuleFactory};
 use crate::dispatch::Dispatcher;
-use crate::paths::SearchPath;
-use crate::state::{self as sandbox, Budget, SandboxOptions};
+use crate::sandbox::{self, Budget};
+use crate::skynet_core::{self, Shared};
 use crate::warm::{Prepare, WarmStates};
-
-/// How Lua services are set up (from the node's config).
-#[derive(Clone)]
-pub struct LuaConfig {
-    /// Where service scripts are found (`luaservice`).
-    pub luaservice: SearchPath,
-    /// Where `require` looks (`lua_path`).
-    pub lua_path: SearchPath,
-    /// A file run before every service's main chunk (`preload`).
-    pub preload: Option<PathBuf>,
-    /// Sandbox limits.
-    pub sandbox: SandboxOptions,
-    /// Source files compiled once for all services.
-    pub code: Arc<crate::codecache::CodeCache>,
-    /// Rust modules other crates add (the socket driver), by name.
-    pub modules: Vec<(String, ModuleFactory)>,
-    /// Pinned module hashes (`lua_pin`, `lua_pin_strict`).
-    pub pins: Arc<crate::pins::Pins>,
-    /// Sandboxed states kept built ahead of need (`lua_warm_states`; 0: none).
-    pub warm_states: usize,
-}
-
-/// Builds a Rust-backed Lua module for one service.
-pub type ModuleFactory = Arc<dyn Fn(&Lua, &Context) -> mlua::Result<Value> + Send + Sync>;
-
-impl LuaConfig {
-    /// Config with skyhold's own `lualib/` and `service/` under `root`.
-    pub fn with_root(root: &Path) -> LuaConfig {
-        LuaConfig {
-            luaservice: SearchPath::parse(&format!("{}/service/?.lua", root.display())),
-            lua_path: SearchPath::parse(&format!(
-                "{0}/lualib/?.lua;{0}/lualib/?/init.lua",
-                root.display()
-            )),
-            preload: None,
-            sandbox: SandboxOptions::default(),
-            code: Arc::new(crate::codecache::CodeCache::with_library(vec![
-                root.join("lualib"),
-                root.join("service"),
-            ])),
-            modules: Vec::new(),
-            pins: Arc::default(),
-            warm_states: crate::warm::DEFAULT_WARM_STATES,
-        }
-    }
-}
 
 /// Registers the `snlua` module with a node. Returns the node's pool of
 /// warm states (`None` with `lua_warm_states = 0`), for its counters.
@@ -76,7 +29,7 @@ pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> 
             lua,
             &[
                 crate::dispatch::TASK_CHUNK,
-                crate::api::INSTALL_CHUNK,
+                crate::skynet_core::INSTALL_CHUNK,
                 crate::modules::REQUIRE_CHUNK,
             ],
         )?;
@@ -148,7 +101,7 @@ impl LuaService {
         };
         sandbox::bind(&lua, ctx.clone()).map_err(|e| e.to_string())?;
         let dispatcher = Arc::new(Dispatcher::new(&lua, ctx.clone()).map_err(|e| e.to_string())?);
-        let core = api::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
+        let core = skynet_core::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
             .map_err(|e| e.to_string())?;
         let mut lazy: Vec<(String, crate::modules::LazyModule)> = Vec::new();
         let (c, config) = (ctx.clone(), self.config.clone());
@@ -309,8 +262,10 @@ impl Service for LuaService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::SearchPath;
     use parking_lot::Mutex;
     use skyhold_core::{Handle, LogTarget, NodeConfig};
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
     fn wait_until(what: &str, mut f: impl FnMut() -> bool) {

@@ -2,19 +2,23 @@
 //! service scripts against `skynet.core`.
 #![forbid(unsafe_code)]
 
-pub mod api;
+pub mod budget;
 pub mod codecache;
+pub mod config;
 pub mod dispatch;
 pub mod host;
-pub mod lean;
 pub mod lpattern;
+pub mod lua_error;
 pub mod modules;
 pub mod native_unpack;
 pub mod paths;
 pub mod pins;
+pub mod sandbox;
+pub mod sending;
 pub mod seri;
+pub mod skynet_core;
 pub mod sources;
-pub mod state;
+pub mod strip_names;
 pub mod warm;
 
 pub use host::{register, LuaConfig, LuaService};

@@ -9,7 +9,7 @@
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
-use crate::state::Budget;
+use crate::budget::Budget;
 
 const MAX_CAPTURES: usize = 32;
 const MAX_DEPTH: usize = 200;
@@ -83,7 +83,7 @@ impl<'a> Matcher<'a> {
             self.steps = 0;
             self.budget
                 .charge(CHARGE_EVERY)
-                .map_err(|_| PatternError(crate::state::BUDGET_ERROR.to_string()))?;
+                .map_err(|_| PatternError(crate::budget::BUDGET_ERROR.to_string()))?;
         }
         Ok(())
     }

@@ -33,7 +33,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::codecache::CodeCache;
-use crate::host::LuaConfig;
+use crate::config::LuaConfig;
 use crate::paths::SearchPath;
 
 /// The name services `require` the module by.
@@ -158,7 +158,7 @@ pub fn module(lua: &Lua, ctx: &Context, config: &Arc<LuaConfig>) -> mlua::Result
             let Value::Function(f) = f else {
                 return fail(lua, "the main function must be a Lua function");
             };
-            let Some(to) = crate::api::resolve(&c, &to) else {
+            let Some(to) = crate::sending::resolve(&c, &to) else {
                 return fail(lua, "seal: invalid address");
             };
             {
@@ -229,7 +229,7 @@ pub fn module(lua: &Lua, ctx: &Context, config: &Arc<LuaConfig>) -> mlua::Result
     m.set(
         "reseal",
         lua.create_function(move |lua, (id, to): (i64, Value)| {
-            let Some(to) = crate::api::resolve(&c, &to) else {
+            let Some(to) = crate::sending::resolve(&c, &to) else {
                 return fail(lua, "reseal: invalid address");
             };
             let mut s = store().lock();

@@ -8,7 +8,7 @@
 //! others are usually idle. This pool keeps a few unbound states ready,
 //! built by workers that have nothing else to do (the node's idle work),
 //! and hands each to exactly one service, which binds it
-//! ([`crate::state::bind`]) and carries on with its own boot.
+//! ([`crate::sandbox::bind`]) and carries on with its own boot.
 //!
 //! A state is never reused: a service that exits drops its state, and a
 //! pooled state has run none of anyone's code. With `lua_warm_states = 0`
@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::state::{self as sandbox, Budget, SandboxOptions};
+use crate::sandbox::{self, Budget, SandboxOptions};
 use mlua::Lua;
 
 /// The default of `lua_warm_states`: states kept ready.

@@ -3,8 +3,8 @@
 
 use mlua::{Lua, Table, Value};
 use proptest::prelude::*;
+use skyhold_lua::budget::Budget;
 use skyhold_lua::lpattern;
-use skyhold_lua::state::Budget;
 
 /// A state with Lua's C patterns, and one with ours.
 fn states(budget: u64) -> (Lua, Lua, Budget) {

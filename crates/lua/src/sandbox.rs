@@ -22,11 +22,9 @@ use mlua::chunk::ChunkMode;
 use mlua::state::{GcIncParams, GcMode};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use skyhold_core::Context;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
 
-/// The error a spent budget raises.
-pub const BUDGET_ERROR: &str = "instruction budget exceeded";
+use crate::budget::HOOK_EVERY;
+pub use crate::budget::{Budget, BUDGET_ERROR};
 
 /// Sandbox limits.
 #[derive(Clone, Debug)]
@@ -47,74 +45,6 @@ impl Default for SandboxOptions {
             instruction_budget: 100_000_000,
             retire_on_limit: false,
         }
-    }
-}
-
-/// The per-message instruction budget of one state.
-#[derive(Clone)]
-pub struct Budget {
-    left: Arc<AtomicI64>,
-    armed: Arc<AtomicBool>,
-    /// Mirrors `flag[1]`, so a message that never ran out of budget costs
-    /// no table access.
-    tripped: Arc<AtomicBool>,
-    budget: i64,
-    /// A Lua table the wrappers read: `[1] = true` once the budget is spent.
-    flag: Table,
-}
-
-/// Instructions between two looks of the hook.
-const HOOK_EVERY: u32 = 1000;
-
-impl Budget {
-    /// A budget of `instructions` per message for `lua` (not yet counting:
-    /// [`new_unbound`] installs the hook that counts VM instructions).
-    pub fn new(lua: &Lua, instructions: u64) -> mlua::Result<Budget> {
-        Ok(Budget {
-            left: Arc::new(AtomicI64::new(0)),
-            armed: Arc::new(AtomicBool::new(false)),
-            tripped: Arc::new(AtomicBool::new(false)),
-            budget: i64::try_from(instructions).unwrap_or(i64::MAX),
-            flag: lua.create_table()?,
-        })
-    }
-
-    /// Starts a message's budget.
-    pub fn arm(&self) {
-        self.left.store(self.budget, Ordering::Relaxed);
-        self.armed.store(true, Ordering::Relaxed);
-        if self.tripped.swap(false, Ordering::Relaxed) {
-            let _ = self.flag.raw_set(1, Value::Nil);
-        }
-    }
-
-    /// Marks the budget spent: the wrappers and the hook re-raise from now
-    /// until the next message.
-    fn trip(&self) {
-        self.tripped.store(true, Ordering::Relaxed);
-        let _ = self.flag.raw_set(1, true);
-    }
-
-    /// Ends it.
-    pub fn disarm(&self) {
-        self.armed.store(false, Ordering::Relaxed);
-    }
-
-    /// Takes `steps` from the budget (pattern matching); an error once spent.
-    pub fn charge(&self, steps: i64) -> mlua::Result<()> {
-        if !self.armed.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        if self.left.fetch_sub(steps, Ordering::Relaxed) - steps <= 0 {
-            self.trip();
-            return Err(mlua::Error::runtime(BUDGET_ERROR));
-        }
-        Ok(())
-    }
-
-    /// True once this message's budget is spent.
-    pub fn spent(&self) -> bool {
-        self.tripped.load(Ordering::Relaxed)
     }
 }
 
@@ -266,7 +196,7 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     g.set("debug", debug)?;
 
     let budget = Budget::new(&lua, opts.instruction_budget)?;
-    let flag = budget.flag.clone();
+    let flag = budget.flag().clone();
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
     wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
     crate::lpattern::install(&lua, &string, budget.clone())?;
@@ -274,19 +204,7 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let b = budget.clone();
     lua.set_global_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |_, _| {
-            if !b.armed.load(Ordering::Relaxed) {
-                return Ok(VmState::Continue);
-            }
-            if b.spent() {
-                return Err(mlua::Error::runtime(BUDGET_ERROR));
-            }
-            if b.left.fetch_sub(i64::from(HOOK_EVERY), Ordering::Relaxed) <= i64::from(HOOK_EVERY) {
-                b.trip();
-                return Err(mlua::Error::runtime(BUDGET_ERROR));
-            }
-            Ok(VmState::Continue)
-        },
+        move |_, _| b.on_hook().map(|()| VmState::Continue),
     )?;
     // A state's heap grows from nothing to its size at rest while it boots;
     // at Lua's usual pause the collector runs several cycles over it on the

@@ -8,9 +8,12 @@ use mlua::{Function, Lua, MultiValue, Table, Thread, Value, Variadic};
 use skyhold_core::{ptype, Context, Grant, Handle, LaunchError, Payload, SendError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
-use crate::dispatch::{send_result, Dispatcher, Outgoing, SendResult};
+pub use crate::dispatch::hpc_ns;
+use crate::dispatch::{command, Dispatcher};
+use crate::lua_error::error_text;
+pub use crate::sending::resolve;
+use crate::sending::{send_result, Outgoing, SendResult};
 use crate::seri;
 
 /// State the core functions share with the host.
@@ -22,33 +25,8 @@ pub struct Shared {
     pub loading: AtomicBool,
 }
 
-/// Nanoseconds on a monotonic clock (`skynet.hpc`).
-pub fn hpc_ns() -> i64 {
-    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as i64
-}
-
 /// The name the chunk that installs `skynet.core`'s table is loaded under.
 pub(crate) const INSTALL_CHUNK: &str = "=skynet.core";
-
-/// Resolves an address as skynet accepts it: a handle number, `:hex`, or a name.
-pub fn resolve(ctx: &Context, v: &Value) -> Option<Handle> {
-    match v {
-        Value::Integer(i) => u32::try_from(*i).ok().map(Handle),
-        Value::Number(f) if f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX) => {
-            Some(Handle(*f as u32))
-        }
-        Value::String(s) => {
-            let s = s.to_str().ok()?;
-            if s.starts_with(':') {
-                Handle::parse(&s)
-            } else {
-                ctx.query_name(&s)
-            }
-        }
-        _ => None,
-    }
-}
 
 fn payload(msg: &Value) -> mlua::Result<Payload> {
     match msg {
@@ -83,19 +61,13 @@ fn send_packed(
         Ok(b) => b,
         Err(e) => return (Value::Nil, Some("ERROR"), Some(error_text(&e))),
     };
-    if d.must_wait_room(dest) {
-        return held(
-            d,
-            dest,
-            Outgoing::Send {
-                ty,
-                session: Some(0),
-                body,
-            },
-        );
-    }
-    match ctx.send(dest, ty, 0, Payload::from(body.as_slice())) {
-        Err(SendError::Full { .. }) => held(
+    let sent = d.send_in_turn(dest, || {
+        ctx.send(dest, ty, 0, Payload::from(body.as_slice()))
+            .map(|()| 0)
+    });
+    match sent {
+        Some(r) => send_result(r),
+        None => held(
             d,
             dest,
             Outgoing::Send {
@@ -104,7 +76,6 @@ fn send_packed(
                 body,
             },
         ),
-        r => send_result(r.map(|()| 0)),
     }
 }
 
@@ -416,8 +387,6 @@ fn install_lazy(
     install.call::<()>((core.clone(), build))
 }
 
-use crate::dispatch::error_text;
-
 /// Every `skynet.core` builder, gathered once per process.
 fn builders() -> &'static LazyCore {
     static BUILDERS: std::sync::OnceLock<LazyCore> = std::sync::OnceLock::new();
@@ -437,6 +406,8 @@ pub fn create(
     dispatcher: Arc<Dispatcher>,
 ) -> mlua::Result<Table> {
     let core = lua.create_table()?;
+    // The numbers a task yields to the dispatcher, defined once in Rust.
+    core.raw_set("YIELD", command::table(lua)?)?;
     // unpack's failure mark: `c.unpack` returns it first, then the error.
     let err_mark = lua.create_table()?;
     core.set("ERR", err_mark.clone())?;
@@ -476,29 +447,28 @@ fn service_functions(lazy: &mut LazyCore) {
                     let body = payload(&msg)?.into_vec();
                     Ok(held(&d, dest, Outgoing::Send { ty, session, body }))
                 };
-                if !is_reply && d.must_wait_room(dest) {
-                    return hold();
+                if is_reply {
+                    // A reply never waits for room: a full share fails it.
+                    let body = payload(&msg)?;
+                    let s = session.unwrap_or(0);
+                    let sent = if ty == ptype::RESPONSE {
+                        c.reply(dest, s, body)
+                    } else {
+                        c.reply_error(dest, s, body)
+                    };
+                    return Ok(send_result(sent.map(|()| s)));
                 }
                 let body = payload(&msg)?;
-                let r = match session {
+                let sent = d.send_in_turn(dest, || match session {
                     None => {
                         d.trace_call(dest);
                         c.call(dest, ty, body)
                     }
-                    Some(s) => {
-                        let sent = if is_reply && ty == ptype::RESPONSE {
-                            c.reply(dest, s, body)
-                        } else if is_reply {
-                            c.reply_error(dest, s, body)
-                        } else {
-                            c.send(dest, ty, s, body)
-                        };
-                        sent.map(|()| s)
-                    }
-                };
-                match r {
-                    Err(SendError::Full { .. }) if !is_reply => hold(),
-                    r => Ok(send_result(r)),
+                    Some(s) => c.send(dest, ty, s, body).map(|()| s),
+                });
+                match sent {
+                    Some(r) => Ok(send_result(r)),
+                    None => hold(),
                 }
             },
         )
@@ -518,12 +488,10 @@ fn service_functions(lazy: &mut LazyCore) {
                     let body = payload(&msg)?.into_vec();
                     Ok(held(&d, dest, Outgoing::Redirect { source, ty, session: s, body }))
                 };
-                if d.must_wait_room(dest) {
-                    return hold();
-                }
-                match c.redirect(dest, source, ty, s, payload(&msg)?).map(|()| s) {
-                    Err(SendError::Full { .. }) => hold(),
-                    r => Ok(send_result(r)),
+                let body = payload(&msg)?;
+                match d.send_in_turn(dest, || c.redirect(dest, source, ty, s, body).map(|()| s)) {
+                    Some(r) => Ok(send_result(r)),
+                    None => hold(),
                 }
             },
         )
