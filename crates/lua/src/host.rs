@@ -106,8 +106,8 @@ impl LuaService {
         let mut lazy: Vec<(String, crate::modules::LazyModule)> = Vec::new();
         let (c, config) = (ctx.clone(), self.config.clone());
         lazy.push((
-            crate::sources::MODULE.to_string(),
-            Box::new(move |lua| crate::sources::module(lua, &c, &config)),
+            crate::skyhold_code::MODULE.to_string(),
+            Box::new(move |lua| crate::skyhold_code::module(lua, &c, &config)),
         ));
         for (name, factory) in &self.config.modules {
             let (c, factory) = (ctx.clone(), factory.clone());

@@ -3,9 +3,11 @@
 #![forbid(unsafe_code)]
 
 pub mod budget;
+pub mod bytecode;
 pub mod codecache;
 pub mod config;
 pub mod dispatch;
+pub mod function_text;
 pub mod host;
 pub mod lpattern;
 pub mod lua_error;
@@ -14,10 +16,11 @@ pub mod native_unpack;
 pub mod paths;
 pub mod pins;
 pub mod sandbox;
+pub mod seal_store;
 pub mod sending;
 pub mod seri;
+pub mod skyhold_code;
 pub mod skynet_core;
-pub mod sources;
 pub mod strip_names;
 pub mod warm;
 

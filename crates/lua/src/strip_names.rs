@@ -11,192 +11,49 @@
 //! `debug.getlocal`/`getupvalue` and the `(local 'x')`/`(upvalue 'x')` part
 //! of an error message read them.
 //!
-//! The input is a chunk this process just dumped, but the reader still
-//! checks every length against what is left and gives up (`None`) on
-//! anything it does not expect, so the caller keeps the chunk as it was.
+//! The input is a chunk this process just dumped, read by
+//! [`crate::bytecode`], which gives up (`None`) on anything it does not
+//! expect, so the caller keeps the chunk as it was.
 
-/// What Lua 5.4's dump starts with, up to the sizes it records.
-const SIGNATURE: &[u8] = b"\x1bLua\x54\x00\x19\x93\r\n\x1a\n";
-
-/// How deep functions may nest (Lua's parser stops at 200 levels).
-const MAX_DEPTH: usize = 256;
-
-/// Constant tags in a dump (Lua 5.4's variant tags).
-const NIL: u8 = 0x00;
-const FALSE: u8 = 0x01;
-const TRUE: u8 = 0x11;
-const INTEGER: u8 = 0x03;
-const FLOAT: u8 = 0x13;
-const SHORT_STRING: u8 = 0x04;
-const LONG_STRING: u8 = 0x14;
+use crate::bytecode::{self, Layout, Reader};
 
 /// `chunk` (a Lua 5.4 dump) with every function's local-variable names,
 /// and its upvalue names but `_ENV`, left out; `None` if it is not a dump
-/// this reader understands.
+/// [`bytecode::read`] understands.
 pub fn without_local_names(chunk: &[u8]) -> Option<Vec<u8>> {
-    let mut r = Reader {
-        input: chunk,
-        at: 0,
-        out: Vec::with_capacity(chunk.len()),
-        instruction: 0,
-        number: 0,
-    };
-    r.header()?;
-    r.copy(1)?; // the main function's upvalue count
-    r.function(0)?;
-    (r.at == chunk.len()).then_some(r.out)
+    let dump = bytecode::read(chunk)?;
+    let mut out = Vec::with_capacity(chunk.len());
+    // The header and the main function's upvalue count, as they are.
+    out.extend_from_slice(&chunk[..dump.main.start]);
+    function(chunk, &dump.main, &mut out)?;
+    Some(out)
 }
 
-struct Reader<'a> {
-    input: &'a [u8],
-    at: usize,
-    out: Vec<u8>,
-    /// Bytes per instruction, from the header.
-    instruction: usize,
-    /// Bytes per integer and per float constant, from the header.
-    number: usize,
-}
-
-impl<'a> Reader<'a> {
-    /// The next `n` bytes, consumed.
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let input = self.input;
-        let bytes = input.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(bytes)
+/// Writes function `f` of `chunk` to `out` without its names.
+fn function(chunk: &[u8], f: &Layout, out: &mut Vec<u8>) -> Option<()> {
+    // Everything up to the nested functions, then each of them (they lie
+    // one after the other), then the line information.
+    let first_proto = f.protos.first().map_or(f.protos_end, |p| p.start);
+    out.extend_from_slice(chunk.get(f.start..first_proto)?);
+    for p in &f.protos {
+        function(chunk, p, out)?;
     }
-
-    /// The next `n` bytes, consumed and copied to the output.
-    fn copy(&mut self, n: usize) -> Option<()> {
-        let bytes = self.take(n)?;
-        self.out.extend_from_slice(bytes);
-        Some(())
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.input.get(self.at)?;
-        self.at += 1;
-        Some(b)
-    }
-
-    /// A size as Lua writes it: 7 bits a byte, most significant first, the
-    /// last byte marked with 0x80. Read, not copied.
-    fn size(&mut self) -> Option<usize> {
-        let mut x: usize = 0;
-        loop {
-            let b = self.byte()?;
-            x = x.checked_mul(128)? | usize::from(b & 0x7f);
-            if b & 0x80 != 0 {
-                return Some(x);
-            }
-        }
-    }
-
-    /// Copies a size and returns it.
-    fn copy_size(&mut self) -> Option<usize> {
-        let start = self.at;
-        let n = self.size()?;
-        let input = self.input;
-        self.out.extend_from_slice(&input[start..self.at]);
-        Some(n)
-    }
-
-    /// Copies a count of items `item_len` bytes each, and the items.
-    fn copy_vector(&mut self, item_len: usize) -> Option<()> {
-        let n = self.copy_size()?;
-        self.copy(n.checked_mul(item_len)?)
-    }
-
-    fn copy_string(&mut self) -> Option<()> {
-        let n = self.copy_size()?;
-        self.copy(n.saturating_sub(1))
-    }
-
-    fn skip_string(&mut self) -> Option<()> {
-        let n = self.size()?;
-        self.take(n.saturating_sub(1)).map(|_| ())
-    }
-
-    fn header(&mut self) -> Option<()> {
-        if self.take(SIGNATURE.len())? != SIGNATURE {
-            return None;
-        }
-        self.out.extend_from_slice(SIGNATURE);
-        let sizes = self.take(3)?;
-        let (instruction, integer, float) = (sizes[0], sizes[1], sizes[2]);
-        if integer != float {
-            return None;
-        }
-        self.out.extend_from_slice(sizes);
-        self.instruction = usize::from(instruction);
-        self.number = usize::from(integer);
-        // The check values: an integer and a float.
-        self.copy(self.number * 2)
-    }
-
-    fn function(&mut self, depth: usize) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.copy_string()?; // source (none when the parent's)
-        self.copy_size()?; // first line
-        self.copy_size()?; // last line
-        self.copy(3)?; // parameters, vararg flag, stack size
-        self.copy_vector(self.instruction)?;
-        self.constants()?;
-        self.copy_vector(3)?; // upvalues: in stack, index, kind
-        let protos = self.copy_size()?;
-        for _ in 0..protos {
-            self.function(depth + 1)?;
-        }
-        self.copy_vector(1)?; // line info
-        let absolute = self.copy_size()?; // absolute line info: pc, line
-        for _ in 0..absolute {
-            self.copy_size()?;
-            self.copy_size()?;
-        }
-        let locals = self.size()?;
-        self.out.push(0x80); // no locals
-        for _ in 0..locals {
-            self.skip_string()?;
-            self.size()?;
-            self.size()?;
-        }
-        let upvalue_names = self.copy_size()?;
-        for _ in 0..upvalue_names {
-            self.upvalue_name()?;
-        }
-        Some(())
-    }
-
-    /// Copies an upvalue's name if it is `_ENV` (mlua finds a chunk's
-    /// environment by that name), and writes no name otherwise.
-    fn upvalue_name(&mut self) -> Option<()> {
-        let n = self.size()?;
-        let is_env = self.take(n.saturating_sub(1))? == b"_ENV" && n > 0;
-        if is_env {
-            self.out.push(0x80 | 5);
-            self.out.extend_from_slice(b"_ENV");
+    out.extend_from_slice(chunk.get(f.protos_end..f.locals_at)?);
+    out.push(0x80); // no locals
+    let mut r = Reader::new(chunk, f.upvalue_names_at);
+    let n = r.size()?;
+    out.extend_from_slice(chunk.get(f.upvalue_names_at..r.at())?);
+    for _ in 0..n {
+        // mlua finds a chunk's environment by the name `_ENV`: that one
+        // stays, every other is written as no name.
+        if r.string()? == b"_ENV" {
+            out.push(0x80 | 5);
+            out.extend_from_slice(b"_ENV");
         } else {
-            self.out.push(0x80);
+            out.push(0x80);
         }
-        Some(())
     }
-
-    fn constants(&mut self) -> Option<()> {
-        let n = self.copy_size()?;
-        for _ in 0..n {
-            let tag = self.byte()?;
-            self.out.push(tag);
-            match tag {
-                NIL | FALSE | TRUE => {}
-                INTEGER | FLOAT => self.copy(self.number)?,
-                SHORT_STRING | LONG_STRING => self.copy_string()?,
-                _ => return None,
-            }
-        }
-        Some(())
-    }
+    Some(())
 }
 
 // The dumps these tests make are Lua 5.4's; under 5.5 the reader refuses them.
