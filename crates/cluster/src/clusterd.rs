@@ -26,7 +26,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use skyhold_core::{ptype, Context, Grant, Handle, Message, Payload, Service};
 use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Table, Value};
@@ -34,6 +34,7 @@ use skyhold_pack::{pack, unpack_limited, Limits as PackLimits, Table, Value};
 use crate::agent::LinkAgent;
 use crate::config::ClusterConfig;
 use crate::hub::{self, Event, Hub, LinkId, LinkShared, SendFailure, Target};
+use crate::reconnect::Reconnect;
 use crate::tls::Tls;
 use crate::wire::{self, Address};
 use crate::{inbound, link};
@@ -68,30 +69,6 @@ impl Link {
     }
 }
 
-/// The shortest wait before reaching again for a node that could not be
-/// reached; it doubles with each failure up to `cluster_reconnect_max`.
-const FIRST_RETRY: Duration = Duration::from_millis(50);
-
-/// A node that could not be reached: until when calls to it fail at once.
-struct Unreachable {
-    /// The wait after the last failure, before jitter.
-    backoff: Duration,
-    /// The next attempt may start then.
-    retry_at: Instant,
-    /// The last failure, for the callers' errors.
-    why: String,
-}
-
-/// `d` shortened by up to a half, at random: nodes that lost the same peer
-/// at the same moment spread their attempts to reach it again.
-fn jitter(d: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    let r = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    d.mul_f64(1.0 - r / 2.0)
-}
-
 /// Why a request has no link to go on.
 enum NoLink {
     /// The node has no address yet: hold the request.
@@ -122,7 +99,7 @@ pub struct Clusterd {
     links: HashMap<LinkId, Link>,
     held: HashMap<String, VecDeque<Held>>,
     /// Nodes whose last attempt to connect failed.
-    unreachable: HashMap<String, Unreachable>,
+    unreachable: Reconnect,
     /// Requests in `held`, and their bytes, for all nodes together.
     held_total: usize,
     held_bytes: usize,
@@ -165,6 +142,7 @@ impl Clusterd {
     /// A `clusterd` with these settings; it starts no thread until a link
     /// or a listener is needed.
     pub fn new(config: ClusterConfig, tls: Option<Tls>) -> Clusterd {
+        let reconnect_max = config.reconnect_max;
         Clusterd {
             start: Some((config, tls)),
             hub: None,
@@ -173,7 +151,7 @@ impl Clusterd {
             outbound: HashMap::new(),
             links: HashMap::new(),
             held: HashMap::new(),
-            unreachable: HashMap::new(),
+            unreachable: Reconnect::new(reconnect_max),
             held_total: 0,
             held_bytes: 0,
             listeners: Vec::new(),
@@ -268,7 +246,7 @@ impl Clusterd {
             if let Some(id) = self.outbound.get(&name).copied() {
                 self.drop_link(ctx, id, "its node was given a new address");
             }
-            self.unreachable.remove(&name);
+            self.unreachable.forget(&name);
             self.release_held(ctx, &name);
         }
         Ok(())
@@ -297,17 +275,10 @@ impl Clusterd {
             None if self.nowaiting => return Err(NoLink::Fail(format!("cluster: no node {node}"))),
             None => return Err(NoLink::Hold),
         };
-        if let Some(u) = self.unreachable.get(node) {
-            // Fail fast while the node is down; one attempt per backoff.
-            let now = Instant::now();
-            if now < u.retry_at {
-                return Err(NoLink::Unreachable(format!(
-                    "cluster: node {node} is unreachable ({}); next attempt in {} ms",
-                    u.why,
-                    (u.retry_at - now).as_millis()
-                )));
-            }
-        }
+        // Fail fast while the node is down; one attempt per backoff.
+        self.unreachable
+            .check(node, Instant::now())
+            .map_err(NoLink::Unreachable)?;
         let rt = self.rt().map_err(NoLink::Fail)?;
         let id = hub.new_link();
         let shared = link::connect(&hub, &rt, id, node.to_string(), addr);
@@ -439,31 +410,17 @@ impl Clusterd {
     }
 
     /// An attempt to reach `node` failed: calls to it fail at once until
-    /// the next attempt, which waits twice as long as the last (from 50 ms
-    /// up to `cluster_reconnect_max`, shortened at random by up to a half).
-    /// Logged when the node becomes unreachable and when the reason changes.
+    /// the next attempt ([`Reconnect`]); logged when the node becomes
+    /// unreachable and when the reason changes.
     fn mark_unreachable(&mut self, ctx: &Context, node: &str, why: &str) {
-        let max = self.hub().config.reconnect_max;
-        let (backoff, tell) = match self.unreachable.get(node) {
-            Some(u) => ((u.backoff * 2).min(max), u.why != why),
-            None => (FIRST_RETRY.min(max), true),
-        };
-        let wait = jitter(backoff);
-        if tell {
+        let failed = self.unreachable.failed(node, why, Instant::now());
+        if failed.news {
             ctx.log(&format!(
                 "cluster: node {node} unreachable: {why}; calls to it fail until the next attempt, in {} ms (then at most every {} ms, config cluster_reconnect_max)",
-                wait.as_millis(),
-                max.as_millis()
+                failed.wait.as_millis(),
+                self.hub().config.reconnect_max.as_millis()
             ));
         }
-        self.unreachable.insert(
-            node.to_string(),
-            Unreachable {
-                backoff,
-                retry_at: Instant::now() + wait,
-                why: why.to_string(),
-            },
-        );
     }
 
     fn local_command(&mut self, ctx: &Context, msg: &Message) -> Result<Option<Payload>, String> {
@@ -709,7 +666,7 @@ impl Clusterd {
                 l.up = true;
                 let peer = l.peer.clone();
                 self.hub().counters.links_up.fetch_add(1, Ordering::Relaxed);
-                let again = self.unreachable.remove(&peer).is_some();
+                let again = self.unreachable.forget(&peer);
                 ctx.log(&format!(
                     "cluster: link with {peer} up{}",
                     if again { " again" } else { "" }

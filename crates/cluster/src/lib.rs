@@ -10,6 +10,7 @@ pub mod hub;
 pub mod inbound;
 pub mod link;
 pub mod reassembly;
+pub mod reconnect;
 pub mod tls;
 pub mod wire;
 
