@@ -298,7 +298,7 @@ pub fn boot(s: Settings) -> Result<Node, String> {
     let mut lua = s.lua;
     lua.modules.push((
         "skynet.socketdriver".into(),
-        skyhold_net::driver::module(sockets),
+        skyhold_net::socketdriver::module(sockets),
     ));
     let _warm = skyhold_lua::register(&node, Arc::new(lua));
     let (module, args) = s

@@ -10,7 +10,3 @@ pub mod socketdriver;
 
 pub use limits::NetLimits;
 pub use socket_server::SocketServer;
-
-/// The `skynet.socketdriver` module under the name it had before it was
-/// named after what it holds; the binary still reaches it so.
-pub use socketdriver as driver;
