@@ -34,8 +34,16 @@ local function wakeup(db, key1, ...)
 		return
 	end
 	if q[1] ~= nil then
-		-- A list of waiters at a leaf: hand them over.
+		-- A list of waiters at a leaf. They get the value only if the key
+		-- they wait on was set itself; if it was set as a branch (keys
+		-- follow below it), they fail, as skynet fails them.
 		db[key1] = nil
+		if select("#", ...) ~= 1 then
+			for _, resp in ipairs(q) do
+				resp(false)
+			end
+			return
+		end
 		return q
 	end
 	if select("#", ...) ~= 1 then
