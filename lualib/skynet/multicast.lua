@@ -68,15 +68,15 @@ function chan:unsubscribe()
 end
 
 local function dispatch_subscribe(channel, source, msg, sz)
+	-- The session of a publication is its channel, not a call: nothing is
+	-- owed back.
+	skynet.ignoreret()
 	local self = subscribed[channel]
-	if not self then
+	if not self or not self.__subscribe then
 		-- Unsubscribed while a publication was on its way.
 		return
 	end
-	local f = self.__dispatch
-	if f then
-		f(self, source, self.__unpack(msg, sz))
-	end
+	self.__dispatch(self, source, self.__unpack(msg, sz))
 end
 
 local function init()

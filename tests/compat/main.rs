@@ -127,3 +127,28 @@ fn trace() {
         );
     }
 }
+
+// Issue 18: skynet's own test services, behaviour by behaviour. ----------
+
+/// testdatacenter: a waiter on a key that is then set as a branch fails.
+#[test]
+fn datacenter_branch() {
+    check("datacenter_branch");
+}
+
+/// testmulticast: channel ids as skynet numbers them; a subscriber owes no
+/// reply to a publication, so nothing is logged as a forgotten response.
+#[test]
+fn multicast_ids() {
+    let log = run_case("multicast_ids");
+    assert!(
+        log.iter().any(|l| l.contains("PASS")) && !log.iter().any(|l| l.contains("FAIL")),
+        "case multicast_ids did not pass; its log:\n{}",
+        log.join("\n")
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("Maybe forgot response")),
+        "a subscriber left a publication unanswered; log:\n{}",
+        log.join("\n")
+    );
+}
