@@ -283,8 +283,34 @@ end
 
 -- Time -------------------------------------------------------------------------
 
+-- Timeouts not yet fired, by session, for skynet.task; and, while
+-- skynet.trace_timeout is on, where each was set, by coroutine.
+local pending_timeouts = {}
+local timeout_traces
+
 function skynet.timeout(ti, func)
-	return c.start_on_timer(ti, func)
+	local co, session
+	co, session = c.start_on_timer(ti, function(...)
+		pending_timeouts[session] = nil
+		if timeout_traces then
+			timeout_traces[co] = nil
+		end
+		return func(...)
+	end)
+	pending_timeouts[session] = co
+	if timeout_traces then
+		-- Level 2: the trace starts at whoever set the timeout.
+		timeout_traces[co] = debug.traceback(string_format("TIMER %d+%d : ", skynet.now(), ti), 2)
+	end
+	return co
+end
+
+function skynet.trace_timeout(on)
+	if on then
+		timeout_traces = timeout_traces or {}
+	else
+		timeout_traces = nil
+	end
 end
 
 function skynet.sleep(ti, token)
@@ -409,9 +435,13 @@ function skynet.init_service(start)
 	end
 end
 
+-- The coroutine running the start function, until it returns (skynet.task("init")).
+local init_thread
+
 function skynet.start(start_func)
-	skynet.timeout(0, function()
+	init_thread = skynet.timeout(0, function()
 		skynet.init_service(start_func)
+		init_thread = nil
 	end)
 end
 
@@ -478,6 +508,13 @@ setmetatable(skynet, {
 			call_result = call_result,
 			traceback = traceback,
 			CALL = CALL,
+			pending_timeouts = pending_timeouts,
+			timeout_trace = function(co)
+				return timeout_traces and timeout_traces[co]
+			end,
+			init_thread = function()
+				return init_thread
+			end,
 		})
 		return rawget(t, k)
 	end,

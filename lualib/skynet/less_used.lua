@@ -105,28 +105,58 @@ return function(skynet, c, inner)
 
 	local traceback = inner.traceback
 
+	local pending_timeouts, timeout_trace = inner.pending_timeouts, inner.timeout_trace
+
+	-- Every session this service waits on, with its coroutine: calls,
+	-- sleeps and waits (kept by the runtime), and timeouts not yet fired.
+	local function sessions()
+		local all = c.tasks()
+		for session, co in pairs(pending_timeouts) do
+			all[session] = co
+		end
+		return all
+	end
+
+	-- A timeout set while trace_timeout was on shows where it was set.
+	local function task_traceback(co)
+		return timeout_trace(co) or traceback(co)
+	end
+
+	-- skynet.task(): how many; (t): fills t with "<thread> session: <n>" ->
+	-- traceback; (session): that one's traceback or "No session";
+	-- (co): its session; ("init"): the start function's traceback.
 	function skynet.task(ret)
-		local tasks = c.tasks()
 		if ret == nil then
 			local n = 0
-			for _ in pairs(tasks) do
+			for _ in pairs(sessions()) do
 				n = n + 1
 			end
 			return n
 		end
-		if type(ret) == "table" then
-			for session, w in pairs(tasks) do
-				ret[session] = traceback(w)
+		if ret == "init" then
+			local co = inner.init_thread()
+			if co then
+				return traceback(co)
 			end
 			return
 		end
-		if type(ret) == "number" then
-			local w = tasks[ret]
-			return w and traceback(w) or nil
+		local t = type(ret)
+		if t == "table" then
+			for session, co in pairs(sessions()) do
+				ret[string.format("%s session: %d", tostring(co), session)] = task_traceback(co)
+			end
+			return
 		end
-		if type(ret) == "thread" then
-			for session, w in pairs(tasks) do
-				if w == ret then
+		if t == "number" then
+			local co = sessions()[ret]
+			if co then
+				return task_traceback(co)
+			end
+			return "No session"
+		end
+		if t == "thread" then
+			for session, co in pairs(sessions()) do
+				if co == ret then
 					return session
 				end
 			end

@@ -190,7 +190,16 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
             if on_other_thread {
                 return Ok(msg.unwrap_or_default());
             }
-            Ok(lua.traceback(msg.as_deref(), 1)?.to_string_lossy())
+            // The level, as debug.traceback takes it: skynet.timeout's
+            // trace starts at its caller, not at itself.
+            let level = args
+                .iter()
+                .find_map(|v| match v {
+                    Value::Integer(n) if *n >= 0 => Some(*n as usize),
+                    _ => None,
+                })
+                .unwrap_or(1);
+            Ok(lua.traceback(msg.as_deref(), level)?.to_string_lossy())
         })?,
     )?;
     g.set("debug", debug)?;

@@ -161,7 +161,8 @@ fn dispatch_functions(lazy: &mut LazyCore) {
             let session = c
                 .timeout(ti)
                 .map_err(|e| mlua::Error::runtime(e.to_string()))?;
-            d.start_on_timer(lua, session, f)
+            // The session too: skynet.task lists timeouts not yet fired.
+            d.start_on_timer(lua, session, f).map(|t| (t, session))
         })
     });
     lazy.add("wakeup", |lua, env| {
