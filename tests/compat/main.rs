@@ -152,3 +152,16 @@ fn multicast_ids() {
         log.join("\n")
     );
 }
+
+/// testtimer: skynet.task lists pending timeouts, keyed as skynet keys
+/// them; skynet.trace_timeout makes a timeout's entry where it was set.
+#[test]
+fn task_trace() {
+    check("task_trace");
+}
+
+/// testcoroutine: skynet.profile's start, stop, resume and wrap.
+#[test]
+fn profile() {
+    check("profile");
+}
