@@ -18,6 +18,15 @@ use std::sync::Arc;
 /// The role the `start` service gets when the policy gives it none.
 pub const START_ROLE: &str = "start";
 
+/// What the start service may do unless the policy says otherwise: the
+/// operator's everyday powers.
+pub const START_GRANTS: &[Grant] = &[
+    Grant::Abort,
+    Grant::Kill,
+    Grant::DebugRun,
+    Grant::ClusterAdmin,
+];
+
 /// Config keys skynet has that skyhold cannot honour.
 pub const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
     (
@@ -128,15 +137,19 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         Some(p) => policy_file::load(&base.join(p))?,
         None => Policy::default(),
     };
-    // skynet projects change the cluster map from their start service; it
-    // may, unless the policy gives it a role of its own. Any other service
-    // needs cluster_admin.
-    let start = Subject::Script(env.get("start").cloned().unwrap_or_else(|| "main".into()));
-    if !policy.assigned(&start) {
+    // The start service is the operator's: in skynet projects it is where
+    // the node is run from — it changes the cluster map, kills, hotfixes
+    // and ends the node (`skynet.abort()` at the end of `main`). Those
+    // powers belong to the one instance the boot starts, not to every
+    // service of its script, nor to the services it starts; a policy that
+    // names a role for the script, or defines the `start` role, decides
+    // instead.
+    let start_script = env.get("start").cloned().unwrap_or_else(|| "main".into());
+    if !policy.assigned(&Subject::Script(start_script.clone())) {
         if policy.role(START_ROLE).is_none() {
-            policy.define_role(Role::new(START_ROLE, [Grant::ClusterAdmin]));
+            policy.define_role(Role::new(START_ROLE, START_GRANTS.iter().copied()));
         }
-        policy.assign(start, START_ROLE)?;
+        policy.give_start(&start_script, START_ROLE)?;
     }
     let log = match env.get("logger") {
         Some(path)

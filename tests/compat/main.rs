@@ -165,3 +165,47 @@ fn task_trace() {
 fn profile() {
     check("profile");
 }
+
+// ---- issue 18: skynet's core behaviours (start service, config, exit) ----
+
+/// The lines skynet's core writes when a service leaves: `KILL self` from
+/// a service that calls `skynet.exit()`, `KILL :<hex>` (bare hex, skynet's
+/// `%0x`) from the service that kills another.
+#[test]
+fn kill_log() {
+    let log = run_case("kill_log");
+    let dump = || log.join("\n");
+    let handles = log
+        .iter()
+        .find_map(|l| l.split("HANDLES ").nth(1))
+        .unwrap_or_else(|| panic!("case kill_log did not pass; its log:\n{}", dump()));
+    let hex: Vec<u32> = handles
+        .split_whitespace()
+        .map(|h| u32::from_str_radix(h, 16).expect("hex handle"))
+        .collect();
+    let (me, leaver, victim) = (hex[0], hex[1], hex[2]);
+    let said = |line: String| {
+        assert!(
+            log.iter().any(|l| *l == line),
+            "no line '{line}'; log:\n{}",
+            dump()
+        )
+    };
+    said(format!("[:{leaver:08x}] KILL self"));
+    said(format!("[:{me:08x}] KILL :{victim:x}"));
+}
+
+/// The start service holds the operator's powers (kill, hotfix, abort),
+/// alone: its twin from the same script does not. Its `skynet.abort()`
+/// ends the node.
+#[test]
+fn start_service() {
+    let node =
+        skyhold_testkit::BootedNode::boot(&repo().join("tests/compat/lua"), "start_service", &[]);
+    node.expect_pass("start_service");
+    assert!(
+        node.node.wait_timeout(Duration::from_secs(10)),
+        "skynet.abort() from the start service did not end the node; log:\n{}",
+        node.dump()
+    );
+}

@@ -78,5 +78,6 @@ fn a_granted_supervisor_can_kill() {
         .node
         .handle()
         .is_alive(victim)));
-    assert!(t.logged(&format!("KILL {victim}")));
+    // skynet's line: the target in bare hex (`KILL :%0x`).
+    assert!(t.logged(&format!("KILL :{:x}", victim.0)));
 }

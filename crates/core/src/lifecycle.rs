@@ -11,7 +11,7 @@ use crate::errors::{LaunchError, SendError};
 use crate::handle::{Handle, ServiceId};
 use crate::mailbox::{Mailbox, MailboxLimits};
 use crate::message::{ptype, Message, Payload};
-use crate::policy::{Grant, Subject};
+use crate::policy::{Grant, Identity, Subject, SYSTEM_ROLE};
 use crate::state::{Cell, Context, NodeInner, Service, Slot};
 
 impl NodeInner {
@@ -71,13 +71,29 @@ impl NodeInner {
                 self.check_memory(r, &whom)?;
             }
         }
-        let subject = if spec.script_host {
-            Subject::Script(args.split_whitespace().next().unwrap_or("").to_string())
+        let identity = if spec.script_host {
+            // The start role goes to the first service of the start script
+            // that the boot itself asks for (the runtime, or a system
+            // service such as bootstrap), once: a later `newservice "main"`
+            // — by anyone — is an ordinary service.
+            let by_boot = requester
+                .as_ref()
+                .is_none_or(|r| r.identity.role.name == SYSTEM_ROLE);
+            if by_boot
+                && self.policy.start_role(script).is_some()
+                && !self.start_launched.swap(true, Ordering::AcqRel)
+            {
+                self.policy.identity_for_start(script)
+            } else {
+                self.policy
+                    .identity_for(Subject::Script(script.to_string()))
+            }
         } else {
-            Subject::Native(module.to_string())
+            self.policy
+                .identity_for(Subject::Native(module.to_string()))
         };
         let service = (spec.factory)(args).map_err(LaunchError::Failed)?;
-        self.spawn(subject, format!("{module} {args}"), service)
+        self.spawn_identity(identity, format!("{module} {args}"), service)
     }
 
     /// Starts a built service under `subject`'s identity, within
@@ -88,6 +104,17 @@ impl NodeInner {
         launch: String,
         service: Box<dyn Service>,
     ) -> Result<Handle, LaunchError> {
+        let identity = self.policy.identity_for(subject);
+        self.spawn_identity(identity, launch, service)
+    }
+
+    /// Starts a built service with `identity`, within `max_services`.
+    fn spawn_identity(
+        &self,
+        identity: Identity,
+        launch: String,
+        service: Box<dyn Service>,
+    ) -> Result<Handle, LaunchError> {
         if self.live.fetch_add(1, Ordering::AcqRel) >= self.limits.max_services {
             self.live.fetch_sub(1, Ordering::AcqRel);
             self.counters
@@ -95,7 +122,6 @@ impl NodeInner {
                 .fetch_add(1, Ordering::Relaxed);
             return Err(LaunchError::TooManyServices(self.limits.max_services));
         }
-        let identity = self.policy.identity_for(subject);
         let id = loop {
             let id = self.alloc.next();
             if !self.registry.contains(id.handle) {
@@ -128,11 +154,14 @@ impl NodeInner {
                 what: "kill".into(),
             });
         }
+        // skynet's line, from the killer, the handle in bare hex (`%0x`:
+        // no padding), even when a service kills itself by handle and
+        // even when the target is already gone.
+        self.log_system(from.handle(), &format!("KILL :{:x}", target.0));
         let cell = self
             .registry
             .get(target)
             .ok_or(SendError::UnknownAddress(target))?;
-        self.log_system(from.handle(), &format!("KILL {target}"));
         self.retire_soon(cell);
         Ok(())
     }

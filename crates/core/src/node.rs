@@ -153,6 +153,7 @@ impl Node {
             idle_work: RwLock::new(Vec::new()),
             live: AtomicUsize::new(0),
             aborting: AtomicBool::new(false),
+            start_launched: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             done: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
         });

@@ -314,6 +314,7 @@ pub struct Policy {
     roles: BTreeMap<String, Arc<Role>>,
     assignments: BTreeMap<Subject, String>,
     reserved_names: BTreeMap<String, Subject>,
+    start: Option<(String, String)>,
 }
 
 /// Name of the role every service gets unless the policy says otherwise.
@@ -352,6 +353,7 @@ impl Default for Policy {
             roles: BTreeMap::new(),
             assignments: BTreeMap::new(),
             reserved_names: BTreeMap::new(),
+            start: None,
         };
         p.define_role(Role::new(ORDINARY_ROLE, []));
         p.define_role(Role::new(SYSTEM_ROLE, Grant::all()).with_limits(RoleLimits::UNLIMITED));
@@ -414,6 +416,41 @@ impl Policy {
     /// True if the policy gives `subject` a role of its own.
     pub fn assigned(&self, subject: &Subject) -> bool {
         self.assignments.contains_key(subject)
+    }
+
+    /// Gives `role` to the one service the boot starts from `script` (the
+    /// config's `start`): not to other services that run the same script,
+    /// which a script name alone cannot tell apart. The role must exist.
+    pub fn give_start(&mut self, script: &str, role: &str) -> Result<(), String> {
+        if !self.roles.contains_key(role) {
+            return Err(format!(
+                "policy: the start service is given role '{role}', which is not defined"
+            ));
+        }
+        self.start = Some((script.to_string(), role.to_string()));
+        Ok(())
+    }
+
+    /// The role for the start service, if `script` is the start script and
+    /// the policy names no role for the script itself.
+    pub fn start_role(&self, script: &str) -> Option<&str> {
+        match &self.start {
+            Some((s, role)) if s == script => Some(role),
+            _ => None,
+        }
+    }
+
+    /// The identity of the one start service: its subject is its script,
+    /// its role the start role (the ordinary one if none was given).
+    pub fn identity_for_start(&self, script: &str) -> Identity {
+        let subject = Subject::Script(script.to_string());
+        match self.start_role(script).and_then(|r| self.roles.get(r)) {
+            Some(role) => Identity {
+                subject,
+                role: role.clone(),
+            },
+            None => self.identity_for(subject),
+        }
     }
 
     /// A role by name.
@@ -535,6 +572,19 @@ mod tests {
         assert!(!RoleLimit::Set(5).raises(100));
         assert!(RoleLimit::Set(101).raises(100));
         assert!(RoleLimit::Unlimited.raises(100));
+    }
+
+    #[test]
+    fn the_start_role_is_for_the_start_instance_only() {
+        let mut p = Policy::default();
+        p.define_role(Role::new("start", [Grant::Kill]));
+        assert!(p.give_start("main", "nope").is_err());
+        p.give_start("main", "start").unwrap();
+        assert_eq!(p.identity_for_start("main").role.name, "start");
+        // Another service from the same script is ordinary.
+        let other = p.identity_for(Subject::Script("main".into()));
+        assert_eq!(other.role.name, ORDINARY_ROLE);
+        assert_eq!(p.start_role("agent"), None);
     }
 
     #[test]

@@ -36,11 +36,23 @@ impl Context {
 
     /// True if live service `who` holds `grant` (used by system services to
     /// act on requests only for callers the policy allows).
+    ///
+    /// `debug_run` asked of this service reaches only as far as `who`'s own
+    /// powers: code run in a service holds that service's grants, so a
+    /// runner may not run code in one holding a grant it lacks (the start
+    /// service may hotfix the ordinary services it started, not the
+    /// launcher).
     pub fn permits(&self, who: Handle, grant: Grant) -> bool {
-        self.node
-            .registry
-            .get(who)
-            .is_some_and(|c| c.identity.has(grant))
+        self.node.registry.get(who).is_some_and(|c| {
+            c.identity.has(grant)
+                && (grant != Grant::DebugRun
+                    || self
+                        .cell
+                        .identity
+                        .role
+                        .grants
+                        .is_subset(&c.identity.role.grants))
+        })
     }
 
     /// Records in the audit log that this service refused `what` to `who`.
@@ -200,6 +212,8 @@ impl Context {
 
     /// Retires this service once the current message is handled.
     pub fn exit(&self) {
+        // skynet says so for every `skynet.exit()`, from the leaving service.
+        self.node.log_system(self.cell.handle(), "KILL self");
         self.cell.request_exit();
     }
 

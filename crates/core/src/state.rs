@@ -152,6 +152,9 @@ pub(crate) struct NodeInner {
     pub(crate) idle_work: RwLock<Vec<IdleWork>>,
     pub(crate) live: AtomicUsize,
     pub(crate) aborting: AtomicBool,
+    /// Set once the start service has been launched with its role: the
+    /// role is that instance's, not every later one's from its script.
+    pub(crate) start_launched: AtomicBool,
     pub(crate) stopped: AtomicBool,
     pub(crate) done: (std::sync::Mutex<bool>, std::sync::Condvar),
 }
