@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod keys;
 pub mod policy_file;
 
 use skyhold_core::{Grant, Limits, LogTarget, Node, NodeConfig, Policy, Role, Subject};
@@ -27,13 +28,18 @@ pub const START_GRANTS: &[Grant] = &[
     Grant::ClusterAdmin,
 ];
 
-/// Config keys skynet has that skyhold cannot honour.
-pub const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
-    (
-        "cpath",
-        "skyhold loads no native modules; C services are built in",
-    ),
-    ("lua_cpath", "skyhold's Lua sandbox loads no C modules"),
+/// skyhold's own config keys besides the limits': read by the binary,
+/// never guessed to be credentials.
+const OWN_KEYS: &[&str] = &[
+    "policy",
+    "secret_keys",
+    "public_keys",
+    "lua_pin",
+    "lua_pin_strict",
+    "lua_memory_limit",
+    "lua_instruction_budget",
+    "lua_warm_states",
+    "lua_on_limit",
 ];
 
 /// Where skyhold's own `lualib/` and `service/` are: `SKYHOLD_ROOT`, else a
@@ -91,13 +97,26 @@ fn parse_num<T: std::str::FromStr>(
 /// against which a relative `policy` path is read.
 pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, String> {
     let mut warnings = Vec::new();
-    for (key, why) in UNSUPPORTED_KEYS {
+    for (key, why) in keys::IGNORED_KEYS {
         if env.contains_key(*key) {
             warnings.push(format!("config key {key} is ignored: {why}"));
         }
     }
+    if let Some(other) = env.get("logservice").filter(|l| *l != "logger") {
+        warnings.push(format!(
+            "config key logservice = {other} is ignored: skyhold's logger is built in"
+        ));
+    }
     let threads: usize = parse_num(&env, "thread", 8)?;
     let harbor: u8 = parse_num(&env, "harbor", 1)?;
+    let mut env = env;
+    if let Some(note) = keys::harbor_note(&env, harbor) {
+        warnings.push(note);
+        // The boot sets `standalone` to "true" for a node on its own, as
+        // skynet's bootstrap does for harbor 0; the config's address for a
+        // master that will not run must not stop it ("Can't setenv exist key").
+        env.remove("standalone");
+    }
     let mut limits = Limits::default();
     for key in Limits::KEYS {
         if let Some(v) = env.get(*key) {
@@ -163,15 +182,25 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         }
         _ => LogTarget::Stdout,
     };
-    let secret_keys = env
+    let mut secret_keys: Vec<String> = env
         .get("secret_keys")
-        .map(|s| {
-            s.split([',', ';', ' '])
-                .filter(|k| !k.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
+        .map(|s| keys::list(s).map(str::to_string).collect())
         .unwrap_or_default();
+    // Keys named like credentials are secret too, unless listed in
+    // `public_keys`; skyhold's own keys (cluster_key is a path the binary
+    // reads) are not guessed at.
+    let own: std::collections::BTreeSet<&str> = Limits::KEYS
+        .iter()
+        .chain(skyhold_net::NetLimits::KEYS)
+        .chain(skyhold_cluster::ClusterConfig::KEYS)
+        .chain(OWN_KEYS)
+        .copied()
+        .collect();
+    let hidden = keys::hidden_by_name(&env, &own);
+    if let Some(note) = keys::hidden_note(&hidden) {
+        warnings.push(note);
+    }
+    secret_keys.extend(hidden);
     let root = skyhold_root();
     let mut lua = LuaConfig::with_root(&root);
     let own_services = lua.luaservice.templates().join(";");
@@ -226,11 +255,6 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             ))
         }
     };
-    if env.contains_key("daemon") {
-        warnings.push(
-            "config key daemon is ignored: run skyhold under a service manager instead".into(),
-        );
-    }
     let bootstrap = env
         .get("bootstrap")
         .cloned()
@@ -272,6 +296,11 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
 /// Starts a node from settings and launches its bootstrap service.
 pub fn boot(s: Settings) -> Result<Node, String> {
     let node = Node::start(s.node)?;
+    // Said once, in the node's log, where the operator reads the rest.
+    for w in &s.warnings {
+        node.handle()
+            .log(skyhold_core::Handle::SYSTEM, &format!("skyhold: {w}"));
+    }
     let sockets = skyhold_net::SocketServer::launch(node.handle(), s.net)?;
     let retiring = sockets.clone();
     node.handle()

@@ -33,9 +33,6 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    for w in &settings.warnings {
-        eprintln!("skyhold: {w}");
-    }
     // Watched before the node starts: a SIGHUP during boot is then held for
     // the logger instead of ending the process (its default action).
     let sighup = watch_sighup();
