@@ -209,3 +209,69 @@ fn start_service() {
         node.dump()
     );
 }
+
+/// A config shaped like skynet's `examples/config` (harbor 1, standalone,
+/// master, address, cpath, lualoader, snax...) boots to its start service,
+/// alone, saying once which keys it ignores.
+#[test]
+fn skynet_config() {
+    let dir = repo().join("tests/compat/skynet_config");
+    let env = skyhold::config::load(&dir.join("config")).expect("the config reads");
+    let (node, log) = skyhold_testkit::boot_env(env, &dir);
+    skyhold_testkit::wait::wait_until(Duration::from_secs(30), || {
+        log.lock()
+            .iter()
+            .any(|l| l.contains("PASS") || l.contains("FAIL") || is_fatal(l))
+    });
+    node.shutdown();
+    let log = log.lock().clone();
+    let dump = log.join("\n");
+    assert!(
+        log.iter().any(|l| l.contains("PASS skynet_config")),
+        "{dump}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("FAIL") || is_fatal(l)),
+        "{dump}"
+    );
+    let once = |part: &str| {
+        let n = log.iter().filter(|l| l.contains(part)).count();
+        assert_eq!(n, 1, "'{part}' said {n} times; log:\n{dump}");
+    };
+    once("standalone, master, address: skyhold runs this node alone");
+    for key in ["cpath", "lua_cpath", "lualoader", "logpath"] {
+        once(&format!("config key {key} is ignored"));
+    }
+}
+
+/// Keys named like credentials are secret unless listed in `public_keys`;
+/// the node says once which it hides and how to change that.
+#[test]
+fn secret_names() {
+    let extra = [
+        ("db_password", "hunter2"),
+        ("api_token", "t0k3n"),
+        ("db_password_hint", "ask the operator"),
+        ("public_keys", "db_password_hint"),
+        ("sort_key", "name"),
+    ];
+    let log = run_case_with("secret_names", &extra);
+    let dump = log.join("\n");
+    assert!(
+        log.iter().any(|l| l.contains("PASS secret_names")),
+        "{dump}"
+    );
+    let notes: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("look like credentials"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{dump}");
+    assert!(
+        notes[0].contains("keys api_token, db_password look") && notes[0].contains("public_keys"),
+        "{dump}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("AUDIT refused read_secrets")),
+        "{dump}"
+    );
+}
