@@ -184,13 +184,7 @@ fn kill_log() {
         .map(|h| u32::from_str_radix(h, 16).expect("hex handle"))
         .collect();
     let (me, leaver, victim) = (hex[0], hex[1], hex[2]);
-    let said = |line: String| {
-        assert!(
-            log.iter().any(|l| *l == line),
-            "no line '{line}'; log:\n{}",
-            dump()
-        )
-    };
+    let said = |line: String| assert!(log.contains(&line), "no line '{line}'; log:\n{}", dump());
     said(format!("[:{leaver:08x}] KILL self"));
     said(format!("[:{me:08x}] KILL :{victim:x}"));
 }
