@@ -1,5 +1,6 @@
 -- The debug protocol answers MEM, STAT, PING, SUPPORT, INFO; RUN, EXIT and
--- TERM are refused to a caller without the grants.
+-- TERM are refused to a caller without the grants (an ordinary service the
+-- start service launches: the start service itself holds them).
 local skynet = require "skynet"
 
 local mode = ...
@@ -9,7 +10,7 @@ if mode == "target" then
 		skynet.info_func(function() return "target info" end)
 		skynet.dispatch("lua", function() skynet.ret(skynet.pack("alive")) end)
 	end)
-else
+elseif mode == "prober" then
 	skynet.start(function()
 		local t = skynet.newservice("debug_protocol", "target")
 		local kb = skynet.call(t, "debug", "MEM")
@@ -25,5 +26,9 @@ else
 		assert(not ok)
 		assert(skynet.call(t, "lua") == "alive", "the target still runs")
 		skynet.error("PASS")
+	end)
+else
+	skynet.start(function()
+		skynet.newservice("debug_protocol", "prober")
 	end)
 end
