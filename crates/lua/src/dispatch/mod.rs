@@ -35,7 +35,7 @@ mod waiters;
 
 pub use crate::lua_error::error_text;
 pub use crate::sending::{send_result, Outgoing, SendResult};
-pub(crate) use task::TASK_CHUNK;
+pub(crate) use task::RAW_XPCALL;
 pub use trace::hpc_ns;
 
 use protocols::Protocols;
@@ -71,8 +71,12 @@ struct State {
 /// One service's dispatcher (shared by the host and `skynet.core`).
 pub struct Dispatcher {
     ctx: Context,
-    /// The body for what is not a function (see [`task`]).
-    trampoline: Function,
+    /// What every task coroutine runs: Lua's own `xpcall` (see [`task`]).
+    body: Function,
+    /// The message handler given to that `xpcall`.
+    on_error: Function,
+    /// The traceback [`task::on_error`] noted for the task that raised.
+    raised: task::Raised,
     state: Mutex<State>,
     /// Addresses with coroutines waiting for room (read without the lock on
     /// every send).
@@ -94,9 +98,12 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher for the service behind `ctx`, running tasks in `lua`.
     pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
+        let raised = task::Raised::default();
         Ok(Dispatcher {
             ctx,
-            trampoline: task::trampoline(lua)?,
+            body: task::body(lua)?,
+            on_error: task::on_error(lua, raised.clone())?,
+            raised,
             state: Mutex::new(State::default()),
             room_waiting: AtomicUsize::new(0),
             out_of_memory: AtomicBool::new(false),
@@ -148,7 +155,7 @@ impl Dispatcher {
             }
         }
         if known {
-            thread.reset(self.trampoline.clone())?;
+            thread.reset(self.body.clone())?;
         }
         Ok(known)
     }
@@ -176,7 +183,7 @@ impl Dispatcher {
             v
         };
         for t in closing {
-            let _ = t.thread.reset(self.trampoline.clone());
+            let _ = self.close(&t);
         }
         Ok(())
     }
