@@ -310,3 +310,12 @@ fn exit_closes_running() {
     at("closed start-guard with nil");
     assert!(at("closed handler-inner with nil") < at("closed handler-outer with nil"));
 }
+
+/// A service found as `<name>/init.lua` requires from its own directory
+/// first, as skynet's loader puts it at the front of `package.path`.
+#[test]
+fn service_dir() {
+    let dir = repo().join("tests/compat/lua");
+    let luaservice = format!("{0}/?.lua;{0}/?/init.lua", dir.display());
+    check_with("service_dir", &[("luaservice", luaservice.as_str())]);
+}

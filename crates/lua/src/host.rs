@@ -112,20 +112,26 @@ impl LuaService {
             let (c, factory) = (ctx.clone(), factory.clone());
             lazy.push((name.clone(), Box::new(move |lua| factory(lua, &c))));
         }
+        let script = self
+            .config
+            .code
+            .find(&self.config.luaservice, &name, false)
+            .map_err(|e| format!("can't load service {name}: {e}"))?;
+        // skynet's loader puts the directory of a service found as
+        // `dir/?/init.lua` first in its package.path.
+        let lua_path = self
+            .config
+            .lua_path
+            .for_service(&self.config.luaservice, &name, &script);
         crate::modules::install(
             &lua,
-            &self.config.lua_path,
+            &lua_path,
             self.config.code.clone(),
             self.config.pins.clone(),
             vec![("skynet.core".to_string(), Value::Table(core))],
             lazy,
         )
         .map_err(|e| e.to_string())?;
-        let script = self
-            .config
-            .code
-            .find(&self.config.luaservice, &name, false)
-            .map_err(|e| format!("can't load service {name}: {e}"))?;
         self.config
             .pins
             .check(&format!("service:{name}"), &script.text)?;

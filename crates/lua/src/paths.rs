@@ -203,6 +203,27 @@ impl SearchPath {
                 .all(|t| std::fs::metadata(t.replace('?', &rel)).is_err())
     }
 
+    /// The search path a service's `require` uses, as skynet's loader
+    /// makes it: when the `luaservice` template that found the service
+    /// `name` ends in a fixed file name (`./service/?/init.lua`), that
+    /// service's directory (`./service/<name>/?.lua`) comes first. Its
+    /// files are held to the same rules as every template's: inside that
+    /// directory once symlinks are resolved.
+    pub fn for_service(&self, luaservice: &SearchPath, name: &str, found: &Found) -> SearchPath {
+        let Some(t) = luaservice.templates.get(found.template) else {
+            return self.clone();
+        };
+        let Some(slash) = t.rfind('/') else {
+            return self.clone();
+        };
+        if t[slash + 1..].contains('?') {
+            return self.clone();
+        }
+        let mut templates = vec![format!("{}?.lua", t[..=slash].replace('?', name))];
+        templates.extend(self.templates.iter().cloned());
+        SearchPath { templates }
+    }
+
     /// Finds a service script by name (`luaservice`).
     pub fn find(&self, name: &str) -> Result<(PathBuf, Vec<u8>), LookupError> {
         self.find_with(name, false)
@@ -257,5 +278,28 @@ mod tests {
             PathBuf::from("./lualib/")
         );
         assert_eq!(template_root("svc/x?.lua"), PathBuf::from("svc"));
+    }
+
+    #[test]
+    fn a_service_found_as_init_lua_searches_its_directory_first() {
+        let dir = std::env::temp_dir().join(format!("skyhold-svcdir-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("svc/a")).unwrap();
+        std::fs::write(dir.join("svc/a/init.lua"), "return 1").unwrap();
+        std::fs::write(dir.join("svc/b.lua"), "return 1").unwrap();
+        let d = dir.display();
+        let luaservice = SearchPath::parse(&format!("{d}/svc/?.lua;{d}/svc/?/init.lua"));
+        let lua_path = SearchPath::parse("lib/?.lua");
+        let a = luaservice.lookup("a", false).unwrap();
+        let with = lua_path.for_service(&luaservice, "a", &a);
+        assert_eq!(
+            with.templates(),
+            [format!("{d}/svc/a/?.lua"), "lib/?.lua".into()]
+        );
+        let b = luaservice.lookup("b", false).unwrap();
+        assert_eq!(
+            lua_path.for_service(&luaservice, "b", &b).templates(),
+            ["lib/?.lua"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
