@@ -268,6 +268,7 @@ fn secret_names() {
         log.iter().any(|l| l.contains("AUDIT refused read_secrets")),
         "{dump}"
     );
+}
 
 /// A task that raises closes its `<close>` variables with the error object
 /// and logs one error line (no second line naming a function).
