@@ -268,6 +268,7 @@ fn secret_names() {
         log.iter().any(|l| l.contains("AUDIT refused read_secrets")),
         "{dump}"
     );
+<<<<<<< HEAD
 }
 
 /// A task that raises closes its `<close>` variables with the error object
@@ -310,6 +311,8 @@ fn exit_closes_running() {
     };
     at("closed start-guard with nil");
     assert!(at("closed handler-inner with nil") < at("closed handler-outer with nil"));
+=======
+>>>>>>> parent of c8c0a52 (lua: a task that raises closes its <close> variables with the error object and logs once (tasks run in Lua's own xpcall); skynet.exit closes the running coroutine; compat cases close_with_error, exit_closes_running)
 }
 
 /// A service found as `<name>/init.lua` requires from its own directory

@@ -28,6 +28,7 @@ pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> 
         crate::codecache::preload_internal(
             lua,
             &[
+                crate::dispatch::TASK_CHUNK,
                 crate::skynet_core::INSTALL_CHUNK,
                 crate::modules::REQUIRE_CHUNK,
             ],

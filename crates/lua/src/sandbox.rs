@@ -206,9 +206,6 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
 
     let budget = Budget::new(&lua, opts.instruction_budget)?;
     let flag = budget.flag().clone();
-    // Lua's own xpcall, kept for the dispatcher's tasks before the global
-    // is wrapped (a task must end however the budget is spent).
-    lua.set_named_registry_value(crate::dispatch::RAW_XPCALL, g.get::<Function>("xpcall")?)?;
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
     wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
     crate::lpattern::install(&lua, &string, budget.clone())?;

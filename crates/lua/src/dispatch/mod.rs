@@ -35,7 +35,7 @@ mod waiters;
 
 pub use crate::lua_error::error_text;
 pub use crate::sending::{send_result, Outgoing, SendResult};
-pub(crate) use task::RAW_XPCALL;
+pub(crate) use task::TASK_CHUNK;
 pub use trace::hpc_ns;
 
 use protocols::Protocols;
@@ -71,12 +71,8 @@ struct State {
 /// One service's dispatcher (shared by the host and `skynet.core`).
 pub struct Dispatcher {
     ctx: Context,
-    /// What every task coroutine runs: Lua's own `xpcall` (see [`task`]).
-    body: Function,
-    /// The message handler given to that `xpcall`.
-    on_error: Function,
-    /// The traceback [`task::on_error`] noted for the task that raised.
-    raised: task::Raised,
+    /// The body for what is not a function (see [`task`]).
+    trampoline: Function,
     state: Mutex<State>,
     /// Addresses with coroutines waiting for room (read without the lock on
     /// every send).
@@ -98,12 +94,9 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher for the service behind `ctx`, running tasks in `lua`.
     pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
-        let raised = task::Raised::default();
         Ok(Dispatcher {
             ctx,
-            body: task::body(lua)?,
-            on_error: task::on_error(lua, raised.clone())?,
-            raised,
+            trampoline: task::trampoline(lua)?,
             state: Mutex::new(State::default()),
             room_waiting: AtomicUsize::new(0),
             out_of_memory: AtomicBool::new(false),
@@ -155,7 +148,7 @@ impl Dispatcher {
             }
         }
         if known {
-            thread.reset(self.body.clone())?;
+            thread.reset(self.trampoline.clone())?;
         }
         Ok(known)
     }
@@ -183,7 +176,7 @@ impl Dispatcher {
             v
         };
         for t in closing {
-            let _ = self.close(&t);
+            let _ = t.thread.reset(self.trampoline.clone());
         }
         Ok(())
     }

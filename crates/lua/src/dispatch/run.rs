@@ -19,9 +19,6 @@ use super::protocols::Unpack;
 /// rest (only `CALL_PACKED` has more, its arguments).
 type Yielded = (Value, Value, Value, MultiValue);
 
-/// The error object of a memory error (Lua's own text for it).
-const MEMORY_ERROR: &[u8] = b"not enough memory";
-
 /// The largest argument list kept for the next request.
 const SPARE_ARGS_MAX: usize = 32;
 
@@ -179,7 +176,7 @@ impl Dispatcher {
             }
             return Err(e);
         }
-        let (task, traced) = self.begin_request(lua, dispatch, &mut args, session, source)?;
+        let (task, traced) = self.begin_request(lua, dispatch, session, source)?;
         if let Some(tag) = traced {
             self.trace_log(&tag, &format!("request from {source}"));
         }
@@ -196,11 +193,10 @@ impl Dispatcher {
         &self,
         lua: &Lua,
         dispatch: Function,
-        args: &mut MultiValue,
         session: i32,
         source: Handle,
     ) -> mlua::Result<(Task, Option<String>)> {
-        let task = self.task_for(lua, Value::Function(dispatch), args)?;
+        let task = self.task_for(lua, dispatch)?;
         let mut st = self.state.lock();
         st.requests.insert(task.key, (session, source));
         let traced = self.trace_request(&mut st, task.key, source);
@@ -231,8 +227,8 @@ impl Dispatcher {
                 self.hook("unknown_response", (session, i64::from(source.0), m, sz))
             }
             Some(Waiter::Break) => Ok(()),
-            Some(Waiter::Start(task, f)) => {
-                self.resume(task, (f, self.on_error.clone()), errors);
+            Some(Waiter::Start(task)) => {
+                self.resume(task, (), errors);
                 Ok(())
             }
             Some(Waiter::Call {
@@ -275,23 +271,6 @@ impl Dispatcher {
         self.file_yield(task, r, None, errors);
     }
 
-    /// A task that raised `text`: the request it owes is failed and its
-    /// trace ended, and the error is logged (once).
-    fn failed(&self, task: &Task, text: String, memory: bool, errors: &mut Errors) {
-        let mut st = self.state.lock();
-        if let Some((session, source)) = st.requests.remove(&task.key) {
-            if session != 0 {
-                let _ = self.ctx.reply_error(source, session, Payload::empty());
-            }
-        }
-        self.trace_end(&mut st, task.key, "error");
-        drop(st);
-        if memory {
-            self.out_of_memory.store(true, Ordering::Relaxed);
-        }
-        errors.push(text);
-    }
-
     /// Files what `task` yielded (or how it failed). `spare` is an emptied
     /// argument list, kept for the next request.
     fn file_yield(
@@ -311,34 +290,28 @@ impl Dispatcher {
         let (first, second, third, rest) = match r {
             Ok(v) => v,
             Err(e) => {
-                // mlua failed the resume itself (the task body catches what
-                // the task raises): nothing is left to close with.
-                let memory = is_memory_error(&e);
+                if let Some((session, source)) = st.requests.remove(&task.key) {
+                    if session != 0 {
+                        let _ = self.ctx.reply_error(source, session, Payload::empty());
+                    }
+                }
+                self.trace_end(&mut st, task.key, "error");
+                if is_memory_error(&e) {
+                    self.out_of_memory.store(true, Ordering::Relaxed);
+                }
                 drop(st);
-                self.failed(&task, error_text(&e), memory, errors);
-                match self.close(&task) {
+                errors.push(error_text(&e));
+                // Closing runs the coroutine's to-be-closed variables.
+                match task.thread.reset(self.trampoline.clone()) {
                     Ok(()) => self.park(task),
                     Err(e) => errors.push(error_text(&e)),
                 }
                 return;
             }
         };
-        // The task's xpcall returned: the task ended, by returning (what it
-        // returned is dropped) or by raising, its to-be-closed variables
-        // closed either way. Its coroutine is parked finished, to be reset
-        // with the next function.
+        // A task that returned has ended (what it returned is dropped); its
+        // coroutine is parked finished, to be reset with the next function.
         if task.thread.is_finished() {
-            if first == Value::Boolean(false) {
-                drop(st);
-                let noted = self.raised.lock().take();
-                // Lua calls no message handler for a memory error.
-                let memory = noted.is_none()
-                    && matches!(&second, Value::String(s) if s.as_bytes() == MEMORY_ERROR);
-                let text = noted.unwrap_or_else(|| second.to_string().unwrap_or_default());
-                self.failed(&task, text, memory, errors);
-                self.park(task);
-                return;
-            }
             self.trace_end(&mut st, task.key, "end");
             if let Some((session, source)) = st.requests.remove(&task.key) {
                 if session != 0 {
@@ -348,16 +321,6 @@ impl Dispatcher {
                 }
             }
             st.pool.park(task);
-            return;
-        }
-        if int(Some(&first)) == Some(command::QUIT) {
-            st.quitting = true;
-            drop(st);
-            // skynet closes the coroutine that called skynet.exit: its
-            // pending to-be-closed variables run, with no error object.
-            if let Err(e) = self.close(&task) {
-                errors.push(error_text(&e));
-            }
             return;
         }
         match int(Some(&first)) {
@@ -408,6 +371,7 @@ impl Dispatcher {
                 drop(st);
                 self.call_packed(task, &second, &third, &rest, errors);
             }
+            Some(command::QUIT) => st.quitting = true,
             _ => {
                 // A bare coroutine.yield in a handler: skynet drops the
                 // coroutine, and so do we (its request was answered or is

@@ -1,56 +1,32 @@
 //! Task coroutines: the pool of parked ones reused for the next request,
-//! the fork queue, and the body every task runs (Lua's own `xpcall`).
+//! the fork queue, and the trampoline a coroutine is reset to.
 
 use mlua::{Function, Lua, MultiValue, Thread, Value};
-use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use super::{Dispatcher, Errors};
 
 /// Coroutines kept parked for reuse.
 const POOL_MAX: usize = 32;
 
-/// Where the sandbox keeps Lua's own `xpcall` (before the budget's
-/// wrapper replaces the global): the body every task coroutine runs.
-pub(crate) const RAW_XPCALL: &str = "skyhold.raw_xpcall";
+/// The name the task trampoline's chunk is loaded under.
+pub(crate) const TASK_CHUNK: &str = "=task";
 
-/// A task coroutine's body is Lua's own `xpcall`, resumed the first time
-/// with `(f, on_error, args...)`: no Lua frame of ours, and a task that
-/// raises unwinds inside the coroutine, so its to-be-closed variables are
-/// closed with the error object, as `coroutine.close` closes a skynet task
-/// (mlua's resume would drop that object from the coroutine's stack before
-/// it is closed). The coroutine ends by returning `true, ...` or
-/// `false, err`; the traceback of the raise is taken by [`on_error`] before
-/// the unwinding, as skynet takes it before closing the coroutine.
-pub(super) fn body(lua: &Lua) -> mlua::Result<Function> {
-    lua.named_registry_value(RAW_XPCALL)
-}
+/// A task coroutine runs its function directly: the dispatcher resets a
+/// parked (finished) coroutine with the function and resumes it with the
+/// arguments, so a message costs no Lua frame of ours and the coroutine
+/// ends by returning. This trampoline is the body only for what is called
+/// but is not a function (a table with `__call` given to `skynet.fork`),
+/// and what a closed coroutine is reset to.
+const TASK_TRAMPOLINE: &str = r#"
+return function(f, ...)
+	return f(...)
+end
+"#;
 
-/// The traceback of the last error a task raised, left by [`on_error`] for
-/// the dispatcher to log.
-pub(super) type Raised = Arc<Mutex<Option<String>>>;
-
-/// The message handler of every task's `xpcall`: notes the traceback of the
-/// coroutine where the error was raised and returns the error object as it
-/// is (so the to-be-closed variables see the object itself). Lua calls no
-/// handler for a memory error; the dispatcher then finds none noted.
-pub(super) fn on_error(lua: &Lua, raised: Raised) -> mlua::Result<Function> {
-    lua.create_function(move |lua, e: Value| {
-        let msg = match &e {
-            Value::String(s) => s.to_string_lossy(),
-            other => other
-                .to_string()
-                .unwrap_or_else(|_| format!("{}: {:p}", other.type_name(), other.to_pointer())),
-        };
-        // Level 1: from the function that raised, not this handler.
-        let tb = lua
-            .traceback(Some(&msg), 1)
-            .map(|t| t.to_string_lossy())
-            .unwrap_or(msg);
-        *raised.lock() = Some(tb);
-        Ok(e)
-    })
+/// The trampoline (see [`TASK_TRAMPOLINE`]), compiled in `lua`.
+pub(super) fn trampoline(lua: &Lua) -> mlua::Result<Function> {
+    crate::codecache::internal(lua, TASK_CHUNK, TASK_TRAMPOLINE)?.call(())
 }
 
 /// A task coroutine and its identity (the address of its Lua thread, read
@@ -95,30 +71,15 @@ pub(super) struct Fork {
 }
 
 impl Dispatcher {
-    /// A parked coroutine reset to the task body, or a new one; `args`
-    /// gets `f` and the message handler in front, to be the first resume's
-    /// arguments.
-    pub(super) fn task_for(
-        &self,
-        lua: &Lua,
-        f: Value,
-        args: &mut MultiValue,
-    ) -> mlua::Result<Task> {
-        args.push_front(Value::Function(self.on_error.clone()));
-        args.push_front(f);
-        self.fresh_task(lua)
-    }
-
-    /// A parked coroutine reset to the task body, or a new one, to be
-    /// resumed first with `(f, on_error, args...)`.
-    pub(super) fn fresh_task(&self, lua: &Lua) -> mlua::Result<Task> {
+    /// A parked coroutine reset to run `f`, or a new one made with it.
+    pub(super) fn task_for(&self, lua: &Lua, f: Function) -> mlua::Result<Task> {
         let parked = self.state.lock().pool.take();
         match parked {
             Some(t) => {
-                t.thread.reset(self.body.clone())?;
+                t.thread.reset(f)?;
                 Ok(t)
             }
-            None => Ok(Task::new(lua.create_thread(self.body.clone())?)),
+            None => Ok(Task::new(lua.create_thread(f)?)),
         }
     }
 
@@ -127,19 +88,19 @@ impl Dispatcher {
         self.state.lock().pool.park(task);
     }
 
-    /// Closes `task` (running its pending to-be-closed variables, with no
-    /// error object) and leaves it ready for reuse.
-    pub(super) fn close(&self, task: &Task) -> mlua::Result<()> {
-        task.thread.reset(self.body.clone())
-    }
-
     /// `skynet.fork`: a coroutine that will run `args[0](args[1..])` after
-    /// the current message. (`xpcall` calls what is not a function, a
-    /// table with `__call`, and raises Lua's own error for what cannot be
-    /// called.)
+    /// the current message.
     pub fn fork(&self, lua: &Lua, mut args: MultiValue) -> mlua::Result<Thread> {
-        let f = args.pop_front().unwrap_or(Value::Nil);
-        let task = self.task_for(lua, f, &mut args)?;
+        let task = match args.front() {
+            Some(Value::Function(f)) => {
+                let f = f.clone();
+                args.pop_front();
+                self.task_for(lua, f)?
+            }
+            // Called through the trampoline, which raises Lua's own error
+            // for what cannot be called.
+            _ => self.task_for(lua, self.trampoline.clone())?,
+        };
         let thread = task.thread.clone();
         self.state.lock().forks.push_back(Fork { task, args });
         self.pending.store(true, Ordering::Relaxed);

@@ -24,7 +24,7 @@ pub(super) enum Waiter {
     Wakeup(Task),
     /// `skynet.timeout`: a coroutine, already reset to the function it
     /// will run.
-    Start(Task, Function),
+    Start(Task),
     /// A sleeper that was woken early: its timer's reply is dropped.
     Break,
 }
@@ -35,7 +35,7 @@ impl Waiter {
             Waiter::Call { task, .. }
             | Waiter::Sleep(task)
             | Waiter::Wakeup(task)
-            | Waiter::Start(task, _) => Some(task),
+            | Waiter::Start(task) => Some(task),
             Waiter::Break => None,
         }
     }
@@ -174,15 +174,13 @@ impl Waiters {
 impl Dispatcher {
     /// `skynet.timeout`: a coroutine that runs `func` when timer `session` fires.
     pub fn start_on_timer(&self, lua: &Lua, session: i32, func: Function) -> mlua::Result<Thread> {
-        // The function is the first resume's argument, given when the
-        // timer fires (see `task_for`).
-        let task = self.fresh_task(lua)?;
+        let task = self.task_for(lua, func)?;
         let thread = task.thread.clone();
         self.state
             .lock()
             .waiters
             .waiting
-            .insert(session, Waiter::Start(task, func));
+            .insert(session, Waiter::Start(task));
         Ok(thread)
     }
 
