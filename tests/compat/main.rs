@@ -268,51 +268,6 @@ fn secret_names() {
         log.iter().any(|l| l.contains("AUDIT refused read_secrets")),
         "{dump}"
     );
-<<<<<<< HEAD
-}
-
-/// A task that raises closes its `<close>` variables with the error object
-/// and logs one error line (no second line naming a function).
-#[test]
-fn close_with_error() {
-    let log = run_case("close_with_error");
-    let text = log.join("\n");
-    assert!(
-        log.iter().any(|l| l.contains("PASS")) && !log.iter().any(|l| l.contains("FAIL")),
-        "case close_with_error did not pass; its log:\n{text}"
-    );
-    assert!(
-        !text.contains("<function") && !text.contains("function: 0x"),
-        "a function was logged:\n{text}"
-    );
-    for raised in ["handler raised", "fork raised", "attempt to index"] {
-        let lines = log
-            .iter()
-            .filter(|l| l.contains(raised) && !l.contains("closed "))
-            .count();
-        assert_eq!(lines, 1, "'{raised}' not logged once:\n{text}");
-    }
-}
-
-/// `skynet.exit` closes the running coroutine: the `<close>` variables of
-/// the function that called it run, innermost first, with no error object.
-#[test]
-fn exit_closes_running() {
-    let log = run_case("exit_closes_running");
-    let text = log.join("\n");
-    assert!(
-        log.iter().any(|l| l.contains("PASS")) && !log.iter().any(|l| l.contains("FAIL")),
-        "case exit_closes_running did not pass; its log:\n{text}"
-    );
-    let at = |what: &str| {
-        log.iter()
-            .position(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no '{what}' line:\n{text}"))
-    };
-    at("closed start-guard with nil");
-    assert!(at("closed handler-inner with nil") < at("closed handler-outer with nil"));
-=======
->>>>>>> parent of c8c0a52 (lua: a task that raises closes its <close> variables with the error object and logs once (tasks run in Lua's own xpcall); skynet.exit closes the running coroutine; compat cases close_with_error, exit_closes_running)
 }
 
 /// A service found as `<name>/init.lua` requires from its own directory
