@@ -183,10 +183,14 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
         t.set(
             "udp",
             lua.create_function(move |lua, (host, port): (Option<String>, Option<u16>)| {
-                bound(
-                    lua,
-                    s.udp(me, host.as_deref().unwrap_or("0.0.0.0"), port.unwrap_or(0)),
-                )
+                bound(lua, s.udp(me, host.as_deref(), port.unwrap_or(0)))
+            })?,
+        )?;
+        let s = server.clone();
+        t.set(
+            "udp_dial",
+            lua.create_function(move |lua, (host, port): (String, u16)| {
+                bound(lua, s.udp_dial(me, &host, port))
             })?,
         )?;
         let s = server.clone();

@@ -72,6 +72,8 @@ enum Command {
     Write(Bytes),
     Close,
     Shutdown,
+    /// A UDP socket's new socket (reopened in its peer's family).
+    UdpSocket(Arc<UdpSocket>),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -92,6 +94,9 @@ struct Entry {
     peer_ip: Option<std::net::IpAddr>,
     udp: Option<Arc<UdpSocket>>,
     udp_peer: Option<SocketAddr>,
+    /// A UDP socket opened with no address that has not sent: `udp_connect`
+    /// may reopen it in its peer's family.
+    udp_unbound: bool,
 }
 
 impl Entry {
@@ -106,6 +111,7 @@ impl Entry {
             peer_ip: None,
             udp: None,
             udp_peer: None,
+            udp_unbound: false,
         }
     }
 }

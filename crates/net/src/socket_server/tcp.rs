@@ -134,7 +134,9 @@ impl SocketServer {
                         continue;
                     }
                     Some(Command::Close) | Some(Command::Shutdown) | None => break,
-                    Some(Command::Write(_)) | Some(Command::Frame(..)) => continue,
+                    Some(Command::Write(_))
+                    | Some(Command::Frame(..))
+                    | Some(Command::UdpSocket(_)) => continue,
                 }
             }
             tokio::select! {
@@ -288,6 +290,8 @@ impl SocketServer {
                         break;
                     }
                     Some(Command::Shutdown) | None => break,
+                    // Only UDP sockets are reopened.
+                    Some(Command::UdpSocket(_)) => {}
                 },
                 r = reader.read(&mut buf), if !paused => match r {
                     Ok(0) => break,
