@@ -213,3 +213,16 @@ impl SocketServer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dialing_socket_binds_the_wildcard_of_its_peers_family() {
+        let v6: SocketAddr = "[::1]:53".parse().unwrap();
+        let v4: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        assert_eq!(wildcard_for(v6), "[::]:0".parse().unwrap());
+        assert_eq!(wildcard_for(v4), "0.0.0.0:0".parse().unwrap());
+    }
+}
