@@ -289,4 +289,10 @@ fn udp6() {
         return;
     }
     check("udp6");
+
+/// debug RUN refused inside `.launcher` and `.service` fails the caller's
+/// call at once, every time (a raised handler always answers what it owes).
+#[test]
+fn debug_run_refused() {
+    check("debug_run_refused");
 }
