@@ -45,6 +45,23 @@ if mode == "prober" then
 				end
 			end
 		end
+		-- Refusals while both are busy: .launcher starting services and
+		-- waiting in its own debug calls (MEM asks every service it
+		-- started), .service holding a QUERY that waits and a LAUNCH.
+		local busy = true
+		skynet.fork(function()
+			while busy do
+				skynet.newservice("debug_run_refused", "idle")
+			end
+		end)
+		skynet.fork(function()
+			while busy do
+				skynet.call(".launcher", "lua", "MEM")
+			end
+		end)
+		skynet.fork(function()
+			pcall(skynet.call, ".service", "lua", "QUERY", "debug_run_refused_never")
+		end)
 		-- Many refusals in flight at once, into both.
 		local done, outcomes = 0, {}
 		for i = 1, 2 * ROUNDS do
@@ -65,11 +82,14 @@ if mode == "prober" then
 				return
 			end
 		end
+		busy = false
 		-- Both still serve.
 		assert(skynet.call(targets.launcher, "debug", "PING") == nil)
 		assert(skynet.call(targets.service, "lua", "LIST"))
 		skynet.error("PASS")
 	end)
+elseif mode == "idle" then
+	skynet.start(function() end)
 elseif mode == "unique" then
 	skynet.start(function()
 		skynet.dispatch("lua", function() skynet.ret() end)
