@@ -289,6 +289,7 @@ fn udp6() {
         return;
     }
     check("udp6");
+}
 
 /// debug RUN refused inside `.launcher` and `.service` fails the caller's
 /// call at once, every time (a raised handler always answers what it owes).
