@@ -202,7 +202,7 @@ impl NodeInner {
             if l.id == id {
                 *self.logger.write() = None;
             } else if left == 1 && self.aborting.load(Ordering::Acquire) {
-                self.retire_soon(l.clone());
+                self.drain_and_close_log();
             }
         }
         if left == 0 {

@@ -33,6 +33,18 @@ impl NodeInner {
     /// Asks the logger to reopen its file (after logrotate moved it: skynet
     /// does this on SIGHUP).
     pub fn reopen_log(&self) {
+        self.tell_logger(Payload::empty());
+    }
+
+    /// Asks the logger to write every line queued before this request and
+    /// then leave: the last step of an abort, so that the lines services
+    /// wrote on their way out (a `main`'s last words before
+    /// `skynet.abort()`) are not lost with it.
+    pub(crate) fn drain_and_close_log(&self) {
+        self.tell_logger(Payload::from(LOGGER_CLOSE));
+    }
+
+    fn tell_logger(&self, payload: Payload) {
         let logger = self.logger.read().clone();
         if let Some(l) = logger {
             let msg = Message {
@@ -40,7 +52,7 @@ impl NodeInner {
                 origin: Handle::SYSTEM,
                 session: 0,
                 ptype: ptype::SYSTEM,
-                payload: Payload::empty(),
+                payload,
             };
             if let Ok(true) = l.mailbox.push_system(msg) {
                 self.schedule(l);
@@ -75,13 +87,20 @@ impl NodeInner {
 
 // The logger is a service like any other; what it does with each kind of
 // message is said here, where the node routes lines to it.
+/// The runtime's request that the logger leave once it has written what
+/// was queued before it (a SYSTEM message; an empty one asks for a reopen).
+const LOGGER_CLOSE: &[u8] = b"close";
+
 impl Service for Logger {
-    fn handle(&mut self, _ctx: &Context, msg: Message) {
+    fn handle(&mut self, ctx: &Context, msg: Message) {
         match msg.ptype {
             ptype::TEXT => {
                 let text = String::from_utf8_lossy(msg.payload.as_slice());
                 self.line(msg.source, &text);
             }
+            // Not `ctx.exit()`: its "KILL self" line would go to this very
+            // logger, after the request to close.
+            ptype::SYSTEM if msg.payload.as_slice() == LOGGER_CLOSE => ctx.cell.request_exit(),
             ptype::SYSTEM => self.reopen(),
             _ => {}
         }

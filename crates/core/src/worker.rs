@@ -187,13 +187,20 @@ impl Worker {
             }
             let mut batch = std::mem::take(&mut self.batch);
             let mut rest = batch.drain(..);
-            for msg in rest.by_ref() {
-                dispatch(node, ctx, service.as_mut(), probe, msg);
+            let mut unhandled: Vec<Message> = Vec::new();
+            while let Some(msg) = rest.next() {
+                // Checked before each message, not after: a kill asked for
+                // while this batch was taken (and a message sent after the
+                // kill returned, in the batch too) leaves the rest
+                // unhandled and failed, as skynet's kill, which is at once.
                 if cell.is_leaving() {
+                    unhandled.push(msg);
+                    unhandled.extend(rest.by_ref());
                     break;
                 }
+                dispatch(node, ctx, service.as_mut(), probe, msg);
             }
-            let unhandled: Vec<Message> = rest.collect();
+            drop(rest);
             self.batch = batch;
             if cell.is_leaving() {
                 retire(node, ctx, &mut slot, unhandled);
