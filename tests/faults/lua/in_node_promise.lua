@@ -21,6 +21,8 @@ if mode == "callee" then
 				for i = 1, 1e9 do
 					t[i] = string.rep("x", 64) .. i
 				end
+			elseif cmd == "bare_yield" then
+				coroutine.yield()
 			elseif cmd == "call_wait" then
 				skynet.ret(skynet.pack(skynet.call(arg, "lua", "wait")))
 			elseif cmd == "name" then
@@ -90,6 +92,11 @@ skynet.start(function()
 	check("raise: the call fails", not pcall(skynet.call, c, "lua", "raise"))
 	local ok = pcall(skynet.call, c, "lua", "name", ".still_here")
 	check("raise: the service goes on", ok)
+
+	-- A handler that yields to nothing the runtime knows is dropped; its
+	-- caller gets an error rather than waiting for the service to exit.
+	c = callee()
+	check("bare yield: the call fails", not pcall(skynet.call, c, "lua", "bare_yield"))
 
 	-- It runs out of memory: that call fails, and the calls waiting inside
 	-- it fail with it if it is retired.

@@ -328,6 +328,13 @@ impl Dispatcher {
                 let addr = crate::sending::resolve(&self.ctx, &third);
                 let (Some(session), Some(addr)) = (int(Some(&second)), addr) else {
                     errors.push("a call yielded without its session".into());
+                    // The task is dropped: what it owes is failed, not left
+                    // waiting until the service exits.
+                    if let Some((session, source)) = st.requests.remove(&task.key) {
+                        if session != 0 {
+                            let _ = self.ctx.reply_error(source, session, Payload::empty());
+                        }
+                    }
                     return;
                 };
                 st.waiters.waiting.insert(
@@ -374,8 +381,14 @@ impl Dispatcher {
             Some(command::QUIT) => st.quitting = true,
             _ => {
                 // A bare coroutine.yield in a handler: skynet drops the
-                // coroutine, and so do we (its request was answered or is
-                // reported as forgotten).
+                // coroutine, and so do we; a request it had not answered
+                // gets an error now (skynet would leave its caller waiting
+                // until the service exits).
+                if let Some((session, source)) = st.requests.remove(&task.key) {
+                    if session != 0 {
+                        let _ = self.ctx.reply_error(source, session, Payload::empty());
+                    }
+                }
                 let what = first.to_string().unwrap_or_default();
                 if what != "nil" {
                     errors.push(format!("Unknown command : {what}"));
