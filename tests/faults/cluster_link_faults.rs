@@ -187,15 +187,20 @@ fn survive(tag: &str, on: impl FnOnce(&FaultProxy), off: impl FnOnce(&FaultProxy
     on(&proxy);
     std::thread::sleep(hold);
     off(&proxy);
+    come_back_and_rest(&callers, "the fault");
+}
+
+/// Calls come back once `what` is over; then, stopped, every call returns
+/// and the node is back at its idle level. Heartbeat timeout (1 s) plus
+/// handshake timeout (1 s) bound any call, with room for a loaded machine.
+fn come_back_and_rest(callers: &Callers, what: &str) {
     let before = callers.stat().ok;
     assert!(
         callers.answered_more(before, 200, Duration::from_secs(10)),
-        "calls did not come back after the fault; last {:?}\n{}",
+        "calls did not come back after {what}; last {:?}\n{}",
         callers.stat(),
         callers.node.dump()
     );
-    // Heartbeat timeout (1 s) plus handshake timeout (1 s) bound any call,
-    // with room for a loaded machine.
     let (done, base) = callers.stop(Duration::from_secs(10));
     assert_idle(done, base, &callers.node.dump());
 }
@@ -255,15 +260,7 @@ fn a_peer_gone_silent_is_noticed_by_the_heartbeat_and_its_calls_fail() {
         callers.stat()
     );
     proxy.set(Fault::None);
-    let before = callers.stat().ok;
-    assert!(
-        callers.answered_more(before, 200, Duration::from_secs(10)),
-        "calls did not come back after the silence; last {:?}\n{}",
-        callers.stat(),
-        callers.node.dump()
-    );
-    let (done, base) = callers.stop(Duration::from_secs(10));
-    assert_idle(done, base, &callers.node.dump());
+    come_back_and_rest(&callers, "the silence");
 }
 
 #[test]
