@@ -157,12 +157,9 @@ fn setup(tag: &str, n: usize) -> (Authority, BootedNode, FaultProxy, Callers) {
     setup_with(tag, n, &[])
 }
 
-/// [`setup`], with more config keys for the callers' node.
-fn setup_with(
-    tag: &str,
-    n: usize,
-    extra: &[(&str, &str)],
-) -> (Authority, BootedNode, FaultProxy, Callers) {
+/// An authority for nodes a and b, node b serving @echo, and a fault
+/// proxy in front of it.
+fn echo_behind_proxy(tag: &str) -> (Authority, BootedNode, FaultProxy) {
     let ca = Authority::new(tag);
     ca.issue("a", "a");
     ca.issue("b", "b");
@@ -171,6 +168,16 @@ fn setup_with(
     let b = BootedNode::boot(&lua_dir(), "fault_echo", &keys);
     let port = b.listen_port();
     let proxy = FaultProxy::start(format!("127.0.0.1:{port}").parse().unwrap());
+    (ca, b, proxy)
+}
+
+/// [`setup`], with more config keys for the callers' node.
+fn setup_with(
+    tag: &str,
+    n: usize,
+    extra: &[(&str, &str)],
+) -> (Authority, BootedNode, FaultProxy, Callers) {
+    let (ca, b, proxy) = echo_behind_proxy(tag);
     let callers = Callers::boot(&ca, proxy.port, n, extra);
     assert!(
         callers.answered_more(0, 200, Duration::from_secs(10)),
@@ -285,14 +292,7 @@ fn a_slow_path_delays_calls_but_drops_no_link() {
 
 #[test]
 fn a_throttled_path_carries_large_calls_past_the_heartbeat_timeout() {
-    let ca = Authority::new("throttle");
-    ca.issue("a", "a");
-    ca.issue("b", "b");
-    let mut keys = ca.keys("b");
-    keys.extend(fast_cluster_keys());
-    let b = BootedNode::boot(&lua_dir(), "fault_echo", &keys);
-    let port = b.listen_port();
-    let proxy = FaultProxy::start(format!("127.0.0.1:{port}").parse().unwrap());
+    let (ca, b, proxy) = echo_behind_proxy("throttle");
     // Calls of 1 MiB, one after the other, through 256 KiB/s: the link
     // reads nothing for 4 s at a time, past its 3 s heartbeat timeout, and
     // must be kept while the peer takes its bytes. (The socket's fixed

@@ -125,13 +125,19 @@ impl Dispatcher {
     }
 }
 
+/// A task whose coroutine does nothing, for the dispatcher's unit tests.
+#[cfg(test)]
+pub(super) fn idle_task(lua: &Lua) -> Task {
+    let f = lua.create_function(|_, ()| Ok(())).unwrap();
+    Task::new(lua.create_thread(f).unwrap())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn task(lua: &Lua) -> Task {
-        let f = lua.create_function(|_, ()| Ok(())).unwrap();
-        Task::new(lua.create_thread(f).unwrap())
+        idle_task(lua)
     }
 
     #[test]

@@ -243,8 +243,7 @@ mod tests {
     use super::*;
 
     fn task(lua: &Lua) -> Task {
-        let f = lua.create_function(|_, ()| Ok(())).unwrap();
-        Task::new(lua.create_thread(f).unwrap())
+        super::super::task::idle_task(lua)
     }
 
     #[test]
