@@ -58,6 +58,13 @@ impl Budget {
         self.armed.store(false, Ordering::Relaxed);
     }
 
+    /// The budget of the sandboxed state `lua`, for native modules that
+    /// charge the work they do in Rust (`None` outside a sandbox, as in a
+    /// module's own unit tests).
+    pub fn of(lua: &Lua) -> Option<Budget> {
+        lua.app_data_ref::<Budget>().map(|b| b.clone())
+    }
+
     /// Takes `steps` from the budget (pattern matching); an error once spent.
     pub fn charge(&self, steps: i64) -> mlua::Result<()> {
         if !self.armed.load(Ordering::Relaxed) {

@@ -209,6 +209,8 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
     wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
     crate::lpattern::install(&lua, &string, budget.clone())?;
+    // Native modules find the budget here to charge the work they do in Rust.
+    lua.set_app_data(budget.clone());
 
     let b = budget.clone();
     lua.set_global_hook(
