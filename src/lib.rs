@@ -8,6 +8,7 @@
 pub mod config;
 pub mod keys;
 pub mod policy_file;
+pub mod native;
 
 use skyhold_core::{Grant, Limits, LogTarget, Node, NodeConfig, Policy, Role, Subject};
 use skyhold_lua::paths::SearchPath;
@@ -342,6 +343,7 @@ pub fn boot(s: Settings) -> Result<Node, String> {
         "skynet.socketdriver".into(),
         skyhold_net::socketdriver::module(sockets),
     ));
+    lua.modules.extend(native::modules());
     let _warm = skyhold_lua::register(&node, Arc::new(lua));
     let (module, args) = s
         .bootstrap

@@ -1,0 +1,12 @@
+//! The native modules skyhold builds in, in place of the C modules a skynet
+//! project would load from `lua_cpath`: each is Rust, registered under the
+//! name projects `require`, and built in a service's state the first time
+//! that service requires it.
+
+use skyhold_lua::host::ModuleFactory;
+
+/// Every built-in native module, by the name `require` finds it under.
+pub fn modules() -> Vec<(String, ModuleFactory)> {
+    // Each module crate adds its entries here, one line per name.
+    Vec::new()
+}
