@@ -123,6 +123,9 @@ impl Node {
             ));
         }
         let audit = Audit::new(config.limits.audit_lines_per_second, Arc::new(|_: &str| {}));
+        let boot_wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let inner = Arc::new(NodeInner {
             limits: config.limits.clone(),
             policy: config.policy.clone(),
@@ -134,10 +137,8 @@ impl Node {
             memory: MemoryBudget::new(config.limits.lua_memory_total),
             probes: (0..config.threads).map(|_| Probe::default()).collect(),
             exit_monitor: Mutex::new(None),
-            start_time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            start_time: boot_wall.as_secs(),
+            start_centis: u64::from(boot_wall.subsec_millis() / 10),
             profile: config.profile,
             started: Instant::now(),
             alloc: HandleAllocator::new(config.harbor),

@@ -140,6 +140,9 @@ pub(crate) struct NodeInner {
     pub probes: Vec<Probe>,
     pub exit_monitor: Mutex<Option<ServiceId>>,
     pub start_time: u64,
+    /// The centiseconds past `start_time`'s second at boot: the tick starts
+    /// there, as skynet's does, so `start_time + now / 100` is the wall clock.
+    pub(crate) start_centis: u64,
     /// Whether turns are timed for the `cpu` stat.
     pub profile: bool,
     pub(crate) started: Instant,

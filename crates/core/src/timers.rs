@@ -11,9 +11,11 @@ use crate::message::{ptype, Message, Payload};
 use crate::state::{Cell, NodeInner, TimerItem};
 
 impl NodeInner {
-    /// Centiseconds since the node started (skynet's tick).
+    /// skynet's tick: centiseconds since the start of the second the node
+    /// started in (so `skynet.time()`, `starttime + now / 100`, is the wall
+    /// clock, not up to a second behind it).
     pub fn now(&self) -> u64 {
-        (self.started.elapsed().as_millis() / 10) as u64
+        self.start_centis + (self.started.elapsed().as_millis() / 10) as u64
     }
 
     /// Starts a timer of `from` that fires after `ticks` centiseconds.

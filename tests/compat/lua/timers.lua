@@ -35,5 +35,15 @@ skynet.start(function()
 	skynet.yield()
 	assert(woke, "wait woken")
 	assert(type(skynet.time()) == "number" and skynet.starttime() > 0)
+	-- skynet.time() is the wall clock (starttime plus the tick, which starts
+	-- at the boot second's centiseconds), not up to a second behind it.
+	for _ = 1, 15 do
+		local before, t, after = os.time(), skynet.time(), os.time()
+		if before == after then
+			assert(t >= before - 0.02 and t < before + 1.02,
+				string.format("skynet.time() %.2f against os.time() %d", t, before))
+		end
+		skynet.sleep(7)
+	end
 	skynet.error("PASS")
 end)
