@@ -7,8 +7,8 @@
 
 pub mod config;
 pub mod keys;
-pub mod policy_file;
 pub mod native;
+pub mod policy_file;
 
 use skyhold_core::{Grant, Limits, LogTarget, Node, NodeConfig, Policy, Role, Subject};
 use skyhold_lua::paths::SearchPath;

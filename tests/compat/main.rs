@@ -297,3 +297,17 @@ fn udp6() {
 fn debug_run_refused() {
     check("debug_run_refused");
 }
+
+/// `skynet.memlimit` in a service's main chunk: skynet's line saying so, and
+/// the limit holds.
+#[test]
+fn memlimit() {
+    let log = run_case("memlimit");
+    assert!(
+        log.iter()
+            .any(|l| l.ends_with("Set memory limit to 1.00 M")),
+        "no memory limit line; log:\n{}",
+        log.join("\n")
+    );
+    assert!(log.iter().any(|l| l.contains("PASS")), "{}", log.join("\n"));
+}

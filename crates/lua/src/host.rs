@@ -173,6 +173,11 @@ impl LuaService {
         let limit = self.shared.memlimit.load(Ordering::Acquire);
         if limit > 0 {
             let _ = lua.set_memory_limit(limit);
+            // skynet says so once the main chunk has set it.
+            ctx.log(&format!(
+                "Set memory limit to {:.2} M",
+                limit as f64 / (1024.0 * 1024.0)
+            ));
         }
         ctx.report_memory(lua.used_memory());
         self.lua = Some(lua);

@@ -731,7 +731,12 @@ fn service_functions(lazy: &mut LazyCore) {
                     "memlimit must be called in the main chunk",
                 ));
             }
-            if sh.memlimit.swap(bytes, Ordering::AcqRel) != 0 {
+            // Compare-and-set: a second call must not replace the first limit.
+            if sh
+                .memlimit
+                .compare_exchange(0, bytes, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
                 return Err(mlua::Error::runtime("memlimit can be called only once"));
             }
             Ok(())
