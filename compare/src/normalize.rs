@@ -24,10 +24,13 @@ pub struct Roots {
     pub skyhold: String,
 }
 
+/// Whether a line is one a rule sets aside.
+type LineTest = fn(&str) -> bool;
+
 /// Lines a runtime writes about itself, not about the service under test:
 /// (rule name, test). Each is a deliberate difference written in
 /// docs/migration.md.
-const SET_ASIDE: &[(&str, fn(&str) -> bool)] = &[
+const SET_ASIDE: &[(&str, LineTest)] = &[
     // skyhold runs the cluster service at boot; skynet a harbor service.
     ("runtime services", |l| {
         l.starts_with("LAUNCH clusterd") || l.starts_with("LAUNCH harbor ")
@@ -81,10 +84,14 @@ pub fn normalize(raw: &str, roots: &Roots) -> Normalized {
 /// `print` too (it goes through the logger), skynet does not.
 fn strip_source(line: &str) -> &str {
     let b = line.as_bytes();
-    if b.len() >= 12 && b[0] == b'[' && b[1] == b':' && b[10] == b']' && b[11] == b' ' {
-        if b[2..10].iter().all(u8::is_ascii_hexdigit) {
-            return &line[12..];
-        }
+    if b.len() >= 12
+        && b[0] == b'['
+        && b[1] == b':'
+        && b[10] == b']'
+        && b[11] == b' '
+        && b[2..10].iter().all(u8::is_ascii_hexdigit)
+    {
+        return &line[12..];
     }
     line
 }
