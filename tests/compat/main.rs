@@ -311,3 +311,17 @@ fn memlimit() {
     );
     assert!(log.iter().any(|l| l.contains("PASS")), "{}", log.join("\n"));
 }
+
+/// A mailbox past 1024 messages: skynet's "May overload" line from the
+/// service whose mailbox it is.
+#[test]
+fn overload() {
+    let log = run_case("overload");
+    let dump = log.join("\n");
+    assert!(log.iter().any(|l| l.contains("PASS")), "{dump}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("error: May overload, message queue length = ")),
+        "no overload line; log:\n{dump}"
+    );
+}

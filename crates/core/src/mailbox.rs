@@ -19,7 +19,7 @@
 
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::fasthash::IntMap;
 use crate::handle::Handle;
@@ -108,6 +108,9 @@ struct State {
     in_global: bool,
     closed: bool,
     poked: bool,
+    /// The length past which the next "May overload" warning is due
+    /// (skynet's: 1024, doubled at each warning, back to 1024 once empty).
+    overload_threshold: usize,
 }
 
 impl State {
@@ -140,7 +143,13 @@ pub struct Mailbox {
     state: Mutex<State>,
     refused: AtomicU64,
     dropped_replies: AtomicU64,
+    /// The length a pop found past the overload threshold, not yet reported
+    /// (0: none). Outside the lock: the worker reads it once per batch.
+    overload: AtomicUsize,
 }
+
+/// The queue length of skynet's first "May overload" warning.
+pub const OVERLOAD_THRESHOLD: usize = 1024;
 
 impl Mailbox {
     /// An empty mailbox. It starts "scheduled" so that the runtime can run
@@ -150,10 +159,12 @@ impl Mailbox {
             limits,
             state: Mutex::new(State {
                 in_global: true,
+                overload_threshold: OVERLOAD_THRESHOLD,
                 ..State::default()
             }),
             refused: AtomicU64::new(0),
             dropped_replies: AtomicU64::new(0),
+            overload: AtomicUsize::new(0),
         }
     }
 
@@ -286,30 +297,43 @@ impl Mailbox {
         room: &mut Vec<Handle>,
     ) -> bool {
         let mut s = self.state.lock();
-        if s.queue.is_empty() && s.room.is_empty() && !s.poked {
-            s.in_global = false;
-            return false;
+        if s.queue.is_empty() {
+            s.overload_threshold = OVERLOAD_THRESHOLD;
+            if s.room.is_empty() && !s.poked {
+                s.in_global = false;
+                return false;
+            }
         }
         s.poked = false;
         room.append(&mut s.room);
-        Self::pop_locked(&mut s, &self.limits, max, out, wake);
+        self.pop_locked(&mut s, max, out, wake);
         true
+    }
+
+    /// The queue length a pop found past the overload threshold since the
+    /// last call, once (skynet's "May overload" warning), or `None`.
+    pub fn take_overload(&self) -> Option<usize> {
+        if self.overload.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        Some(self.overload.swap(0, Ordering::Relaxed)).filter(|n| *n > 0)
     }
 
     /// Moves up to `max` messages into `out`. Senders whose share has drained
     /// enough to send again are appended to `wake`.
     pub fn pop_batch(&self, max: usize, out: &mut Vec<Message>, wake: &mut Vec<Handle>) {
         let mut s = self.state.lock();
-        Self::pop_locked(&mut s, &self.limits, max, out, wake);
+        self.pop_locked(&mut s, max, out, wake);
     }
 
     fn pop_locked(
+        &self,
         s: &mut State,
-        l: &MailboxLimits,
         max: usize,
         out: &mut Vec<Message>,
         wake: &mut Vec<Handle>,
     ) {
+        let l = &self.limits;
         let half_messages = l.sender_messages / 2;
         let half_bytes = l.sender_bytes / 2;
         for _ in 0..max {
@@ -337,6 +361,14 @@ impl Mailbox {
                 }
             }
             out.push(q.msg);
+            // What is left after this pop, as skynet measures it.
+            let left = s.queue.len();
+            if left > s.overload_threshold {
+                while left > s.overload_threshold {
+                    s.overload_threshold *= 2;
+                }
+                self.overload.store(left, Ordering::Relaxed);
+            }
         }
     }
 
@@ -673,5 +705,41 @@ mod tests {
             for w in wake { blocked.remove(&w); }
             prop_assert!(blocked.is_empty(), "never woken: {blocked:?}");
         }
+    }
+
+    #[test]
+    fn overload_is_reported_as_skynet_does() {
+        let mb = Mailbox::new(MailboxLimits {
+            messages: 100_000,
+            bytes: 100 << 20,
+            sender_messages: 100_000,
+            sender_bytes: 100 << 20,
+            guaranteed: 2,
+        });
+        let (mut out, mut wake, mut room) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..1536 {
+            mb.push(msg(1, 1)).unwrap();
+        }
+        mb.pop_batch(1, &mut out, &mut wake);
+        // 1535 left, past 1024: reported once, and the threshold doubles.
+        assert_eq!(mb.take_overload(), Some(1535));
+        assert_eq!(mb.take_overload(), None);
+        mb.pop_batch(1, &mut out, &mut wake);
+        assert_eq!(mb.take_overload(), None);
+        while mb.pop_or_release(1000, &mut out, &mut wake, &mut room) {}
+        // Empty again: back to 1024, so 2047 left is reported.
+        for _ in 0..2048 {
+            mb.push(msg(1, 1)).unwrap();
+        }
+        mb.pop_batch(1, &mut out, &mut wake);
+        assert_eq!(mb.take_overload(), Some(2047));
+        // 5000 left jumps two doublings (2048, 4096): reported once.
+        for _ in 0..2954 {
+            mb.push(msg(1, 1)).unwrap();
+        }
+        mb.pop_batch(1, &mut out, &mut wake);
+        assert_eq!(mb.take_overload(), Some(5000));
+        mb.pop_batch(1, &mut out, &mut wake);
+        assert_eq!(mb.take_overload(), None);
     }
 }

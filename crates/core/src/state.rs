@@ -119,6 +119,9 @@ pub struct NodeCounters {
     pub limit_breaks: AtomicU64,
     /// Services retired for breaking such a limit (`lua_on_limit = retire`).
     pub limit_retirements: AtomicU64,
+    /// "May overload" warnings: a mailbox found past skynet's doubling
+    /// threshold (1024, 2048, …) as a message was taken from it.
+    pub overload_warnings: AtomicU64,
 }
 
 /// A pending timer: whose, and the session its RESPONSE carries.

@@ -173,6 +173,12 @@ impl Worker {
             {
                 return false;
             }
+            if let Some(n) = cell.mailbox.take_overload() {
+                node.counters
+                    .overload_warnings
+                    .fetch_add(1, Ordering::Relaxed);
+                ctx.log(&format!("error: May overload, message queue length = {n}"));
+            }
             for sender in self.wake.drain(..) {
                 node.notify_room(sender, cell.handle());
             }
