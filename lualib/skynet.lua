@@ -179,17 +179,34 @@ end
 
 -- Sending and calling ----------------------------------------------------------
 
+-- True for a global name (no leading "." or ":") that no service has yet:
+-- calls and sends to it wait for it, as in skynet (skynet/globalname.lua).
+local function unnamed_global(addr)
+	if type(addr) ~= "string" then
+		return false
+	end
+	local b = string.byte(addr, 1)
+	return b ~= 46 and b ~= 58 and c.query(addr) == nil
+end
+
 function skynet.send(addr, typename, ...)
 	local id = native_send[typename]
 	if id then
 		local r, why, err = c_sendv(addr, id, ...)
 		if why == nil then
+			if r == nil and unnamed_global(addr) then
+				return require("skynet.globalname").send(addr, typename, ...)
+			end
 			return r
 		end
 		return send_later(why, err, addr)
 	end
 	local p = proto[typename]
-	return send_via(c_send, addr, p.id, 0, p.pack(...))
+	local r = send_via(c_send, addr, p.id, 0, p.pack(...))
+	if r == nil and unnamed_global(addr) then
+		return require("skynet.globalname").send(addr, typename, ...)
+	end
+	return r
 end
 
 local invalid
@@ -209,6 +226,9 @@ function invalid(addr)
 end
 
 function skynet.call(addr, typename, ...)
+	if type(addr) == "string" and unnamed_global(addr) then
+		addr = require("skynet.globalname").wait(addr)
+	end
 	local id = native_call[typename]
 	if id then
 		-- The runtime packs, sends (waiting for room if it must) and
@@ -365,6 +385,10 @@ local function error_dispatch(error_session, error_source)
 end
 
 function skynet.term(addr)
+	local waiting = package.loaded["skynet.globalname"]
+	if waiting and type(addr) == "string" then
+		waiting.term(addr)
+	end
 	return error_dispatch(0, addr)
 end
 

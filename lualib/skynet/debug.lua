@@ -134,8 +134,8 @@ function command.TERM(source, addr)
 	if not allowed(source, "kill", "TERM") then
 		error("not permitted: debug TERM needs the kill grant (see the audit log)")
 	end
+	-- As skynet's: term ignores the request (nothing is answered).
 	skynet.term(addr)
-	skynet.ret()
 end
 
 function command.REMOTEDEBUG(source)

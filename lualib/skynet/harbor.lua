@@ -1,31 +1,29 @@
--- skynet.harbor for a single node (harbor = 0): global names are local
--- names here, and there is no other harbor to link to or wait for.
+-- skynet.harbor for a single node (harbor = 0), through .cslave as in
+-- skynet: global names are names in this node's table; a query for one no
+-- service has yet waits until one registers it.
 local skynet = require "skynet"
 require "skynet.manager"
 
 local harbor = {}
 
 function harbor.globalname(name, handle)
-	handle = handle or skynet.self()
-	skynet.name(name, handle)
+	skynet.name(name, handle or skynet.self())
 end
 
 function harbor.queryname(name)
-	return skynet.localname(name)
+	return skynet.call(".cslave", "lua", "QUERYNAME", name)
 end
 
 function harbor.link(id)
-	-- Only this node exists: nothing can disconnect; wait forever, as a
-	-- link to a harbor that never goes away would.
-	skynet.wait()
+	skynet.call(".cslave", "lua", "LINK", id)
 end
 
 function harbor.connect(id)
-	-- Harbor 0 is always connected.
+	skynet.call(".cslave", "lua", "CONNECT", id)
 end
 
 function harbor.linkmaster()
-	skynet.wait()
+	skynet.call(".cslave", "lua", "LINKMASTER")
 end
 
 return harbor

@@ -25,9 +25,17 @@ local function is_global(name)
 	return string.sub(name, 1, 1) ~= "."
 end
 
+-- A new global name may be awaited by calls and sends (.cslave holds them).
+local function announce(name)
+	if is_global(name) then
+		skynet.send(".cslave", "lua", "REGISTER", name)
+	end
+end
+
 function skynet.register(name)
 	assert(type(name) == "string", "name must be a string")
 	c.register(name)
+	announce(name)
 end
 
 function skynet.name(name, handle)
@@ -37,6 +45,7 @@ function skynet.name(name, handle)
 	else
 		c.name(name, handle)
 	end
+	announce(name)
 end
 
 function skynet.forward_type(map, start_func)

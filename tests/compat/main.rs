@@ -325,3 +325,18 @@ fn overload() {
         "no overload line; log:\n{dump}"
     );
 }
+
+/// Global names no service has yet: calls and sends wait for them, `debug
+/// TERM` ends a wait, and the single-node harbor answers link and refuses
+/// connect as skynet's cdummy does.
+#[test]
+fn global_names() {
+    let log = run_case("global_names");
+    let dump = log.join("\n");
+    assert!(log.iter().any(|l| l.contains("PASS")), "{dump}");
+    assert!(
+        log.iter()
+            .any(|l| l.ends_with("Can't connect to other harbor in single node mode")),
+        "{dump}"
+    );
+}
