@@ -6,7 +6,10 @@
 use skyhold_lua::host::ModuleFactory;
 
 /// Every built-in native module, by the name `require` finds it under.
+#[allow(clippy::vec_init_then_push)]
 pub fn modules() -> Vec<(String, ModuleFactory)> {
     // Each module crate adds its entries here, one line per name.
-    Vec::new()
+    let mut v: Vec<(String, ModuleFactory)> = Vec::new();
+    v.extend(skyhold_crypt::modules());
+    v
 }
