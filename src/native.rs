@@ -11,5 +11,6 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     // Each module crate adds its entries here, one line per name.
     let mut v: Vec<(String, ModuleFactory)> = Vec::new();
     v.extend(skyhold_crypt::modules());
+    v.push(("skynet.netpack.core".into(), skyhold_net::netpack::module()));
     v
 }

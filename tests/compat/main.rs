@@ -5,6 +5,7 @@
 //! within the time limit.
 
 mod cluster;
+mod crypt;
 
 use skyhold_testkit::repo;
 use std::time::Duration;

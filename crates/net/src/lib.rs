@@ -5,6 +5,8 @@
 pub mod frame;
 pub mod gate;
 pub mod limits;
+pub mod netpack;
+pub mod netpack_queue;
 pub mod socket_server;
 pub mod socketdriver;
 
