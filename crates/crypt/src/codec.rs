@@ -30,7 +30,7 @@ fn hex_digit(c: u8) -> Option<u32> {
 
 /// `crypt.hexdecode`.
 pub fn hex_decode(text: &[u8]) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!("Invalid hex text size {}", text.len()));
     }
     text.chunks_exact(2)

@@ -81,7 +81,7 @@ const FUNCTIONS: &[(&str, Body)] = &[
         }
         let text = a.string(2)?;
         let n = text.as_bytes().len();
-        if n == 0 || n % 8 != 0 {
+        if n == 0 || !n.is_multiple_of(8) {
             return Err(fail(format!("Invalid des crypt text length {n}")));
         }
         let mode = a.opt_integer(3, des::ISO7816_4)?;

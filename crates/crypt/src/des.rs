@@ -81,7 +81,7 @@ fn padding(plain: &[u8], mode: i32) -> usize {
 /// Decrypts what [`encode`] made with the same key and mode.
 pub fn decode(key: &[u8], text: &[u8], mode: i64) -> Result<Vec<u8>, String> {
     let des = cipher(key)?;
-    if text.is_empty() || text.len() % 8 != 0 {
+    if text.is_empty() || !text.len().is_multiple_of(8) {
         return Err(format!("Invalid des crypt text length {}", text.len()));
     }
     let mut out = Vec::with_capacity(text.len());
