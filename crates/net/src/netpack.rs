@@ -86,7 +86,7 @@ fn filter(lua: &Lua, q: AnyUserData, msg: &[u8]) -> mlua::Result<MultiValue> {
                 Filtered::Nothing => {}
                 Filtered::Frame(f) => {
                     let n = f.len();
-                    out.extend([text(lua, "data".as_bytes())?, int(id), text(lua, &f)?]);
+                    out.extend([text(lua, b"data")?, int(id), text(lua, &f)?]);
                     out.push(int(n as i64));
                 }
                 Filtered::More => out.push(text(lua, b"more")?),
