@@ -12,5 +12,13 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     let mut v: Vec<(String, ModuleFactory)> = Vec::new();
     v.extend(skyhold_crypt::modules());
     v.push(("skynet.netpack.core".into(), skyhold_net::netpack::module()));
+    v.push((
+        "skynet.memory".into(),
+        skyhold_lua::memory_module::factory(),
+    ));
+    v.push((
+        "skyhold.console".into(),
+        skyhold_lua::console_module::factory(),
+    ));
     v
 }

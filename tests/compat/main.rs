@@ -6,6 +6,7 @@
 
 mod cluster;
 mod crypt;
+mod console;
 
 use skyhold_testkit::repo;
 use std::time::Duration;

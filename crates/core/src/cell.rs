@@ -143,5 +143,13 @@ pub fn stats_of<S>(cell: &ServiceCell<S>) -> BTreeMap<&'static str, u64> {
         ("open_calls", cell.mailbox.open_calls() as u64),
         ("timers", cell.pending_timers() as u64),
         ("owed", cell.owed_replies() as u64),
+        // Bytes its host last reported (within `REPORT_STEP`); 0 once retired.
+        (
+            "memory",
+            match cell.reported_memory.load(Ordering::Relaxed) {
+                crate::memory::RETIRED => 0,
+                bytes => bytes as u64,
+            },
+        ),
     ])
 }

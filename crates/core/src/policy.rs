@@ -335,8 +335,20 @@ pub const SYSTEM_SCRIPTS: &[&str] = &[
     "multicastd",
     "sharedatad",
     "service_provider",
-    "debug_console",
 ];
+
+/// Name of the built-in role of skynet's `debug_console`.
+pub const CONSOLE_ROLE: &str = "console";
+
+/// What the console may do by default: retire services for a logged-in
+/// operator (`kill`, `exit`, `killtask`), read the operator credentials it
+/// checks logins against (secret config keys), and `setenv`. Running code
+/// in another service (`inject`, `debug`) is not among them: the operator's
+/// policy adds `debug_run` to this role to allow it.
+pub const CONSOLE_GRANTS: &[Grant] = &[Grant::Kill, Grant::ReadSecrets, Grant::SetEnv];
+
+/// The script the console role is given to.
+pub const CONSOLE_SCRIPT: &str = "debug_console";
 
 /// Names reserved for skyhold's own services by default.
 pub const SYSTEM_NAMES: &[(&str, &str)] = &[
@@ -365,6 +377,9 @@ impl Default for Policy {
             .expect("gate role exists");
         p.assign(Subject::Native("gate".into()), GATE_ROLE)
             .expect("gate role exists");
+        p.define_role(Role::new(CONSOLE_ROLE, CONSOLE_GRANTS.iter().copied()));
+        p.assign(Subject::Script(CONSOLE_SCRIPT.into()), CONSOLE_ROLE)
+            .expect("console role exists");
         for s in SYSTEM_SCRIPTS {
             p.assign(Subject::Script((*s).to_string()), SYSTEM_ROLE)
                 .expect("system role exists");
@@ -531,6 +546,17 @@ mod tests {
             p.reserved_for(".launcher"),
             Some(&Subject::Script("launcher".into()))
         );
+    }
+
+    #[test]
+    fn the_console_may_kill_but_not_run_code_in_others_by_default() {
+        let p = Policy::default();
+        let id = p.identity_for(Subject::Script(CONSOLE_SCRIPT.into()));
+        assert_eq!(id.role.name, CONSOLE_ROLE);
+        assert!(id.has(Grant::Kill) && id.has(Grant::ReadSecrets));
+        assert!(!id.has(Grant::DebugRun));
+        assert!(!id.has(Grant::Abort));
+        assert!(!id.has(Grant::LaunchFor));
     }
 
     #[test]

@@ -269,6 +269,14 @@ impl CodeCache {
         Ok((name, bytes))
     }
 
+    /// Forgets every compiled file and every search's result
+    /// (`skynet.codecache.clear`): the next load of each file reads and
+    /// compiles it again.
+    pub fn clear(&self) {
+        self.entries.lock().clear();
+        self.finds.lock().clear();
+    }
+
     /// The text of `path`, if this cache compiled it (so the runtime found
     /// it on a configured, confined path) and it still has the size and
     /// modification time it had then; `None` otherwise.

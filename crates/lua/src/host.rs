@@ -109,6 +109,11 @@ impl LuaService {
             crate::skyhold_code::MODULE.to_string(),
             Box::new(move |lua| crate::skyhold_code::module(lua, &c, &config)),
         ));
+        let code = self.config.code.clone();
+        lazy.push((
+            crate::memory_module::CODECACHE.to_string(),
+            Box::new(move |lua| crate::memory_module::codecache(lua, code.clone())),
+        ));
         for (name, factory) in &self.config.modules {
             let (c, factory) = (ctx.clone(), factory.clone());
             lazy.push((name.clone(), Box::new(move |lua| factory(lua, &c))));
