@@ -1,6 +1,7 @@
 //! One module per threat the runtime closes. Each test shows the attack and
 //! what the runtime does about it.
 
+mod console_without_login;
 mod cpu_bomb;
 mod debug_injection;
 mod deserializer_bomb;
