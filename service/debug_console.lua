@@ -35,7 +35,17 @@ local HTTP_LIMIT = 8192
 
 -- Whether logins are needed for everything, and whether there are any.
 local local_only = console.loopback(ip)
-local logins = console.credentials()
+local readable, logins = pcall(console.credentials)
+if not readable then
+	logins = tostring(logins):gsub("^runtime error: ", "")
+	-- Malformed credentials, or a role that cannot read them: logins fail
+	-- with this reason; beyond loopback the console does not start.
+	if not local_only then
+		error(string.format("debug_console: refusing to listen on %s:%s: %s", ip, tostring(port), logins))
+	end
+	skynet.error("debug_console: logins are unavailable: " .. logins)
+	logins = 0
+end
 if not local_only and logins == 0 then
 	error(string.format("debug_console: refusing to listen on %s:%s: a console on a non-loopback address "
 		.. "needs operator logins, and none are configured (set secret_console_users = \"user:password,...\" "
@@ -227,6 +237,7 @@ local function http_request(conn, print, first)
 		local user, password = base64_decode(basic):match("^([^:]*):(.*)$")
 		local name, err = console.login(conn.id, user or "", password or "")
 		if not name then
+			skynet.sleep(100) -- as a failed login command
 			print(err)
 			print("<CMD Error>")
 			return

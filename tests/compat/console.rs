@@ -331,6 +331,22 @@ fn console_non_loopback_needs_credentials() {
     );
     drop(node);
 
+    // Credentials that do not parse are no credentials: refused, naming the key.
+    let node = boot(&[
+        ("console_address", "0.0.0.0"),
+        ("secret_console_users", "alice"),
+    ]);
+    assert!(
+        node.eventually(&["CONSOLE REFUSED"])
+            && node.logged_all(&[
+                "refusing to listen on 0.0.0.0:0: config key secret_console_users",
+                "not user:password"
+            ]),
+        "{}",
+        node.dump()
+    );
+    drop(node);
+
     let node = boot(&[
         ("console_address", "0.0.0.0"),
         ("secret_console_password", "s3cret"),

@@ -26,7 +26,7 @@
 use mlua::{Lua, Value};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
-use skyhold_core::{Context, NodeRef};
+use skyhold_core::{Context, Grant, NodeRef};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -216,6 +216,14 @@ struct Console {
 
 impl Console {
     fn users(&self) -> Result<Vec<(String, String)>, String> {
+        // Without the grant the keys read as absent: say why instead of
+        // reporting no credentials.
+        if !self.ctx.identity().has(Grant::ReadSecrets) {
+            return Err(format!(
+                "the console's role ({}) does not hold read_secrets, so it cannot read {USERS_KEY} or {PASSWORD_KEY}",
+                self.ctx.identity().role.name
+            ));
+        }
         let users = self.ctx.getenv(USERS_KEY);
         let password = self.ctx.getenv(PASSWORD_KEY);
         let user = self.ctx.getenv(USER_KEY).unwrap_or_else(|| "admin".into());
