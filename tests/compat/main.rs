@@ -5,8 +5,8 @@
 //! within the time limit.
 
 mod cluster;
-mod crypt;
 mod console;
+mod crypt;
 
 use skyhold_testkit::repo;
 use std::time::Duration;
