@@ -20,5 +20,10 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
         "skyhold.console".into(),
         skyhold_lua::console_module::factory(),
     ));
+#[allow(clippy::vec_init_then_push)] // one push per module, added by each crate
+pub fn modules() -> Vec<(String, ModuleFactory)> {
+    // Each module crate adds its entries here, one line per name.
+    let mut v: Vec<(String, ModuleFactory)> = Vec::new();
+    v.push(("lpeg".into(), skyhold_lpeg::factory()));
     v
 }

@@ -7,6 +7,7 @@
 mod cluster;
 mod console;
 mod crypt;
+mod lpeg;
 
 use skyhold_testkit::repo;
 use std::time::Duration;
