@@ -107,7 +107,12 @@ fn shared(lua: &Lua) -> mlua::Result<Shared> {
 /// The text of an error passed on from Lua code.
 fn error_text(e: &mlua::Error) -> String {
     match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // mlua appends a traceback to an error it catches from Lua code;
+        // lua-cjson passes the message on as it was.
+        mlua::Error::RuntimeError(m) => match m.find("\nstack traceback:\n") {
+            Some(i) => m[..i].to_string(),
+            None => m.clone(),
+        },
         mlua::Error::CallbackError { cause, .. } => error_text(cause),
         mlua::Error::WithContext { cause, .. } => error_text(cause),
         other => other.to_string(),

@@ -4,17 +4,17 @@ use super::*;
 
 pub(crate) fn state() -> Lua {
     let lua = Lua::new();
-    let loaded: Table = lua
+    let preload: Table = lua
         .globals()
         .get::<Table>("package")
-        .and_then(|p| p.get("loaded"))
-        .expect("package.loaded");
-    loaded
-        .set("cjson", open(&lua, false).expect("cjson"))
-        .expect("set");
-    loaded
-        .set("cjson.safe", open(&lua, true).expect("cjson.safe"))
-        .expect("set");
+        .and_then(|p| p.get("preload"))
+        .expect("package.preload");
+    for (name, safe) in [("cjson", false), ("cjson.safe", true)] {
+        let f = lua
+            .create_function(move |lua, _: MultiValue| open(lua, safe))
+            .expect("loader");
+        preload.set(name, f).expect("set");
+    }
     lua
 }
 
@@ -42,4 +42,52 @@ fn smoke() {
         run("return tostring(cjson.decode('null') == cjson.null)"),
         "true"
     );
+}
+
+/// Runs the Lua file named by `CJSON_SCRIPT` with `cjson` and `cjson.safe`
+/// preloaded (its directory as the working path for `io.open`), so a
+/// test suite written for lua-cjson can be pointed at this one:
+/// `CJSON_SCRIPT=/path/test.lua cargo test -p skyhold-cjson -- --ignored script`.
+#[test]
+#[ignore = "runs an outside script named by CJSON_SCRIPT"]
+fn script() {
+    let Ok(path) = std::env::var("CJSON_SCRIPT") else {
+        return;
+    };
+    let lua = state();
+    let dir = std::path::Path::new(&path)
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    let args = lua.create_table().expect("arg");
+    args.set(0, path.clone()).expect("arg0");
+    for (i, a) in std::env::var("CJSON_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .enumerate()
+    {
+        args.set(i + 1, a).expect("argn");
+    }
+    lua.globals().set("arg", args).expect("arg");
+    let pp: Table = lua.globals().get::<Table>("package").expect("package");
+    let path_now: String = pp.get("path").expect("path");
+    pp.set(
+        "path",
+        format!(
+            "{}/?.lua;{}/../lua/?.lua;{path_now}",
+            dir.display(),
+            dir.display()
+        ),
+    )
+    .expect("path");
+    let mut code = std::fs::read_to_string(&path).expect("script");
+    if code.starts_with('#') {
+        // A `#!` line, which lua.c skips: made a comment.
+        code.insert_str(0, "--");
+    }
+    std::env::set_current_dir(&dir).expect("cd");
+    lua.load(&code)
+        .set_name(format!("@{path}"))
+        .exec()
+        .expect("script ran");
 }
