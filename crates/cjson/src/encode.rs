@@ -60,6 +60,7 @@ impl<'a> Encoder<'a> {
         }
     }
 
+    #[inline(never)]
     fn charge(&mut self, steps: i64) -> Result<(), Fail> {
         self.steps += steps;
         if self.steps >= crate::decode::STEP_CHUNK {
@@ -76,6 +77,7 @@ impl<'a> Encoder<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn exception(&self, v: &Value, reason: &str) -> Fail {
         Fail::Msg(format!("Cannot serialise {}: {reason}", basic_type_name(v)))
     }
@@ -85,7 +87,7 @@ impl<'a> Encoder<'a> {
     pub fn value(&mut self, v: &Value, depth: i32) -> Result<bool, Fail> {
         self.charge(1)?;
         match v {
-            Value::String(s) => self.string(&s.as_bytes()),
+            Value::String(s) => self.lua_string(s),
             Value::Integer(_) | Value::Number(_) => self.number(v)?,
             Value::Boolean(true) => self.out.extend_from_slice(b"true"),
             Value::Boolean(false) => self.out.extend_from_slice(b"false"),
@@ -107,6 +109,11 @@ impl<'a> Encoder<'a> {
             }
         }
         Ok(true)
+    }
+
+    #[inline(never)]
+    fn lua_string(&mut self, s: &mlua::String) {
+        self.string(&s.as_bytes());
     }
 
     fn string(&mut self, s: &[u8]) {
@@ -144,6 +151,7 @@ impl<'a> Encoder<'a> {
         self.out.push(b'"');
     }
 
+    #[inline(never)]
     fn number(&mut self, v: &Value) -> Result<(), Fail> {
         let x = match v {
             Value::Integer(i) => {
@@ -175,6 +183,7 @@ impl<'a> Encoder<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn newline_indent(&mut self, depth: i32) {
         if let Some(indent) = &self.cfg.encode_indent {
             self.out.push(b'\n');
@@ -185,6 +194,17 @@ impl<'a> Encoder<'a> {
     }
 
     fn table(&mut self, t: &Table, depth: i32) -> Result<(), Fail> {
+        match self.shape(t, depth)? {
+            Some((len, raw)) => self.array(t, len, raw, depth),
+            None => self.object(t, depth),
+        }
+    }
+
+    /// How `t` encodes: `Some((length, raw))` as an array, `None` as an
+    /// object. (Kept out of line: the recursive path stays small on the
+    /// stack.)
+    #[inline(never)]
+    fn shape(&mut self, t: &Table, depth: i32) -> Result<Option<(i32, bool)>, Fail> {
         if depth > self.cfg.encode_max_depth.min(HARD_MAX_ENCODE_DEPTH) {
             return Err(Fail::Msg(format!(
                 "Cannot serialise, excessive nesting ({depth})"
@@ -194,8 +214,7 @@ impl<'a> Encoder<'a> {
         let mut raw = true;
         if let Some(mt) = &mt {
             if *mt == self.marks.array_mt {
-                let len = t.len()? as i32;
-                return self.array(t, len, true, depth);
+                return Ok(Some((t.len()? as i32, true)));
             }
             raw = false;
             let len_fn: Value = mt.raw_get("__len")?;
@@ -207,26 +226,21 @@ impl<'a> Encoder<'a> {
                     )));
                 };
                 let n: Value = f.call(t.clone())?;
-                let len = c_int(to_number(self.lua, &n)?);
-                return self.array(t, len, false, depth);
+                return Ok(Some((c_int(to_number(self.lua, &n)?), false)));
             }
         }
-        match self.array_length(t)? {
+        Ok(match self.array_length(t)? {
             Some(n) if n > 0 || (n == 0 && !self.cfg.encode_empty_table_as_object) => {
-                self.array(t, n, raw, depth)
+                Some((n, raw))
             }
-            _ => {
-                if mt.as_ref() == Some(&self.marks.empty_array_mt) {
-                    let len = t.len()? as i32;
-                    return self.array(t, len, true, depth);
-                }
-                self.object(t, depth)
-            }
-        }
+            _ if mt.as_ref() == Some(&self.marks.empty_array_mt) => Some((t.len()? as i32, true)),
+            _ => None,
+        })
     }
 
     /// lua-cjson's array test: `Some(max index)` when every key is a
     /// positive integer and the array is not excessively sparse.
+    #[inline(never)]
     fn array_length(&mut self, t: &Table) -> Result<Option<i32>, Fail> {
         let mut max: i32 = 0;
         let mut items: i32 = 0;
@@ -273,7 +287,7 @@ impl<'a> Encoder<'a> {
             }
             comma += 1;
             self.newline_indent(depth);
-            let v: Value = if raw { t.raw_get(i)? } else { t.get(i)? };
+            let v = element(t, i, raw)?;
             if !self.value(&v, depth)? {
                 self.out.truncate(pos);
                 if comma == 1 {
@@ -285,6 +299,24 @@ impl<'a> Encoder<'a> {
             self.newline_indent(depth - 1);
         }
         self.out.push(b']');
+        Ok(())
+    }
+
+    /// An object's key and its colon.
+    #[inline(never)]
+    fn key(&mut self, k: &Value) -> Result<(), Fail> {
+        match k {
+            Value::Integer(_) | Value::Number(_) => {
+                self.out.push(b'"');
+                self.number(k)?;
+                self.out.extend_from_slice(b"\":");
+            }
+            Value::String(s) => {
+                self.string(&s.as_bytes());
+                self.out.push(b':');
+            }
+            other => return Err(self.exception(other, "table key must be a number or string")),
+        }
         Ok(())
     }
 
@@ -301,18 +333,7 @@ impl<'a> Encoder<'a> {
             }
             comma += 1;
             self.newline_indent(depth);
-            match &k {
-                Value::Integer(_) | Value::Number(_) => {
-                    self.out.push(b'"');
-                    self.number(&k)?;
-                    self.out.extend_from_slice(b"\":");
-                }
-                Value::String(s) => {
-                    self.string(&s.as_bytes());
-                    self.out.push(b':');
-                }
-                other => return Err(self.exception(other, "table key must be a number or string")),
-            }
+            self.key(&k)?;
             if self.cfg.encode_indent.is_some() {
                 self.out.push(b' ');
             }
@@ -328,5 +349,15 @@ impl<'a> Encoder<'a> {
         }
         self.out.push(b'}');
         Ok(())
+    }
+}
+
+/// `t[i]`, raw or through `__index`.
+#[inline(never)]
+fn element(t: &Table, i: i32, raw: bool) -> mlua::Result<Value> {
+    if raw {
+        t.raw_get(i)
+    } else {
+        t.get(i)
     }
 }

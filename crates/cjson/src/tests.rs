@@ -91,3 +91,196 @@ fn script() {
         .exec()
         .expect("script ran");
 }
+
+/// A state with `budget` instructions armed, as a service's is.
+fn budgeted(budget: u64) -> (Lua, skyhold_lua::budget::Budget) {
+    let lua = state();
+    let b = skyhold_lua::budget::Budget::new(&lua, budget).expect("budget");
+    lua.set_app_data(b.clone());
+    b.arm();
+    (lua, b)
+}
+
+#[test]
+fn long_decode_is_charged_to_the_budget() {
+    let (lua, b) = budgeted(50_000);
+    let doc = format!("[{}1]", "1,".repeat(200_000));
+    let f: Function = lua
+        .load("local doc = ...; return select(2, pcall(require('cjson').decode, doc))")
+        .into_function()
+        .expect("chunk");
+    let msg: String = f.call(doc.clone()).expect("ran");
+    assert!(msg.contains(skyhold_lua::budget::BUDGET_ERROR), "{msg}");
+    assert!(b.spent());
+    // cjson.safe does not swallow it either.
+    b.arm();
+    let f: Function = lua
+        .load("local doc = ...; return select(2, pcall(require('cjson.safe').decode, doc))")
+        .into_function()
+        .expect("chunk");
+    let msg: String = f.call(doc).expect("ran");
+    assert!(msg.contains(skyhold_lua::budget::BUDGET_ERROR), "{msg}");
+}
+
+#[test]
+fn big_encode_is_charged_to_the_budget() {
+    let (lua, b) = budgeted(50_000);
+    let msg: String = lua
+        .load(
+            "local t = {} for i = 1, 100000 do t[i] = i end
+             return select(2, pcall(require('cjson').encode, t))",
+        )
+        .eval()
+        .expect("ran");
+    assert!(msg.contains(skyhold_lua::budget::BUDGET_ERROR), "{msg}");
+    assert!(b.spent());
+    // One big string repeated: the bytes are charged too.
+    b.arm();
+    let msg: String = lua
+        .load(
+            "local s = string.rep('x', 1 << 20) local t = {} for i = 1, 64 do t[i] = s end
+             return select(2, pcall(require('cjson').encode, t))",
+        )
+        .eval()
+        .expect("ran");
+    assert!(msg.contains(skyhold_lua::budget::BUDGET_ERROR), "{msg}");
+}
+
+#[test]
+fn deep_values_stop_at_the_limits() {
+    // The default depth, nested all the way, on a test thread's stack.
+    assert_eq!(
+        run("local t = 1 for _ = 1, 1000 do t = {t} end
+             local s = cjson.encode(t) return #s .. ' ' .. s:sub(1, 3)"),
+        "2001 [[["
+    );
+    assert_eq!(
+        run("local t = 1 for _ = 1, 1001 do t = {t} end
+             return select(2, pcall(cjson.encode, t))"),
+        "Cannot serialise, excessive nesting (1001)"
+    );
+    // A raised encode limit still stops at the hard one.
+    assert_eq!(
+        run(
+            "cjson.encode_max_depth(100000) local t = 1 for _ = 1, 5000 do t = {t} end
+             return select(2, pcall(cjson.encode, t))"
+        ),
+        format!(
+            "Cannot serialise, excessive nesting ({})",
+            config::HARD_MAX_ENCODE_DEPTH + 1
+        )
+    );
+    // Decoding raised limits works iteratively.
+    assert_eq!(
+        run("cjson.decode_max_depth(50000)
+             local t = cjson.decode(string.rep('[', 40000) .. string.rep(']', 40000))
+             local d = 0 while t[1] do t = t[1] d = d + 1 end return tostring(d)"),
+        "39999"
+    );
+}
+
+#[test]
+fn instances_are_independent() {
+    assert_eq!(
+        run("local a, b = cjson.new(), cjson.new()
+             a.encode_number_precision(3) a.encode_escape_forward_slash(false)
+             return a.encode({1/3, '/'}) .. b.encode({1/3, '/'}) .. cjson.encode({1/3, '/'})"),
+        r#"[0.333,"/"][0.33333333333333,"\/"][0.33333333333333,"\/"]"#
+    );
+    assert_eq!(
+        run("local s = safe.new() local ok, e = s.decode('[') return tostring(ok) .. ' ' .. e"),
+        "nil Expected value but found T_END at character 2"
+    );
+}
+
+#[test]
+fn reentrant_metamethods_do_not_deadlock() {
+    assert_eq!(
+        run("local t = setmetatable({}, { __len = function()
+                cjson.encode_number_precision(3) return #cjson.encode({1}) end,
+                __index = function(_, k) return cjson.decode('[' .. k .. ']') end })
+             return cjson.encode(t) .. cjson.encode(1/3)"),
+        "[[1],[2],[3]]0.333"
+    );
+}
+
+mod prop {
+    use super::state;
+    use mlua::{Function, Lua};
+    use proptest::prelude::*;
+
+    thread_local! {
+        static LUA: (Lua, Function, Function) = {
+            let lua = state();
+            let enc: Function = lua.load("return require('cjson').encode").eval().expect("encode");
+            let dec: Function = lua.load("return require('cjson.safe').decode").eval().expect("decode");
+            (lua, enc, dec)
+        };
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            LUA.with(|(lua, _, dec)| {
+                let s = lua.create_string(&bytes).expect("string");
+                let _: mlua::MultiValue = dec.call(s).expect("safe decode returns");
+            });
+        }
+
+        #[test]
+        fn strings_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            LUA.with(|(lua, enc, dec)| {
+                let s = lua.create_string(&bytes).expect("string");
+                let text: mlua::String = enc.call(s).expect("encode");
+                let back: mlua::String = dec.call(text).expect("decode");
+                prop_assert_eq!(back.as_bytes().to_vec(), bytes.clone());
+                Ok(())
+            })?;
+        }
+
+        #[test]
+        fn numbers_round_trip(x in any::<f64>().prop_filter("finite", |x| x.is_finite()), i in any::<i64>()) {
+            LUA.with(|(lua, _, _)| {
+                let j: Function = lua.load("local c = require('cjson').new() c.encode_number_precision(16)
+                    return function(v) return c.decode(c.encode(v)) end").eval().expect("j");
+                let back: mlua::Value = j.call(i).expect("int");
+                prop_assert_eq!(back, mlua::Value::Integer(i));
+                let back: f64 = j.call(x).expect("float");
+                // 16 significant digits: within one part in 10^15.
+                prop_assert!((back - x).abs() <= x.abs() * 1e-15, "{} -> {}", x, back);
+                Ok(())
+            })?;
+        }
+
+        #[test]
+        fn arrays_round_trip(v in proptest::collection::vec(any::<i32>(), 0..40)) {
+            LUA.with(|(lua, enc, dec)| {
+                let t = lua.create_sequence_from(v.clone()).expect("table");
+                let text: mlua::String = enc.call(t).expect("encode");
+                let back: mlua::Table = dec.call(text).expect("decode");
+                let got: Vec<i32> = back.sequence_values().collect::<mlua::Result<_>>().expect("ints");
+                prop_assert_eq!(got, v.clone());
+                Ok(())
+            })?;
+        }
+    }
+}
+
+/// The encoder recurses: at its hard depth it must fit well inside a
+/// worker's 2 MiB stack (it takes about half a mebibyte).
+#[test]
+fn encode_at_the_hard_depth_fits_in_a_mebibyte_of_stack() {
+    let depth = config::HARD_MAX_ENCODE_DEPTH;
+    let r = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            run(&format!(
+                "cjson.encode_max_depth({depth}) local t = 1 for _ = 1, {depth} do t = {{t}} end
+                 return #cjson.encode(t)"
+            ))
+        })
+        .expect("thread")
+        .join()
+        .expect("no overflow");
+    assert_eq!(r, (2 * depth as usize + 1).to_string());
+}
