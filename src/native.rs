@@ -25,5 +25,7 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     // Each module crate adds its entries here, one line per name.
     let mut v: Vec<(String, ModuleFactory)> = Vec::new();
     v.push(("lpeg".into(), skyhold_lpeg::factory()));
+    v.push(("cjson".into(), skyhold_cjson::module(false)));
+    v.push(("cjson.safe".into(), skyhold_cjson::module(true)));
     v
 }
