@@ -6,6 +6,7 @@
 use skyhold_lua::host::ModuleFactory;
 
 /// Every built-in native module, by the name `require` finds it under.
+// One push per name, so modules added in parallel merge line by line.
 #[allow(clippy::vec_init_then_push)]
 pub fn modules() -> Vec<(String, ModuleFactory)> {
     // Each module crate adds its entries here, one line per name.

@@ -112,7 +112,7 @@ impl<'a> Encoder<'a> {
     }
 
     #[inline(never)]
-    fn lua_string(&mut self, s: &mlua::String) {
+    fn lua_string(&mut self, s: &mlua::LuaString) {
         self.string(&s.as_bytes());
     }
 

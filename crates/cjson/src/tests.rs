@@ -231,8 +231,8 @@ mod prop {
         fn strings_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             LUA.with(|(lua, enc, dec)| {
                 let s = lua.create_string(&bytes).expect("string");
-                let text: mlua::String = enc.call(s).expect("encode");
-                let back: mlua::String = dec.call(text).expect("decode");
+                let text: mlua::LuaString = enc.call(s).expect("encode");
+                let back: mlua::LuaString = dec.call(text).expect("decode");
                 prop_assert_eq!(back.as_bytes().to_vec(), bytes.clone());
                 Ok(())
             })?;
@@ -256,7 +256,7 @@ mod prop {
         fn arrays_round_trip(v in proptest::collection::vec(any::<i32>(), 0..40)) {
             LUA.with(|(lua, enc, dec)| {
                 let t = lua.create_sequence_from(v.clone()).expect("table");
-                let text: mlua::String = enc.call(t).expect("encode");
+                let text: mlua::LuaString = enc.call(t).expect("encode");
                 let back: mlua::Table = dec.call(text).expect("decode");
                 let got: Vec<i32> = back.sequence_values().collect::<mlua::Result<_>>().expect("ints");
                 prop_assert_eq!(got, v.clone());

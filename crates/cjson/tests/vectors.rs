@@ -53,7 +53,7 @@ fn vectors_match_lua_cjson() {
         .exec()
         .expect("vectors.lua ran");
     let printed: Vec<Vec<u8>> = lines
-        .sequence_values::<mlua::String>()
+        .sequence_values::<mlua::LuaString>()
         .map(|s| s.map(|s| s.as_bytes().to_vec()))
         .collect::<mlua::Result<_>>()
         .expect("lines");

@@ -393,7 +393,7 @@ fn json() -> impl Strategy<Value = Json> {
     leaf.prop_recursive(6, 64, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Json::Arr),
-            proptest::collection::vec((proptest::collection::vec(b'a'..b'z', 0..4), inner), 0..6)
+            proptest::collection::vec((proptest::collection::vec(b'a'..=b'z', 0..4), inner), 0..6)
                 .prop_map(Json::Obj),
         ]
     })
