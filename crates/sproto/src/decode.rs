@@ -200,7 +200,7 @@ impl<'a> Decoder<'a> {
                     return Ok(Some(()));
                 }
                 let width = usize::from(part[0]);
-                if (width != 4 && width != 8) || body.len() % width != 0 {
+                if (width != 4 && width != 8) || !body.len().is_multiple_of(width) {
                     return Ok(None);
                 }
                 for (i, c) in body.chunks_exact(width).enumerate() {

@@ -109,7 +109,7 @@ pub fn unpack(src: &[u8], tick: &mut dyn FnMut() -> Result<(), String>) -> Resul
     let mut words = 0usize;
     while i < src.len() {
         words += 1;
-        if words % 1024 == 0 {
+        if words.is_multiple_of(1024) {
             tick()?;
         }
         let head = src[i];

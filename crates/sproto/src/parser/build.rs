@@ -150,7 +150,7 @@ fn convert_type(all: &mut All, typename: &str, items: &[Item]) -> Result<Vec<Fie
             Item::Protocol(..) => return Err(ASSERT.into()),
         }
     }
-    fields.sort_by(|a, b| a.tag.cmp(&b.tag));
+    fields.sort_by_key(|f| f.tag);
     Ok(fields)
 }
 
@@ -430,7 +430,7 @@ fn pack_group(all: &All) -> Result<Vec<u8>, String> {
         return Ok(out);
     }
     let mut protos: Vec<&(String, ProtoDef)> = all.protocols.iter().collect();
-    protos.sort_by(|a, b| a.1.tag.cmp(&b.1.tag));
+    protos.sort_by_key(|p| p.1.tag);
     let mut tp = Vec::new();
     for (name, p) in protos {
         tp.extend(pack_proto(name, p, &ids)?);

@@ -64,6 +64,9 @@ struct Matcher<'s> {
 
 type M<T> = Result<Option<T>, String>;
 
+/// A rule matching one item at a position.
+type Rule<'r, 's, T> = &'r mut dyn FnMut(&mut Matcher<'s>, usize) -> M<(usize, T)>;
+
 fn is_alpha(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
@@ -290,11 +293,7 @@ impl<'s> Matcher<'s> {
 
     /// `blank0 (item blanks)* item* blank0`: items separated by blanks,
     /// the last ones possibly not.
-    fn many<T>(
-        &mut self,
-        p: usize,
-        item: &mut dyn FnMut(&mut Self, usize) -> M<(usize, T)>,
-    ) -> Result<(usize, Vec<T>), String> {
+    fn many<T>(&mut self, p: usize, item: Rule<'_, 's, T>) -> Result<(usize, Vec<T>), String> {
         let mut out = Vec::new();
         let mut q = self.blank0(p);
         // An item matched but not followed by blanks: the separated
