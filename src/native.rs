@@ -28,5 +28,12 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     v.push(("lpeg".into(), skyhold_lpeg::factory()));
     v.push(("cjson".into(), skyhold_cjson::module(false)));
     v.push(("cjson.safe".into(), skyhold_cjson::module(true)));
+    // sproto: the node's saved schemas are shared by every service of it.
+    let sproto_slots = skyhold_sproto::Slots::new();
+    v.push((
+        "sproto.core".into(),
+        skyhold_sproto::core_module(sproto_slots),
+    ));
+    v.push(("sproto.parser".into(), skyhold_sproto::parser_module()));
     v
 }

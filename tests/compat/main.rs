@@ -9,6 +9,7 @@ mod cluster;
 mod console;
 mod crypt;
 mod lpeg;
+mod sproto;
 
 use skyhold_testkit::repo;
 use std::time::Duration;
