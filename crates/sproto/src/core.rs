@@ -145,6 +145,8 @@ fn newproto(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         Ok(sp) => Ok(MultiValue::from_vec(vec![Value::UserData(
             lua.create_userdata(SprotoObj(Arc::new(sp)))?,
         )])),
+        // A spent budget is raised, not reported as a bad schema.
+        Err(e) if e == skyhold_lua::budget::BUDGET_ERROR => Err(text(e)),
         // skynet returns nothing; the reason after the nil makes
         // `assert(core.newproto(bin))` say what was wrong.
         Err(e) => Ok(MultiValue::from_vec(vec![
