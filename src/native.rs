@@ -1,7 +1,7 @@
 //! The native modules skyhold builds in, in place of the C modules a skynet
 //! project would load from `lua_cpath`: each is Rust, registered under the
 //! name projects `require`, and built in a service's state the first time
-//! that service requires it.
+//! that service requires it. docs/native-modules.md lists them.
 
 use skyhold_lua::host::ModuleFactory;
 
@@ -9,7 +9,6 @@ use skyhold_lua::host::ModuleFactory;
 // One push per name, so modules added in parallel merge line by line.
 #[allow(clippy::vec_init_then_push)]
 pub fn modules() -> Vec<(String, ModuleFactory)> {
-    // Each module crate adds its entries here, one line per name.
     let mut v: Vec<(String, ModuleFactory)> = Vec::new();
     v.extend(skyhold_crypt::modules());
     v.push(("skynet.netpack.core".into(), skyhold_net::netpack::module()));
@@ -21,10 +20,6 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
         "skyhold.console".into(),
         skyhold_lua::console_module::factory(),
     ));
-#[allow(clippy::vec_init_then_push)] // one push per module, added by each crate
-pub fn modules() -> Vec<(String, ModuleFactory)> {
-    // Each module crate adds its entries here, one line per name.
-    let mut v: Vec<(String, ModuleFactory)> = Vec::new();
     v.push(("lpeg".into(), skyhold_lpeg::factory()));
     v.push(("cjson".into(), skyhold_cjson::module(false)));
     v.push(("cjson.safe".into(), skyhold_cjson::module(true)));
