@@ -8,6 +8,7 @@ pub mod codecache;
 pub mod config;
 pub mod console_module;
 pub mod dispatch;
+pub mod files;
 pub mod function_text;
 pub mod host;
 pub mod lpattern;

@@ -1,9 +1,11 @@
 //! A service's Lua state: the sandbox.
 //!
 //! - Only the safe standard libraries: coroutine, table, string, utf8, math,
-//!   and `os` reduced to time/clock/date/difftime. No `io`, `debug` (a
+//!   and `os` reduced to time/clock/date/difftime. No `debug` (a
 //!   `debug.traceback` for the running coroutine only), `package.loadlib`,
 //!   `dofile`, `loadfile`, or C modules.
+//! - `io` only where the node names file roots, and then confined to them
+//!   (see [`crate::files`]): no root configured, no `io`.
 //! - `string.dump` is deleted from the real string table and the string
 //!   metatable is locked (`getmetatable("")` gives `false`), so bytecode can
 //!   neither be made nor reached through `("").dump`.
@@ -36,6 +38,9 @@ pub struct SandboxOptions {
     /// Retire a service whose message breaks either limit, rather than only
     /// failing that message (`lua_on_limit = retire`; default `fail`).
     pub retire_on_limit: bool,
+    /// The node's file roots (`file_read_roots`, `file_write_root`, …);
+    /// `None` or roots that reach nothing: no `io`.
+    pub files: Option<std::sync::Arc<crate::files::FileRoots>>,
 }
 
 impl Default for SandboxOptions {
@@ -44,6 +49,7 @@ impl Default for SandboxOptions {
             memory_limit: 64 << 20,
             instruction_budget: 100_000_000,
             retire_on_limit: false,
+            files: None,
         }
     }
 }
@@ -146,6 +152,9 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
         "dofile", "loadfile", "package", "io", "debug", "require", "print",
     ] {
         g.set(k, Value::Nil)?;
+    }
+    if let Some(roots) = opts.files.as_ref().filter(|r| r.any()) {
+        crate::files::install(&lua, roots.clone())?;
     }
 
     // load: text only, in this service's environment unless one is given.
@@ -254,6 +263,7 @@ pub fn end_boot_collection(lua: &Lua) {
 /// Gives an unbound state (from [`new_unbound`]) to the service behind
 /// `ctx`: its `print` logs as that service.
 pub fn bind(lua: &Lua, ctx: Context) -> mlua::Result<()> {
+    crate::files::bind(lua, &ctx);
     lua.globals().set(
         "print",
         lua.create_function(move |_, args: mlua::Variadic<Value>| {
