@@ -194,6 +194,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         .iter()
         .chain(skyhold_net::NetLimits::KEYS)
         .chain(skyhold_cluster::ClusterConfig::KEYS)
+        .chain(skyhold_lua::files::FileRoots::KEYS)
         .chain(OWN_KEYS)
         .copied()
         .collect();
@@ -243,6 +244,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             ))
         }
     }
+    lua.sandbox.files = Some(Arc::new(file_roots(&env, base)?));
     if let Some(manifest) = env.get("lua_pin") {
         let strict = env.get("lua_pin_strict").is_some_and(|v| v == "true");
         lua.pins = Arc::new(skyhold_lua::pins::Pins::load(&base.join(manifest), strict)?);
@@ -292,6 +294,28 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         cluster_tls,
         warnings,
     })
+}
+
+/// The file roots services may reach (`file_read_roots`, `file_write_root`,
+/// relative to the config file's directory), and their limits. Relative
+/// paths services name are taken against the node's working directory, as
+/// in skynet.
+fn file_roots(
+    env: &BTreeMap<String, String>,
+    base: &Path,
+) -> Result<skyhold_lua::files::FileRoots, String> {
+    let mut roots = skyhold_lua::files::FileRoots::from_config(
+        env.get("file_read_roots").map(String::as_str),
+        env.get("file_write_root").map(String::as_str),
+        base,
+        &skyhold_lua::files::process_dir(),
+    )?;
+    for key in ["file_dns", "file_max_open", "file_max_read"] {
+        if let Some(v) = env.get(key) {
+            roots.set(key, v)?;
+        }
+    }
+    Ok(roots)
 }
 
 /// Starts a node from settings and launches its bootstrap service.
@@ -465,6 +489,38 @@ mod tests {
             (s.node.limits.spawn_rate, s.node.limits.spawn_burst),
             (7, 10_000)
         );
+    }
+
+    #[test]
+    fn file_roots_come_from_config_keys_relative_to_the_config() {
+        let dir = std::env::temp_dir().join(format!("skyhold-lib-files-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("proto")).unwrap();
+        std::fs::create_dir_all(dir.join("var")).unwrap();
+        let s = settings(
+            env(&[
+                ("file_read_roots", "proto"),
+                ("file_write_root", "var"),
+                ("file_max_open", "5"),
+                ("file_dns", "true"),
+            ]),
+            &dir,
+        )
+        .unwrap();
+        let roots = s.lua.sandbox.files.unwrap();
+        assert!(roots.any());
+        assert_eq!(roots.max_open, 5);
+        assert!(roots.open_read(&dir, b"proto/../var").is_ok());
+        let s = settings(env(&[]), &dir).unwrap();
+        assert!(!s.lua.sandbox.files.unwrap().any());
+        for (k, v) in [
+            ("file_read_roots", "missing"),
+            ("file_write_root", "missing"),
+            ("file_max_read", "0"),
+        ] {
+            let e = settings(env(&[(k, v)]), &dir).err().unwrap();
+            assert!(e.contains(k), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -30,5 +30,6 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
         skyhold_sproto::core_module(sproto_slots),
     ));
     v.push(("sproto.parser".into(), skyhold_sproto::parser_module()));
+    v.push(("lfs".into(), skyhold_lfs::module()));
     v
 }

@@ -244,6 +244,64 @@ impl StringErrors {
     }
 }
 
+/// A failure inside a library function: an error to raise (as a string),
+/// a bad argument, or one of mlua's own (memory, budget) passed on as it
+/// is.
+pub enum Fail {
+    /// Raise this message.
+    Raise(String),
+    /// A bad argument: its number (self counted) and what is wrong.
+    Arg(usize, String),
+    /// mlua's error, unchanged.
+    Lua(mlua::Error),
+}
+
+impl From<mlua::Error> for Fail {
+    fn from(e: mlua::Error) -> Self {
+        Fail::Lua(e)
+    }
+}
+
+/// What a library function returns.
+pub type Out = Result<MultiValue, Fail>;
+
+/// A Rust function whose [`Fail`]s become `errors`' marker and message
+/// (to be wrapped with [`StringErrors::wrap`], or relayed by a wrapper of
+/// its own).
+pub fn raw_function<F>(
+    lua: &Lua,
+    errors: &StringErrors,
+    named: Named,
+    f: F,
+) -> mlua::Result<mlua::Function>
+where
+    F: Fn(&Lua, mlua::Variadic<Value>) -> Out + Send + 'static,
+{
+    let errors = errors.clone();
+    lua.create_function(move |lua, args: mlua::Variadic<Value>| match f(lua, args) {
+        Ok(v) => Ok(v),
+        Err(Fail::Raise(msg)) => errors.raise(lua, &msg),
+        Err(Fail::Arg(n, msg)) => {
+            let text = bad_argument(lua, 1, &named, n, &msg);
+            errors.raise(lua, &text)
+        }
+        Err(Fail::Lua(e)) => Err(e),
+    })
+}
+
+/// A library function: [`raw_function`], wrapped.
+pub fn function<F>(
+    lua: &Lua,
+    errors: &StringErrors,
+    named: Named,
+    f: F,
+) -> mlua::Result<mlua::Function>
+where
+    F: Fn(&Lua, mlua::Variadic<Value>) -> Out + Send + 'static,
+{
+    errors.wrap(raw_function(lua, errors, named, f)?)
+}
+
 /// `nil, message, errno`: how Lua's file functions fail.
 pub fn fail_result(lua: &Lua, msg: &str, errno: i32) -> mlua::Result<MultiValue> {
     Ok(MultiValue::from_vec(vec![
@@ -343,6 +401,21 @@ pub fn bad_argument(lua: &Lua, level: usize, named: &Named, n: usize, msg: &str)
     }
     let name = name.as_deref().or(named.global).unwrap_or("?");
     format!("bad argument #{n} to '{name}' ({msg})")
+}
+
+/// The directory `dir` names, if it may be a service's current directory:
+/// it resolves for reading and is a directory.
+pub fn is_dir_under_root(files: &ServiceFiles, dir: &[u8]) -> Result<PathBuf, FileError> {
+    let r = files.resolve(dir, Access::Read)?;
+    let meta = r
+        .dir()
+        .metadata(r.rel())
+        .map_err(|e| FileError::from_io(e, Access::Read))?;
+    if !meta.is_dir() {
+        // ENOTDIR
+        return Err(FileError::Io(std::io::Error::from_raw_os_error(20)));
+    }
+    Ok(r.full())
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use mlua::{
 
 use super::roots::Access;
 use super::stream::{Buffering, ReadError, Stream};
-use super::{fail_result, path_arg, type_name, Named, OpenSlot, ServiceFiles, StringErrors};
+use super::{
+    fail_result, path_arg, type_name, Fail, Named, OpenSlot, Out, ServiceFiles, StringErrors,
+};
 use crate::budget::Budget;
 
 /// Formats `lines` may take (Lua's `MAXARGLINE`).
@@ -76,23 +78,6 @@ pub fn with_open_file<R>(v: &Value, f: impl FnOnce(&std::fs::File) -> R) -> Opti
 
 const METHODS_KEY: &str = "skyhold.io.methods";
 
-/// A failure inside a file function: an error to raise (as a string), or
-/// one of mlua's own (memory, budget) passed on as it is.
-enum Fail {
-    Raise(String),
-    /// A bad argument: its number (self counted) and what is wrong.
-    Arg(usize, String),
-    Lua(mlua::Error),
-}
-
-impl From<mlua::Error> for Fail {
-    fn from(e: mlua::Error) -> Self {
-        Fail::Lua(e)
-    }
-}
-
-type Out = Result<MultiValue, Fail>;
-
 /// Everything the functions share.
 #[derive(Clone)]
 struct Io {
@@ -102,29 +87,13 @@ struct Io {
 }
 
 impl Io {
-    /// `named`: how Lua names the function in argument errors.
-    fn finish(&self, lua: &Lua, named: &Named, r: Out) -> mlua::Result<MultiValue> {
-        match r {
-            Ok(v) => Ok(v),
-            Err(Fail::Raise(msg)) => self.errors.raise(lua, &msg),
-            Err(Fail::Arg(n, msg)) => {
-                let text = super::bad_argument(lua, 1, named, n, &msg);
-                self.errors.raise(lua, &text)
-            }
-            Err(Fail::Lua(e)) => Err(e),
-        }
-    }
-
     /// The raw function (returning [`StringErrors`]'s marker to raise).
     fn raw<F>(&self, lua: &Lua, named: Named, f: F) -> mlua::Result<Function>
     where
         F: Fn(&Lua, &Io, Variadic<Value>) -> Out + Send + 'static,
     {
         let io = self.clone();
-        lua.create_function(move |lua, args: Variadic<Value>| {
-            let r = f(lua, &io, args);
-            io.finish(lua, &named, r)
-        })
+        super::raw_function(lua, &self.errors, named, move |lua, args| f(lua, &io, args))
     }
 
     /// A function of the library, wrapped.
