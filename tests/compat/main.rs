@@ -10,6 +10,7 @@ mod console;
 mod crypt;
 mod lpeg;
 mod sproto;
+mod files;
 
 use skyhold_testkit::repo;
 use std::time::Duration;

@@ -5,6 +5,7 @@ mod console_without_login;
 mod cpu_bomb;
 mod debug_injection;
 mod deserializer_bomb;
+mod file_roots;
 mod forged_reply;
 mod hostile_clients;
 mod hostile_cluster_peer;
