@@ -62,7 +62,10 @@ fn a_service_reaches_no_file_outside_its_roots() {
         std::fs::read_to_string(d.join("outside/secret.txt")).unwrap(),
         "TOPSECRET\n"
     );
-    assert_eq!(std::fs::read_to_string(ro.join("data.txt")).unwrap(), "data\n");
+    assert_eq!(
+        std::fs::read_to_string(ro.join("data.txt")).unwrap(),
+        "data\n"
+    );
     assert_eq!(
         std::fs::read_dir(d.join("outside")).unwrap().count(),
         1,

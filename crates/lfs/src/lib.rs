@@ -38,6 +38,9 @@ pub fn module() -> ModuleFactory {
     Arc::new(|lua: &Lua, ctx: &Context| create(lua, files::of_or_none(lua, ctx)).map(Value::Table))
 }
 
+/// One function of the module.
+type LfsFn = fn(&Lua, &Lfs, Variadic<Value>) -> Out;
+
 /// What the functions share.
 #[derive(Clone)]
 pub(crate) struct Lfs {
@@ -69,12 +72,7 @@ pub(crate) fn fail(lua: &Lua, lfs: &Lfs, path: &[u8], e: &FileError) -> Out {
 }
 
 impl Lfs {
-    fn function(
-        &self,
-        lua: &Lua,
-        own: &'static str,
-        f: fn(&Lua, &Lfs, Variadic<Value>) -> Out,
-    ) -> mlua::Result<mlua::Function> {
+    fn function(&self, lua: &Lua, own: &'static str, f: LfsFn) -> mlua::Result<mlua::Function> {
         let lfs = self.clone();
         files::function(
             lua,
@@ -250,7 +248,7 @@ pub fn create(lua: &Lua, files: Arc<ServiceFiles>) -> mlua::Result<Table> {
     };
     dirs::register(lua, &lfs)?;
     let t = lua.create_table()?;
-    let fns: [(&'static str, fn(&Lua, &Lfs, Variadic<Value>) -> Out); 13] = [
+    let fns: [(&'static str, LfsFn); 13] = [
         ("attributes", attributes::attributes),
         ("symlinkattributes", attributes::symlinkattributes),
         ("chdir", chdir),

@@ -290,3 +290,29 @@ pub fn load_text(lua: &Lua, text: &[u8], name: &str) -> mlua::Result<Function> {
         .set_mode(ChunkMode::Text)
         .into_function()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_only_where_the_node_names_file_roots() {
+        let (lua, _) = new_unbound(&SandboxOptions::default()).unwrap();
+        assert!(lua.globals().get::<Value>("io").unwrap().is_nil());
+        let dir = std::env::temp_dir();
+        let mut roots = crate::files::FileRoots::from_config(None, None, &dir, &dir).unwrap();
+        let opts = SandboxOptions {
+            files: Some(std::sync::Arc::new(crate::files::FileRoots::default())),
+            ..SandboxOptions::default()
+        };
+        let (lua, _) = new_unbound(&opts).unwrap();
+        assert!(lua.globals().get::<Value>("io").unwrap().is_nil());
+        roots.set("file_dns", "true").unwrap();
+        let opts = SandboxOptions {
+            files: Some(std::sync::Arc::new(roots)),
+            ..SandboxOptions::default()
+        };
+        let (lua, _) = new_unbound(&opts).unwrap();
+        assert!(lua.globals().get::<Value>("io").unwrap().is_table());
+    }
+}

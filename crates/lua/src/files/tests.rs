@@ -2,7 +2,6 @@
 //! Lua's own (same script, same transcript), and the roots' refusals.
 
 use super::*;
-use crate::sandbox::{self, SandboxOptions};
 use std::path::Path;
 
 /// A fresh directory for one test.
@@ -31,11 +30,14 @@ fn sandboxed(
     )
     .unwrap();
     tune(&mut roots);
-    let opts = SandboxOptions {
-        files: Some(Arc::new(roots)),
-        ..SandboxOptions::default()
-    };
-    sandbox::new_unbound(&opts).unwrap().0
+    with_roots(roots)
+}
+
+/// A state (Lua's libraries, its `io` replaced) with `roots`.
+fn with_roots(roots: FileRoots) -> Lua {
+    let lua = Lua::new();
+    install(&lua, Arc::new(roots)).unwrap();
+    lua
 }
 
 /// Exercises io and returns what each call gave, one line each.
@@ -323,9 +325,7 @@ fn open_files_and_read_sizes_are_bounded() {
 }
 
 #[test]
-fn no_roots_no_io_and_the_dns_files_only_by_key() {
-    let none = sandbox::new_unbound(&SandboxOptions::default()).unwrap().0;
-    assert!(none.globals().get::<Value>("io").unwrap().is_nil());
+fn the_dns_files_only_by_key() {
     let d = scratch("dns");
     let mut roots = FileRoots::from_config(None, None, &d, &d).unwrap();
     assert!(!roots.any());
@@ -338,11 +338,7 @@ fn no_roots_no_io_and_the_dns_files_only_by_key() {
     );
     assert_eq!(roots.dns_file(&d, b"/etc/passwd"), None);
     assert_eq!(roots.dns_file(&d, b"/etc/hosts\0"), None);
-    let opts = SandboxOptions {
-        files: Some(Arc::new(roots)),
-        ..SandboxOptions::default()
-    };
-    let lua = sandbox::new_unbound(&opts).unwrap().0;
+    let lua = with_roots(roots);
     let r = eval(
         &lua,
         r#"local f = io.open("/etc/hosts") local ok = f ~= nil if f then f:close() end
