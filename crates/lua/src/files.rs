@@ -421,8 +421,8 @@ pub fn is_dir_under_root(files: &ServiceFiles, dir: &[u8]) -> Result<PathBuf, Fi
 #[cfg(test)]
 mod tests;
 
-/// The start directory given `cwd`, for tests and the binary: the
-/// process's working directory.
+/// The process's working directory (`/` if it cannot be read): where
+/// relative paths services name start from, as in skynet.
 pub fn process_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_path_buf())
 }
