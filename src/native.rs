@@ -7,7 +7,6 @@ use skyhold_lua::host::ModuleFactory;
 
 /// Every built-in native module, by the name `require` finds it under.
 // One push per name, so modules added in parallel merge line by line.
-// One `push` per module keeps each crate's entry one line.
 #[allow(clippy::vec_init_then_push)]
 pub fn modules() -> Vec<(String, ModuleFactory)> {
     let mut v: Vec<(String, ModuleFactory)> = Vec::new();

@@ -8,9 +8,9 @@ mod cjson;
 mod cluster;
 mod console;
 mod crypt;
+mod files;
 mod lpeg;
 mod sproto;
-mod files;
 
 use skyhold_testkit::repo;
 use std::time::Duration;

@@ -30,7 +30,7 @@ pub fn install(
     for (name, module) in preloaded {
         loaded.set(name, module)?;
     }
-    for lib in ["string", "table", "math", "coroutine", "utf8", "os"] {
+    for lib in ["string", "table", "math", "coroutine", "utf8", "os", "io"] {
         loaded.set(lib, lua.globals().get::<Value>(lib)?)?;
     }
     let path = path.clone();

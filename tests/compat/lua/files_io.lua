@@ -2,6 +2,7 @@ local skynet = require "skynet"
 
 skynet.start(function()
 	local dir = skynet.getenv "files_dir"
+	assert(require "io" == io, "require 'io' gives the sandboxed io")
 	-- sprotoloader.register: the whole schema file, read with io.open.
 	local f = assert(io.open(dir .. "/proto/game.sproto", "rb"))
 	local schema = f:read "a"
