@@ -346,3 +346,23 @@ fn global_names() {
         "{dump}"
     );
 }
+
+/// `print` formats its values as Lua's own print does (as `tostring`).
+#[test]
+fn print_format() {
+    let log = run_case("print_format");
+    let dump = || log.join("\n");
+    let want = log
+        .iter()
+        .find_map(|l| l.split("WANT ").nth(1))
+        .unwrap_or_else(|| panic!("no WANT line; log:\n{}", dump()));
+    assert!(
+        want.contains("\t625000.0\t") && want.contains("\t-0.0\t"),
+        "{want}"
+    );
+    assert!(
+        log.iter().any(|l| l.ends_with(&format!("] {want}"))),
+        "print did not write '{want}'; log:\n{}",
+        dump()
+    );
+}

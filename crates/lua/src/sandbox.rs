@@ -264,14 +264,21 @@ pub fn end_boot_collection(lua: &Lua) {
 /// `ctx`: its `print` logs as that service.
 pub fn bind(lua: &Lua, ctx: Context) -> mlua::Result<()> {
     crate::files::bind(lua, &ctx);
+    // Lua's own tostring, as Lua's print uses: numbers as Lua writes them
+    // (625000.0, 1e+15, -0.0), __tostring and __name honoured.
+    let tostring: Function = lua.globals().get("tostring")?;
     lua.globals().set(
         "print",
         lua.create_function(move |_, args: mlua::Variadic<Value>| {
-            let parts: Vec<String> = args
-                .iter()
-                .map(|v| v.to_string().unwrap_or_default())
-                .collect();
-            ctx.log(&parts.join("\t"));
+            let mut line = String::new();
+            for (i, v) in args.iter().enumerate() {
+                if i > 0 {
+                    line.push('\t');
+                }
+                let text: mlua::String = tostring.call(v)?;
+                line.push_str(&text.to_string_lossy());
+            }
+            ctx.log(&line);
             Ok(())
         })?,
     )
