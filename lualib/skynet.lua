@@ -398,13 +398,14 @@ function skynet.getenv(key)
 	return c.getenv(key)
 end
 
+-- As skynet's: the arguments up to the table's border (#), so trailing
+-- nils are left out.
 function skynet.error(...)
-	local n = select("#", ...)
 	local parts = { ... }
-	for i = 1, n do
+	for i = 1, #parts do
 		parts[i] = tostring(parts[i])
 	end
-	c.error(table.concat(parts, " ", 1, n))
+	c.error(table.concat(parts, " "))
 end
 
 function skynet.exit()

@@ -71,8 +71,8 @@ struct State {
 /// One service's dispatcher (shared by the host and `skynet.core`).
 pub struct Dispatcher {
     ctx: Context,
-    /// The body for what is not a function (see [`task`]).
-    trampoline: Function,
+    /// The body every task coroutine runs (see [`task`]).
+    body: Function,
     state: Mutex<State>,
     /// Addresses with coroutines waiting for room (read without the lock on
     /// every send).
@@ -96,7 +96,7 @@ impl Dispatcher {
     pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
         Ok(Dispatcher {
             ctx,
-            trampoline: task::trampoline(lua)?,
+            body: task::body(lua)?,
             state: Mutex::new(State::default()),
             room_waiting: AtomicUsize::new(0),
             out_of_memory: AtomicBool::new(false),
@@ -148,7 +148,7 @@ impl Dispatcher {
             }
         }
         if known {
-            thread.reset(self.trampoline.clone())?;
+            thread.reset(self.body.clone())?;
         }
         Ok(known)
     }
@@ -176,7 +176,7 @@ impl Dispatcher {
             v
         };
         for t in closing {
-            let _ = t.thread.reset(self.trampoline.clone());
+            let _ = t.thread.reset(self.body.clone());
         }
         Ok(())
     }
