@@ -68,7 +68,6 @@ cases!(
     unique,
     names,
     pack,
-    close_on_exit,
     error_messages,
     datacenter,
     skynet_coroutine,
@@ -365,4 +364,23 @@ fn print_format() {
         "print did not write '{want}'; log:\n{}",
         dump()
     );
+}
+
+/// A handler that raises closes its `<close>` variables with the error and
+/// logs the error once (no second line with a stale stack value); exit
+/// closes waiting coroutines and the exiting one.
+#[test]
+fn close_on_exit() {
+    let log = run_case("close_on_exit");
+    let dump = log.join("\n");
+    assert!(log.iter().any(|l| l.contains("PASS")), "{dump}");
+    assert!(
+        !dump.contains("<function"),
+        "a stray error line; log:\n{dump}"
+    );
+    let raised: Vec<_> = log
+        .iter()
+        .filter(|l| l.contains("raise inside a handler"))
+        .collect();
+    assert_eq!(raised.len(), 1, "the error logged once; log:\n{dump}");
 }
