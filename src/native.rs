@@ -31,5 +31,6 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     ));
     v.push(("sproto.parser".into(), skyhold_sproto::parser_module()));
     v.push(("lfs".into(), skyhold_lfs::module()));
+    v.extend(skyhold_tls::modules());
     v
 }
