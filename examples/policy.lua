@@ -2,6 +2,8 @@
 -- every other service is an ordinary service.
 roles = {
 	login = { "read_secrets" },
+	-- The browser version's watchdog launches the native gate.
+	webwatchdog = { "launch" },
 	-- A role may also set its own spawn_rate, spawn_burst and
 	-- lua_memory_total (a number, or "unlimited") in place of the node's;
 	-- each one that raises a limit is written to the audit log at boot.
@@ -11,4 +13,5 @@ roles = {
 }
 services = {
 	login = "login",
+	webwatchdog = "webwatchdog",
 }

@@ -7,13 +7,20 @@ local HEARTBEAT = 3000   -- centiseconds without a ping before the player is dro
 
 local client_fd
 local watchdog
+local gate
+local native   -- the native gate (WebSocket mode): write through it
 local player
 local room
 local last_seen = 0
 
 local function reply(text)
 	if client_fd then
-		socket.write(client_fd, string.pack(">s2", text))
+		if native then
+			-- the gate sends it as one WebSocket message
+			skynet.rawsend(gate, "client", text .. string.pack("<I4", client_fd))
+		else
+			socket.write(client_fd, string.pack(">s2", text))
+		end
 	end
 end
 
@@ -103,8 +110,12 @@ local CMD = {}
 function CMD.start(conf)
 	client_fd = conf.client
 	watchdog = conf.watchdog
+	gate = conf.gate
+	native = conf.native
 	last_seen = skynet.now()
-	skynet.call(conf.gate, "lua", "forward", client_fd)
+	if not native then
+		skynet.call(conf.gate, "lua", "forward", client_fd)
+	end
 	reply("hello: login NAME TOKEN, join ROOM, say TEXT, ping, quit")
 	skynet.fork(function()
 		while client_fd do

@@ -13,5 +13,16 @@ skynet.start(function()
 		nodelay = true,
 	})
 	skynet.error(string.format("game server listening on %s:%d", addr, port))
+	if skynet.getenv "web_port" then
+		-- the browser version: WebSocket players through the native gate
+		local web = skynet.newservice("webwatchdog")
+		local waddr, wport = skynet.call(web, "lua", "start", {
+			address = skynet.getenv "web_address" or "127.0.0.1",
+			port = tonumber(skynet.getenv "ws_port"),
+			maxclient = tonumber(skynet.getenv "max_players" or 64),
+		})
+		skynet.error(string.format("WebSocket players on ws://%s:%d/", waddr, wport))
+		skynet.newservice("webpage")
+	end
 	skynet.exit()
 end)

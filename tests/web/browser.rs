@@ -4,13 +4,13 @@
 use super::*;
 use std::process::Command;
 
-fn chromium() -> Option<&'static str> {
+pub fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|b| have(b))
 }
 
-fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
+pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
     let profile = std::env::temp_dir().join(format!("skyhold-chromium-{}", std::process::id()));
     Command::new("timeout")
         .arg("60")

@@ -7,6 +7,7 @@
 
 mod browser;
 mod certs;
+mod gate;
 mod http;
 mod tls;
 mod ws;

@@ -20,6 +20,15 @@
 //! - a PTYPE_CLIENT message to the gate whose last 4 bytes are a socket id
 //!   (little-endian) writes the bytes before them to that connection.
 //!
+//! skyhold adds a third header style, `W`: each connection is a WebSocket
+//! (RFC 6455, `ws://`; [`crate::websocket`]). The gate answers the opening
+//! handshake itself, hands each whole message to the agent (or reports it
+//! to the watchdog) exactly as it hands a frame in `S` mode, and writes
+//! what the agent sends through it as one message (a text frame when it
+//! is UTF-8, else binary). Messages are bounded by the same
+//! `socket_max_frame`. An agent of a `W` gate writes through the gate:
+//! `forward` does not let it write raw bytes to the socket.
+//!
 //! What skyhold adds: only the watchdog may command the gate (any service,
 //! if it has none), and only a connection's agent, the broker or the
 //! watchdog may write to a connection through it. The forged source of a
@@ -36,6 +45,7 @@ use std::sync::Arc;
 
 use crate::frame::HeaderLen;
 use crate::socket_server::{event, SocketServer};
+use crate::websocket::{WsConn, WsEvent};
 
 /// Frames waiting for room at one target before the gate gives up on the
 /// connection that sent them.
@@ -46,6 +56,8 @@ pub const MAX_WAITING: usize = 4096;
 pub struct GateArgs {
     /// `S` (2-byte header) or `L` (4-byte header).
     pub header: HeaderLen,
+    /// `W`: WebSocket messages instead of length-prefixed frames.
+    pub websocket: bool,
     /// Who hears about connections: a name or `:hex`; `None` for `!`.
     pub watchdog: Option<String>,
     /// Where to listen.
@@ -76,7 +88,7 @@ impl fmt::Display for GateError {
         match self {
             GateError::BadArgs(why) => write!(
                 f,
-                "gate: {why} (launch it with \"S|L watchdog host:port client_tag max\")"
+                "gate: {why} (launch it with \"S|L|W watchdog host:port client_tag max\")"
             ),
             GateError::NoWatchdog(w) => write!(f, "gate: invalid watchdog {w}"),
             GateError::Listen(why) => write!(f, "gate: {why}"),
@@ -98,7 +110,7 @@ impl GateArgs {
             )));
         }
         let header = match w[0] {
-            "S" => HeaderLen::Two,
+            "S" | "W" => HeaderLen::Two,
             "L" => HeaderLen::Four,
             other => {
                 return Err(GateError::BadArgs(format!(
@@ -129,6 +141,7 @@ impl GateArgs {
             .ok_or_else(|| GateError::BadArgs("need max connection".into()))?;
         Ok(GateArgs {
             header,
+            websocket: w[0] == "W",
             watchdog,
             host,
             port,
@@ -210,6 +223,8 @@ pub struct Gate {
     conns: HashMap<i32, Conn>,
     /// Messages waiting for room at a target, in order.
     waiting: HashMap<Handle, VecDeque<Waiting>>,
+    /// `W` mode: each connection's WebSocket state.
+    ws: Option<HashMap<i32, WsConn>>,
 }
 
 impl Gate {
@@ -233,6 +248,7 @@ impl Gate {
             listen_id: None,
             conns: HashMap::new(),
             waiting: HashMap::new(),
+            ws: None,
         })
     }
 
@@ -348,8 +364,11 @@ impl Gate {
                 if let Some(c) = self.conns.get_mut(&fd) {
                     c.agent = Some(agent);
                     c.client = client;
-                    // The agent may answer its client with socket.write too.
-                    let _ = self.server.delegate(me, fd, agent);
+                    // The agent may answer its client with socket.write too
+                    // (not over WebSocket: the gate frames what it writes).
+                    if self.ws.is_none() {
+                        let _ = self.server.delegate(me, fd, agent);
+                    }
                 }
             }
         }
@@ -376,10 +395,20 @@ impl Gate {
             );
             return;
         }
-        if let Err(e) = self
-            .server
-            .write(ctx.handle(), fd, Bytes::copy_from_slice(data), false)
-        {
+        let data = match self.ws.as_mut().map(|w| w.get_mut(&fd)) {
+            None => Bytes::copy_from_slice(data),
+            Some(None) => return,
+            Some(Some(conn)) => match conn.outgoing(data) {
+                Ok(Some(frame)) => Bytes::from(frame),
+                Ok(None) => return,
+                Err(e) => {
+                    ctx.log(&format!("gate: connection {fd}: {e}"));
+                    let _ = self.server.shutdown(ctx.handle(), fd, false);
+                    return;
+                }
+            },
+        };
+        if let Err(e) = self.server.write(ctx.handle(), fd, data, false) {
             ctx.log(&format!("gate: write {fd}: {e}"));
         }
     }
@@ -414,6 +443,26 @@ impl Gate {
         }
     }
 
+    /// `W` mode: bytes from a WebSocket connection.
+    fn websocket_data(&mut self, ctx: &Context, fd: i32, data: &[u8]) {
+        let me = ctx.handle();
+        let events = match self.ws.as_mut().and_then(|w| w.get_mut(&fd)) {
+            Some(conn) => conn.feed(data),
+            None => return,
+        };
+        for e in events {
+            match e {
+                WsEvent::Send(bytes) => {
+                    let _ = self.server.write(me, fd, Bytes::from(bytes), false);
+                }
+                WsEvent::Message(msg) => self.frame(ctx, fd, &msg),
+                WsEvent::Close => {
+                    let _ = self.server.close(me, fd, false);
+                }
+            }
+        }
+    }
+
     fn socket_event(&mut self, ctx: &Context, body: &[u8]) {
         if body.len() < 9 {
             return;
@@ -430,9 +479,11 @@ impl Gate {
                     let _ = self.server.shutdown(me, fd, false);
                     return;
                 }
-                if let Err(e) = self
-                    .server
-                    .set_framing(me, fd, self.header, self.max_frame, false)
+                if let Some(ws) = &mut self.ws {
+                    ws.insert(fd, WsConn::new(self.max_frame));
+                } else if let Err(e) =
+                    self.server
+                        .set_framing(me, fd, self.header, self.max_frame, false)
                 {
                     ctx.log(&format!("gate: connection {fd}: {e}"));
                     let _ = self.server.shutdown(me, fd, false);
@@ -449,6 +500,9 @@ impl Gate {
                 self.report(ctx, format!("{fd} open {fd} {addr}:0").into_bytes());
             }
             event::FRAME => self.frame(ctx, id, data),
+            event::DATA if self.ws.as_ref().is_some_and(|w| w.contains_key(&id)) => {
+                self.websocket_data(ctx, id, data)
+            }
             event::DATA => {
                 // Connections are framed before they start; raw data means a
                 // socket that is not ours to read.
@@ -463,6 +517,9 @@ impl Gate {
                         ));
                     }
                     return;
+                }
+                if let Some(ws) = &mut self.ws {
+                    ws.remove(&id);
                 }
                 if self.conns.remove(&id).is_some() {
                     if kind == event::ERROR {
@@ -499,6 +556,9 @@ impl Service for Gate {
             HeaderLen::Four => limit.max(65_535),
         };
         self.header = a.header;
+        if a.websocket {
+            self.ws = Some(HashMap::new());
+        }
         self.client_tag = a.client_tag;
         self.max = a.max;
         let me = ctx.handle();
@@ -557,6 +617,9 @@ mod tests {
         assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 8888));
         assert_eq!(a.client_tag, ptype::CLIENT);
         assert_eq!(a.max, 1024);
+        let w = GateArgs::parse("W .watchdog 127.0.0.1:8889 0 64").unwrap();
+        assert!(w.websocket);
+        assert!(!a.websocket);
         let a = GateArgs::parse("L ! 9000 10 5").unwrap();
         assert_eq!(a.header, HeaderLen::Four);
         assert_eq!(a.watchdog, None);

@@ -9,6 +9,7 @@ pub mod netpack;
 pub mod netpack_queue;
 pub mod socket_server;
 pub mod socketdriver;
+pub mod websocket;
 
 pub use limits::NetLimits;
 pub use socket_server::SocketServer;
