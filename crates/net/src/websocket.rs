@@ -176,6 +176,9 @@ fn close_frame(code: u16) -> Vec<u8> {
     encode_frame(8, &code.to_be_bytes())
 }
 
+/// A decoded frame: fin, opcode, unmasked payload, bytes it took.
+type RawFrame = (bool, u8, Vec<u8>, usize);
+
 /// One WebSocket connection, server side.
 pub struct WsConn {
     max: usize,
@@ -309,7 +312,7 @@ impl WsConn {
 
     /// The next whole frame in the buffer (unmasked), and the bytes it
     /// took; `None` until one is complete.
-    fn next_frame(&self) -> Result<Option<(bool, u8, Vec<u8>, usize)>, WsError> {
+    fn next_frame(&self) -> Result<Option<RawFrame>, WsError> {
         let b = &self.buf;
         if b.len() < 2 {
             return Ok(None);
