@@ -11,8 +11,14 @@ pub fn chromium() -> Option<&'static str> {
 }
 
 pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
-    let profile = std::env::temp_dir().join(format!("skyhold-chromium-{}", std::process::id()));
-    Command::new("timeout")
+    // One profile per run: two Chromiums on one profile hand pages over.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let profile = std::env::temp_dir().join(format!(
+        "skyhold-chromium-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let out = Command::new("timeout")
         .arg("60")
         .arg(bin)
         .args([
@@ -27,7 +33,26 @@ pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
         .args(extra)
         .arg(url)
         .output()
-        .expect("chromium runs")
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    out
+}
+
+/// The DOM once `want` is in it: a loaded machine may dump the page before
+/// its WebSocket exchange is done, so a miss is retried (twice).
+pub fn dom_with(bin: &str, url: &str, want: &[&str]) -> (String, String) {
+    let mut last = (String::new(), String::new());
+    for _ in 0..3 {
+        let out = headless(bin, &["--dump-dom"], url);
+        last = (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        );
+        if want.iter().all(|w| last.0.contains(w)) {
+            break;
+        }
+    }
+    last
 }
 
 #[test]
@@ -39,12 +64,10 @@ fn chromium_talks_to_the_node_over_websocket() {
     let node = boot("web_server", &[]);
     let port = node.listen_port();
     let url = format!("http://127.0.0.1:{port}/page");
-    let out = headless(bin, &["--dump-dom"], &url);
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let (dom, stderr) = dom_with(bin, &url, &["echo: hello from chromium"]);
     assert!(
         dom.contains("echo: hello from chromium"),
-        "the page did not get its echo; DOM:\n{dom}\nstderr:\n{}\nnode:\n{}",
-        String::from_utf8_lossy(&out.stderr),
+        "the page did not get its echo; DOM:\n{dom}\nstderr:\n{stderr}\nnode:\n{}",
         node.dump()
     );
     assert!(

@@ -89,8 +89,11 @@ fn chromium_plays_the_example_game() {
     let url = format!(
         "http://127.0.0.1:{web}/?play=login%20alice%20wonderland;join%20lobby;say%20hi%20from%20a%20browser"
     );
-    let out = super::browser::headless(bin, &["--dump-dom"], &url);
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let (dom, _) = super::browser::dom_with(
+        bin,
+        &url,
+        &["welcome, alice", "[lobby] alice: hi from a browser"],
+    );
     assert!(
         dom.contains("welcome, alice") && dom.contains("[lobby] alice: hi from a browser"),
         "DOM:\n{dom}\nnode:\n{}",
