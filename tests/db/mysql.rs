@@ -1,0 +1,1 @@
+//! skynet.db.mysql against a real mariadbd.
