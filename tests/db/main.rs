@@ -32,9 +32,8 @@ pub fn boot(case: &str, extra: &[(&str, String)]) -> BootedNode {
 pub fn expect_pass(node: &BootedNode, case: &str, limit: Duration) {
     let ok = skyhold_testkit::wait_until(limit, || {
         let log = node.log.lock();
-        log.iter().any(|l| {
-            l.contains("PASS") || l.contains("FAIL") || l.contains("init service failed")
-        })
+        log.iter()
+            .any(|l| l.contains("PASS") || l.contains("FAIL") || l.contains("init service failed"))
     });
     let log = node.log.lock();
     let passed = log.iter().any(|l| l.contains("PASS"));

@@ -32,7 +32,8 @@ fn redis_restart() {
     std::thread::sleep(Duration::from_millis(200));
     r.stop();
     assert!(
-        node.wait_for("SAW ERROR", Duration::from_secs(20)).is_some(),
+        node.wait_for("SAW ERROR", Duration::from_secs(20))
+            .is_some(),
         "the service saw no error while the server was down; log:\n{}",
         node.dump()
     );
@@ -72,7 +73,12 @@ fn redis_malformed() {
         }
         let text = String::from_utf8_lossy(&req);
         // the key is the last argument: "...\r\n$N\r\nkey\r\n"
-        let key = text.trim_end().rsplit("\r\n").next().unwrap_or("").to_string();
+        let key = text
+            .trim_end()
+            .rsplit("\r\n")
+            .next()
+            .unwrap_or("")
+            .to_string();
         let reply = if text.contains("SELECT") || text.contains("AUTH") {
             b"+OK\r\n".to_vec()
         } else {

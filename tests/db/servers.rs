@@ -263,7 +263,7 @@ impl Mariadb {
             &init,
             format!(
                 "CREATE DATABASE IF NOT EXISTS {MYSQL_DATABASE};\n\
-                 CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '{MYSQL_PASSWORD}';\n\
+                 CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '{MYSQL_PASSWORD}';\n\
                  GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n\
                  FLUSH PRIVILEGES;\n"
             ),
