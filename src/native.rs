@@ -32,5 +32,6 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     v.push(("sproto.parser".into(), skyhold_sproto::parser_module()));
     v.push(("lfs".into(), skyhold_lfs::module()));
     v.extend(skyhold_tls::modules());
+    v.extend(skyhold_bson::modules());
     v
 }

@@ -4,6 +4,7 @@
 //! `PASS`, and fails on an error line, on `FAIL`, or when nothing is said
 //! within the time limit.
 
+mod bson;
 mod cjson;
 mod cluster;
 mod console;
