@@ -129,7 +129,7 @@ fn encode(lua: &Lua, args: &[Value]) -> mlua::Result<MultiValue> {
 }
 
 fn encode_order(lua: &Lua, args: &[Value]) -> mlua::Result<MultiValue> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return encode::fail("Invalid ordered dict");
     }
     let mut w = encode::Writer::new(lua);
