@@ -525,6 +525,11 @@ function socket.udp_address(address)
 	return driver.udp_address(address)
 end
 
+-- skynet's socket.netstat(): one table per socket (id, address, type, read,
+-- write, wbuffer, rtime, wtime, reading, writing, peer; accept and sock for a
+-- listener). A service sees its own sockets; the console sees them all.
+socket.netstat = driver.info
+
 function socket.bind(fd)
 	return driver.bind(fd)
 end

@@ -12,4 +12,4 @@ pub mod socketdriver;
 pub mod websocket;
 
 pub use limits::NetLimits;
-pub use socket_server::SocketServer;
+pub use socket_server::{SocketInfo, SocketKind, SocketServer};

@@ -8,7 +8,7 @@ use skyhold_core::{Context, Grant, Handle};
 use skyhold_lua::host::ModuleFactory;
 use std::sync::Arc;
 
-use crate::socket_server::{parse_udp_address, SocketServer};
+use crate::socket_server::{parse_udp_address, SocketInfo, SocketKind, SocketServer};
 
 fn bytes_of(v: &Value) -> mlua::Result<Bytes> {
     match v {
@@ -221,6 +221,15 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
             "unpack",
             skyhold_lua::native_unpack::create(lua, unpack_event)?,
         )?;
+        let s = server.clone();
+        let everything = takeover || ctx.identity().has(Grant::ReadSecrets);
+        let clock = ctx.clone();
+        t.set(
+            "info",
+            lua.create_function(move |lua, ()| {
+                info_table(lua, &s.info(), me, everything, clock.now())
+            })?,
+        )?;
         t.set(
             "bind",
             lua.create_function(|_, _fd: i64| -> mlua::Result<()> {
@@ -231,6 +240,66 @@ pub fn module(server: Arc<SocketServer>) -> ModuleFactory {
         )?;
         Ok(Value::Table(t))
     })
+}
+
+/// An address as skynet's netstat writes it: `ip:port`, an IPv6 address
+/// without brackets.
+fn skynet_name(a: std::net::SocketAddr) -> String {
+    format!("{}:{}", a.ip(), a.port())
+}
+
+/// skynet's `socketdriver.info()` (`socket.netstat()`): one table per
+/// socket, with skynet's fields (`id`, `address`, `type`, and `accept`,
+/// `sock` for a listener; `read`, `write`, `wbuffer`, `reading`,
+/// `writing`, `peer` otherwise; `rtime`/`wtime` in the node's ticks, 0 for
+/// never). Socket ids are capabilities (an accepted connection is claimed
+/// by the first `start` with its id), so a service sees only the sockets
+/// it owns unless `everything` (it holds `socket_takeover` or
+/// `read_secrets`, as the debug console does).
+fn info_table(
+    lua: &Lua,
+    sockets: &[SocketInfo],
+    me: Handle,
+    everything: bool,
+    now: u64,
+) -> mlua::Result<mlua::Table> {
+    let budget = skyhold_lua::budget::Budget::of(lua);
+    let out = lua.create_table()?;
+    let tick = |ago: Option<std::time::Duration>| match ago {
+        None => 0,
+        Some(d) => now.saturating_sub((d.as_millis() / 10) as u64) as i64,
+    };
+    let mut n = 0;
+    for i in sockets.iter().filter(|i| everything || i.owner == me) {
+        if let Some(b) = &budget {
+            b.charge(16)?;
+        }
+        let t = lua.create_table()?;
+        t.set("id", i.id)?;
+        t.set("address", i64::from(i.owner.0))?;
+        t.set("type", i.kind.skynet_name())?;
+        if i.kind == SocketKind::Listen {
+            t.set("accept", i.read as i64)?;
+            t.set("rtime", tick(i.last_read))?;
+            if let Some(a) = i.local {
+                t.set("sock", skynet_name(a))?;
+            }
+        } else {
+            t.set("read", i.read as i64)?;
+            t.set("write", i.written as i64)?;
+            t.set("wbuffer", i.waiting as i64)?;
+            t.set("rtime", tick(i.last_read))?;
+            t.set("wtime", tick(i.last_write))?;
+            t.set("reading", i.reading)?;
+            t.set("writing", i.writing)?;
+            if let Some(a) = i.peer {
+                t.set("peer", skynet_name(a))?;
+            }
+        }
+        n += 1;
+        out.raw_set(n, t)?;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

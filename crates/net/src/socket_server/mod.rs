@@ -14,12 +14,14 @@
 //! and the checks on it, and the operations that act on any socket. TCP
 //! lives in `tcp`, UDP in `udp`, and the bytes of an event in [`event`].
 
+mod info;
 mod tcp;
 mod udp;
 
 pub mod event;
 
 pub use event::{encode_event, parse_udp_address, udp_address};
+pub use info::{SocketInfo, SocketKind};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -31,6 +33,7 @@ use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -92,6 +95,12 @@ struct Entry {
     tx: Option<mpsc::UnboundedSender<Command>>,
     pending_bytes: Arc<AtomicUsize>,
     peer_ip: Option<std::net::IpAddr>,
+    /// A connection's peer, for `info`.
+    peer: Option<SocketAddr>,
+    /// A listener's address, for `info`.
+    local: Option<SocketAddr>,
+    /// Bytes and times, for `info`.
+    traffic: Arc<info::Traffic>,
     udp: Option<Arc<UdpSocket>>,
     udp_peer: Option<SocketAddr>,
     /// A UDP socket opened with no address that has not sent: `udp_connect`
@@ -100,7 +109,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(kind: Kind, owner: Handle, tx: mpsc::UnboundedSender<Command>) -> Entry {
+    fn new(kind: Kind, owner: Handle, tx: mpsc::UnboundedSender<Command>, epoch: Instant) -> Entry {
         Entry {
             kind,
             owner,
@@ -109,6 +118,9 @@ impl Entry {
             tx: Some(tx),
             pending_bytes: Arc::default(),
             peer_ip: None,
+            peer: None,
+            local: None,
+            traffic: Arc::new(info::Traffic::new(epoch)),
             udp: None,
             udp_peer: None,
             udp_unbound: false,
@@ -127,6 +139,10 @@ pub struct NetCounters {
     pub slow_reader_closed: AtomicU64,
     /// Operations refused because the caller did not own the socket.
     pub not_owner: AtomicU64,
+    /// Bytes read from connections and UDP sockets.
+    pub bytes_read: AtomicU64,
+    /// Bytes written to connections and UDP sockets.
+    pub bytes_written: AtomicU64,
 }
 
 /// The socket server.
@@ -140,6 +156,8 @@ pub struct SocketServer {
     ids: RandomState,
     next: AtomicU64,
     limits: NetLimits,
+    /// When the server started: the clock of sockets' last reads and writes.
+    epoch: Instant,
     /// Counters.
     pub counters: NetCounters,
 }
@@ -161,6 +179,7 @@ impl SocketServer {
             ids: RandomState::new(),
             next: AtomicU64::new(1),
             limits,
+            epoch: Instant::now(),
             counters: NetCounters::default(),
         }))
     }
@@ -309,9 +328,15 @@ impl SocketServer {
             let (Some(sock), Some(peer)) = (e.udp.clone(), e.udp_peer) else {
                 return Err(SocketError::Io("udp socket has no peer: use sendto".into()));
             };
+            let traffic = e.traffic.clone();
             drop(sockets);
+            self.counters
+                .bytes_written
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
             self.runtime.spawn(async move {
-                let _ = sock.send_to(&data, peer).await;
+                if let Ok(n) = sock.send_to(&data, peer).await {
+                    traffic.did_write(n);
+                }
             });
             return Ok(());
         }

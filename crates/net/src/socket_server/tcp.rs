@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::event;
+use super::info::Traffic;
 use super::{Command, Entry, Kind, SocketError, SocketServer};
 use crate::frame::FrameDecoder;
 use crate::limits::NetLimits;
@@ -66,6 +67,14 @@ impl Inbound {
     }
 }
 
+/// What a connection's task shares with the socket table.
+struct Io {
+    /// Bytes queued and not yet written.
+    pending: Arc<AtomicUsize>,
+    /// Bytes and times, for `info`.
+    traffic: Arc<Traffic>,
+}
+
 impl SocketServer {
     /// Listens on `host:port`; returns the socket id and the bound address.
     pub fn listen(
@@ -109,10 +118,13 @@ impl SocketServer {
             .local_addr()
             .map_err(|e| SocketError::Io(e.to_string()))?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let id = self.register(Entry::new(Kind::Listener, owner, tx));
+        let mut entry = Entry::new(Kind::Listener, owner, tx, self.epoch);
+        entry.local = Some(local);
+        let traffic = entry.traffic.clone();
+        let id = self.register(entry);
         let me = self.clone();
         self.runtime
-            .spawn(async move { me.accept_loop(id, listener, rx).await });
+            .spawn(async move { me.accept_loop(id, listener, rx, traffic).await });
         Ok((id, local))
     }
 
@@ -121,6 +133,7 @@ impl SocketServer {
         id: i32,
         listener: TcpListener,
         mut rx: mpsc::UnboundedReceiver<Command>,
+        traffic: Arc<Traffic>,
     ) {
         // A listener accepts only once started (skynet: socket.start(listen_id)).
         let mut started = false;
@@ -131,6 +144,7 @@ impl SocketServer {
                 match rx.recv().await {
                     Some(Command::Start) => {
                         started = true;
+                        traffic.set_reading(true);
                         continue;
                     }
                     Some(Command::Close) | Some(Command::Shutdown) | None => break,
@@ -161,6 +175,7 @@ impl SocketServer {
                         continue;
                     }
                     self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                    traffic.did_read(1);
                     let _ = stream.set_nodelay(true);
                     let Some(owner) = self.owner(id) else { break };
                     let new_id = self.add_stream(owner, stream, peer, true);
@@ -210,14 +225,19 @@ impl SocketServer {
     ) -> i32 {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let mut entry = Entry::new(Kind::Stream, owner, tx);
+        let mut entry = Entry::new(Kind::Stream, owner, tx, self.epoch);
         entry.claimable = accepted;
         entry.pending_bytes = pending.clone();
         entry.peer_ip = accepted.then_some(peer.ip());
+        entry.peer = Some(peer);
+        let io = Io {
+            pending,
+            traffic: entry.traffic.clone(),
+        };
         let id = self.register(entry);
         let me = self.clone();
         self.runtime
-            .spawn(async move { me.stream_task(id, stream, rx, pending, accepted).await });
+            .spawn(async move { me.stream_task(id, stream, rx, io, accepted).await });
         id
     }
 
@@ -226,9 +246,10 @@ impl SocketServer {
         id: i32,
         stream: TcpStream,
         mut rx: mpsc::UnboundedReceiver<Command>,
-        pending: Arc<AtomicUsize>,
+        io: Io,
         accepted: bool,
     ) {
+        let Io { pending, traffic } = io;
         let (mut reader, mut writer) = stream.into_split();
         // An accepted connection reads nothing until it is started.
         let mut started = !accepted;
@@ -258,6 +279,7 @@ impl SocketServer {
             // Back-pressure: while the owner has a long queue, stop reading.
             let paused =
                 !started || self.node.queued(owner).unwrap_or(0) > self.limits.owner_queue_pause;
+            traffic.set_reading(!paused);
             let deadline = frame_deadline;
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -280,11 +302,18 @@ impl SocketServer {
                             reason = Some(e.to_string());
                             break;
                         }
+                        traffic.did_write(n);
+                        self.counters.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
                     }
                     Some(Command::Close) => {
                         // Graceful: flush what was queued, then close.
                         while let Ok(Command::Write(data)) = rx.try_recv() {
-                            let _ = writer.write_all(&data).await;
+                            if writer.write_all(&data).await.is_ok() {
+                                traffic.did_write(data.len());
+                                self.counters
+                                    .bytes_written
+                                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                            }
                         }
                         let _ = writer.shutdown().await;
                         break;
@@ -296,6 +325,8 @@ impl SocketServer {
                 r = reader.read(&mut buf), if !paused => match r {
                     Ok(0) => break,
                     Ok(n) => {
+                        traffic.did_read(n);
+                        self.counters.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                         if let Err(why) = inbound.add_bytes(n, &self.limits) {
                             reason = Some(why);
                             break;

@@ -9,6 +9,7 @@
 use bytes::Bytes;
 use skyhold_core::Handle;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -92,10 +93,12 @@ impl SocketServer {
             .local_addr()
             .map_err(|e| SocketError::Io(e.to_string()))?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Command>();
-        let mut entry = Entry::new(Kind::Udp, owner, tx);
+        let mut entry = Entry::new(Kind::Udp, owner, tx, self.epoch);
         entry.udp = Some(sock.clone());
         entry.udp_peer = peer;
         entry.udp_unbound = unbound;
+        let traffic = entry.traffic.clone();
+        traffic.set_reading(true);
         let id = self.register(entry);
         let me = self.clone();
         self.runtime.spawn(async move {
@@ -111,6 +114,8 @@ impl SocketServer {
                     },
                     r = sock.recv_from(&mut buf) => {
                         let Ok((n, from)) = r else { break };
+                        traffic.did_read(n);
+                        me.counters.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                         let Some(owner) = me.owner(id) else { break };
                         let mut data = buf[..n].to_vec();
                         data.extend_from_slice(&udp_address(from));
@@ -186,14 +191,14 @@ impl SocketServer {
         self.authorize(caller, id, "sendto", false)?;
         let addr =
             parse_udp_address(to).ok_or_else(|| SocketError::Io("invalid udp address".into()))?;
-        let (sock, owner) = {
+        let (sock, owner, traffic) = {
             let mut sockets = self.sockets.lock();
             let e = sockets.get_mut(&id).ok_or(SocketError::Invalid(id))?;
             let sock = e.udp.clone().ok_or(SocketError::Invalid(id))?;
             // Once it has sent, the socket has a port a peer may answer
             // to: it is no longer reopened by udp_connect.
             e.udp_unbound = false;
-            (sock, e.owner)
+            (sock, e.owner, e.traffic.clone())
         };
         let local = sock
             .local_addr()
@@ -207,8 +212,13 @@ impl SocketServer {
                 "udp socket {id}: type mismatch ({addr} from a socket bound to {local})"
             )));
         }
+        self.counters
+            .bytes_written
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         self.runtime.spawn(async move {
-            let _ = sock.send_to(&data, addr).await;
+            if let Ok(n) = sock.send_to(&data, addr).await {
+                traffic.did_write(n);
+            }
         });
         Ok(())
     }
