@@ -41,6 +41,8 @@ const OWN_KEYS: &[&str] = &[
     "lua_instruction_budget",
     "lua_warm_states",
     "lua_on_limit",
+    "metrics",
+    "metrics_max_services",
 ];
 
 /// Where skyhold's own `lualib/` and `service/` are: `SKYHOLD_ROOT`, else a
@@ -76,6 +78,8 @@ pub struct Settings {
     pub cluster: skyhold_cluster::ClusterConfig,
     /// The TLS settings built from that identity, if it has one.
     pub cluster_tls: Option<skyhold_cluster::tls::Tls>,
+    /// The metrics endpoint and dashboard (config key `metrics`), if on.
+    pub ops: Option<skyhold_ops::OpsConfig>,
     /// Notes for the operator (keys that are ignored, and why).
     pub warnings: Vec<String>,
 }
@@ -258,6 +262,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             ))
         }
     };
+    let ops = skyhold_ops::OpsConfig::from_env(&env)?;
     let bootstrap = env
         .get("bootstrap")
         .cloned()
@@ -292,6 +297,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         net,
         cluster,
         cluster_tls,
+        ops,
         warnings,
     })
 }
@@ -365,10 +371,17 @@ pub fn boot(s: Settings) -> Result<Node, String> {
     let mut lua = s.lua;
     lua.modules.push((
         "skynet.socketdriver".into(),
-        skyhold_net::socketdriver::module(sockets),
+        skyhold_net::socketdriver::module(sockets.clone()),
     ));
     lua.modules.extend(native::modules());
-    let _warm = skyhold_lua::register(&node, Arc::new(lua));
+    let warm = skyhold_lua::register(&node, Arc::new(lua));
+    if let Some(ops) = s.ops {
+        let at = skyhold_ops::start(&node, ops, skyhold_ops::Parts { sockets, warm })?;
+        node.handle().log(
+            skyhold_core::Handle::SYSTEM,
+            &format!("skyhold: metrics at http://{at}/metrics, dashboard at http://{at}/"),
+        );
+    }
     let (module, args) = s
         .bootstrap
         .split_once(' ')

@@ -1,0 +1,109 @@
+//! The dashboard in headless Chromium: the page loads, lists a service the
+//! test started, updates itself, and leaves a screenshot behind.
+
+use super::{artifacts, boot, have, http_get, worker};
+use std::process::Command;
+use std::time::Duration;
+
+/// The DOM Chromium has after `budget_ms` of virtual time on `url`.
+fn dump_dom(url: &str, budget_ms: u32) -> String {
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--no-first-run",
+            "--disable-extensions",
+            &format!("--virtual-time-budget={budget_ms}"),
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium --dump-dom: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The number after "update " in the page's status line.
+fn updates(dom: &str) -> u32 {
+    dom.split("update ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The worker's message count in the dashboard's JSON.
+fn worker_messages(json: &str, worker: &str) -> u64 {
+    let at = json
+        .find(&format!("\"handle\":\"{worker}\""))
+        .unwrap_or_else(|| panic!("no {worker} in {json}"));
+    json[at..]
+        .split("\"messages\":")
+        .nth(1)
+        .and_then(|r| r.split([',', '}']).next())
+        .and_then(|n| n.parse().ok())
+        .expect("a message count")
+}
+
+#[test]
+fn the_dashboard_shows_a_service_and_updates_in_chromium() {
+    let (node, at) = boot(&[]);
+    let worker = worker(&node);
+    // The data behind the page moves.
+    let (status, first) = http_get(at, "/api/services", "");
+    assert!(status.contains("200"), "{status}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, second) = http_get(at, "/api/services", "");
+    assert!(
+        worker_messages(&second, &worker) > worker_messages(&first, &worker),
+        "the worker's count did not move:\n{first}\n{second}"
+    );
+    let (status, page) = http_get(at, "/", "");
+    assert!(
+        status.contains("200") && page.contains("<script>"),
+        "{status}"
+    );
+    if !have("chromium") {
+        eprintln!("chromium is not installed: the page was not rendered (.ci/run installs it)");
+        return;
+    }
+    let url = format!("http://{at}/");
+    let dom = dump_dom(&url, 3500);
+    assert!(
+        dom.contains("snlua ops_worker") && dom.contains(&worker),
+        "the page does not list the worker:\n{dom}"
+    );
+    assert!(dom.contains("snlua ops_boot"), "{dom}");
+    // It polls: more than one update within the budget.
+    assert!(updates(&dom) >= 2, "the page did not update itself:\n{dom}");
+    let shot = artifacts().join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+            "--virtual-time-budget=2500",
+            &format!("--screenshot={}", shot.display()),
+            &url,
+        ])
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 1000, "no screenshot at {}", shot.display());
+    eprintln!("dashboard screenshot: {}", shot.display());
+}
