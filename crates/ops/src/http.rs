@@ -133,10 +133,19 @@ impl Server {
     fn serve(&self, mut stream: TcpStream, peer: SocketAddr) {
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 2048];
+        // The whole head within the timeout, not each read: a client that
+        // trickles a byte at a time does not keep its thread.
+        let deadline = Instant::now() + IO_TIMEOUT;
         let parsed = loop {
             match request::parse(&buf) {
                 Err(BadRequest::Incomplete) => {}
                 other => break other,
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+                return;
             }
             match stream.read(&mut chunk) {
                 Ok(0) | Err(_) => return,
