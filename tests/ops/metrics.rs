@@ -203,8 +203,16 @@ fn off_loopback_the_endpoint_needs_an_operator_login() {
 }
 
 #[test]
-fn a_page_from_elsewhere_cannot_read_a_loopback_endpoint() {
-    let (_node, at) = boot(&[]);
+fn a_page_from_elsewhere_cannot_read_a_loopback_endpoint_and_series_are_capped() {
+    let (_node, at) = boot(&[("metrics_max_services", "2")]);
+    // (And the per-service series are capped: two services and `other`.)
+    let (_, text) = http_get(at, "/metrics", "");
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("skyhold_service_mailbox_messages{"))
+        .count();
+    assert_eq!(series, 3, "{text}");
+    assert!(text.contains("service=\"other\"} "), "{text}");
     let mut s = std::net::TcpStream::connect(at).unwrap();
     write!(
         s,

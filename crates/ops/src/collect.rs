@@ -20,6 +20,23 @@ use std::time::{Duration, Instant};
 /// service must not grow the metrics without bound).
 pub const AUDIT_ACTIONS: usize = 64;
 
+/// The longest service name reported (launch texts carry arguments);
+/// a longer one is cut and ends in `…`.
+pub const NAME_LIMIT: usize = 160;
+
+/// `name` cut to [`NAME_LIMIT`] bytes at a character boundary.
+pub fn short_name(mut name: String) -> String {
+    if name.len() > NAME_LIMIT {
+        let mut end = NAME_LIMIT;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+        name.push('…');
+    }
+    name
+}
+
 /// How long the dashboard's "recent refusals" look back.
 pub const RECENT: Duration = Duration::from_secs(300);
 
@@ -225,7 +242,7 @@ impl Collector {
             let get = |k: &str| stats.get(k).copied().unwrap_or(0);
             services.push(ServiceRow {
                 handle,
-                name,
+                name: short_name(name),
                 mailbox: get("mqlen"),
                 messages: get("message"),
                 cpu_ns: get("cpu_ns"),
@@ -375,6 +392,15 @@ mod tests {
             cpu_ns,
             ..ServiceRow::default()
         }
+    }
+
+    #[test]
+    fn long_names_are_cut_at_a_character() {
+        assert_eq!(short_name("snlua main".into()), "snlua main");
+        let long = "é".repeat(NAME_LIMIT);
+        let cut = short_name(long);
+        assert!(cut.len() <= NAME_LIMIT + '…'.len_utf8(), "{}", cut.len());
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -389,7 +389,8 @@ fn cluster(out: &mut String, snap: &Snapshot) {
         return;
     };
     for (name, v) in &c.counters {
-        let metric = format!("skyhold_cluster_{}_total", sanitize(name));
+        let name = sanitize(name);
+        let metric = format!("skyhold_cluster_{name}_total");
         one(
             out,
             &metric,
