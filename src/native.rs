@@ -33,5 +33,6 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     v.push(("lfs".into(), skyhold_lfs::module()));
     v.extend(skyhold_tls::modules());
     v.extend(skyhold_bson::modules());
+    v.extend(skyhold_pb::modules());
     v
 }

@@ -7,9 +7,14 @@ use crate::state::Int64Mode;
 use crate::wire::{self, t};
 use mlua::{Lua, Value};
 
+/// Marks an error raised by this crate (not passed on from Lua code):
+/// the Lua wrapper strips it and raises the text at the caller's level,
+/// where `luaL_error` would put the caller's position in front.
+pub const OWN_ERROR: char = '\u{1}';
+
 /// A runtime error with `msg` as its text.
 pub fn rt(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
+    mlua::Error::runtime(format!("{OWN_ERROR}{}", msg.into()))
 }
 
 /// `luaL_argerror`'s text.

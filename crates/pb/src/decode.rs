@@ -32,11 +32,9 @@ pub struct Decoder<'a> {
 
 /// `lpb_readbytes`: a length-delimited value, or lua-protobuf's error.
 pub fn read_bytes<'b>(rd: &mut Rd<'b>) -> mlua::Result<Rd<'b>> {
-    let save = rd.p;
     let len = match rd.varint64() {
         Some(n) if n <= MAX_LEN => n,
         other => {
-            rd.p = save;
             return Err(rt(format!(
                 "invalid bytes length: {} (at offset {})",
                 other.unwrap_or(0) as i32,

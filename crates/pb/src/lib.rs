@@ -40,6 +40,9 @@ local function check(ok, ...)
     local e = ...
     if type(e) ~= "string" then e = tostring(e) end
     e = e:gsub("^runtime error: ", ""):gsub("\nstack traceback:.*$", "")
+    if e:sub(1, 1) == "\1" then
+        error(e:sub(2), 2)
+    end
     error(e, 0)
 end
 local function wrap(t)
