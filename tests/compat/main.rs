@@ -11,6 +11,7 @@ mod console;
 mod crypt;
 mod files;
 mod lpeg;
+mod pb;
 mod sproto;
 
 use skyhold_testkit::repo;
