@@ -398,14 +398,14 @@ function skynet.getenv(key)
 	return c.getenv(key)
 end
 
--- As skynet's: the arguments up to the table's border (#), so trailing
--- nils are left out.
+-- As skynet's: every argument, trailing nils too, separated by spaces.
 function skynet.error(...)
+	local n = select("#", ...)
 	local parts = { ... }
-	for i = 1, #parts do
+	for i = 1, n do
 		parts[i] = tostring(parts[i])
 	end
-	c.error(table.concat(parts, " "))
+	c.error(table.concat(parts, " ", 1, n))
 end
 
 function skynet.exit()

@@ -108,6 +108,7 @@ fn frame_in_service(frame: &str, roots: &Roots) -> bool {
     !(f.starts_with("[C]")
         || f.starts_with("(...tail calls...)")
         || f.starts_with("sandbox:")
+        || f.starts_with("task:")
         || runtime_lib.iter().any(|p| f.starts_with(p.as_str())))
 }
 
@@ -268,6 +269,7 @@ mod tests {
         let log = "stack traceback:\n\t/opt/skynet/test/t.lua:15: in upvalue 'test'\n\
                    \t/opt/skynet/lualib/skynet.lua:1065: in function <x>\n\
                    \t[C]: in global 'xpcall'\n\tsandbox:20: in function 'xpcall'\n\
+                   \ttask:6: in function <task:5>\n\
                    \t/src/skyhold/lualib/skynet.lua:426: in upvalue '?'\nafter\n";
         let n = normalize(log, &roots());
         assert_eq!(

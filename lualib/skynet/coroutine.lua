@@ -35,17 +35,19 @@ local function pass_up(co, ...)
 	return continue(co_yield(...))
 end
 
-function resume_loop(co, ok, first, ...)
+-- Varargs kept whole: a coroutine that returns nothing gives `true` alone,
+-- not `true, nil`.
+function resume_loop(co, ok, ...)
 	if not ok then
-		return false, first
+		return false, (...)
 	end
 	if co_status(co) == "dead" then
-		return true, first, ...
-	end
-	if first == "USER" then
 		return true, ...
 	end
-	return pass_up(co, first, ...)
+	if (...) == "USER" then
+		return true, select(2, ...)
+	end
+	return pass_up(co, ...)
 end
 
 function skynetco.resume(co, ...)

@@ -44,6 +44,10 @@ else
 			end
 		end)
 		assert(gen() == 1 and gen() == 2 and gen() == 3)
+		-- A coroutine that returns nothing gives nothing, not nil.
+		assert(select("#", coroutine.wrap(function() end)()) == 0)
+		local r = table.pack(coroutine.resume(coroutine.create(function() end)))
+		assert(r.n == 1 and r[1] == true, "resume of an empty return: " .. r.n)
 		skynet.error("PASS")
 	end)
 end
