@@ -15,21 +15,6 @@ pub fn error_text(e: &mlua::Error) -> String {
     }
 }
 
-/// The message of an error without any traceback mlua attached (for a
-/// handler that takes its own).
-pub fn message(e: &mlua::Error) -> String {
-    match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
-        mlua::Error::MemoryError(_) => MEMORY_ERROR.to_string(),
-        mlua::Error::CallbackError { cause, .. } => message(cause),
-        mlua::Error::WithContext { context, cause } => format!("{context}: {}", message(cause)),
-        other => other.to_string(),
-    }
-}
-
-/// Lua's own message for a failed allocation.
-pub const MEMORY_ERROR: &str = "not enough memory";
-
 /// True if `e` is, or was caused by, a failed allocation.
 pub fn is_memory_error(e: &mlua::Error) -> bool {
     match e {

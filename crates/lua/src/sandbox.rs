@@ -54,10 +54,6 @@ impl Default for SandboxOptions {
     }
 }
 
-/// Where the sandbox keeps Lua's own `xpcall` for the task body (the
-/// global one is the budget-aware wrapper).
-pub(crate) const RAW_XPCALL: &str = "skyhold.raw_xpcall";
-
 /// Lua run once per state, with the real functions as arguments, to put
 /// the budget-aware wrappers and the limited `collectgarbage` in place.
 const WRAPPERS: &str = r#"
@@ -116,10 +112,6 @@ G.collectgarbage = function(opt, ...)
 	end
 	return raw_collect(opt, ...)
 end
-
--- The task body (dispatch/task.rs) catches every error, the budget's too:
--- it takes Lua's own xpcall, without the wrapper's closure per call.
-return raw_xpcall
 "#;
 
 /// A new sandboxed state, and its budget, that belongs to no service yet:
@@ -224,8 +216,7 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let budget = Budget::new(&lua, opts.instruction_budget)?;
     let flag = budget.flag().clone();
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
-    let raw_xpcall: Function = wrap.call((g.clone(), flag.clone(), BUDGET_ERROR))?;
-    lua.set_named_registry_value(RAW_XPCALL, raw_xpcall)?;
+    wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
     crate::lpattern::install(&lua, &string, budget.clone())?;
     // Native modules find the budget here to charge the work they do in Rust.
     lua.set_app_data(budget.clone());

@@ -36,14 +36,6 @@ pub const SOCKET: i64 = 8;
 /// packed).
 pub const CALL_PACKED: i64 = 9;
 
-/// `DONE`: the task's function returned. Yielded by the task body (see
-/// [`super::task`]), never by Lua code; not in [`ALL`].
-pub const DONE: i64 = 10;
-/// `FAILED, text`: the task's function raised; `text` is the error with
-/// its traceback, taken before the stack unwound (so its to-be-closed
-/// variables were closed with the error itself). Yielded by the task body.
-pub const FAILED: i64 = 11;
-
 /// Every command by the name Lua reads it under.
 pub const ALL: [(&str, i64); 7] = [
     ("CALL", CALL),

@@ -71,8 +71,8 @@ struct State {
 /// One service's dispatcher (shared by the host and `skynet.core`).
 pub struct Dispatcher {
     ctx: Context,
-    /// The body every task coroutine runs (see [`task`]).
-    body: Function,
+    /// The body for what is not a function (see [`task`]).
+    trampoline: Function,
     state: Mutex<State>,
     /// Addresses with coroutines waiting for room (read without the lock on
     /// every send).
@@ -96,7 +96,7 @@ impl Dispatcher {
     pub fn new(lua: &Lua, ctx: Context) -> mlua::Result<Dispatcher> {
         Ok(Dispatcher {
             ctx,
-            body: task::body(lua)?,
+            trampoline: task::trampoline(lua)?,
             state: Mutex::new(State::default()),
             room_waiting: AtomicUsize::new(0),
             out_of_memory: AtomicBool::new(false),
@@ -148,7 +148,7 @@ impl Dispatcher {
             }
         }
         if known {
-            thread.reset(self.body.clone())?;
+            thread.reset(self.trampoline.clone())?;
         }
         Ok(known)
     }
@@ -176,7 +176,7 @@ impl Dispatcher {
             v
         };
         for t in closing {
-            let _ = t.thread.reset(self.body.clone());
+            let _ = t.thread.reset(self.trampoline.clone());
         }
         Ok(())
     }

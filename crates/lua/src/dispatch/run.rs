@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use super::command;
 use super::task::Task;
 use super::waiters::Waiter;
-use super::{Dispatcher, Errors, State};
+use super::{Dispatcher, Errors};
 use crate::lua_error::{error_text, is_memory_error};
 use crate::seri;
 
@@ -176,14 +176,11 @@ impl Dispatcher {
             }
             return Err(e);
         }
-        let (mut task, traced) = self.begin_request(lua, dispatch, session, source)?;
+        let (task, traced) = self.begin_request(lua, dispatch, session, source)?;
         if let Some(tag) = traced {
             self.trace_log(&tag, &format!("request from {source}"));
         }
-        let r = match task.start.take() {
-            Some(f) => task.thread.resume::<Yielded>((f, &args)),
-            None => task.thread.resume::<Yielded>(&args),
-        };
+        let r = task.thread.resume::<Yielded>(&args);
         args.clear();
         self.file_yield(task, r, Some(args), errors);
         Ok(())
@@ -199,7 +196,7 @@ impl Dispatcher {
         session: i32,
         source: Handle,
     ) -> mlua::Result<(Task, Option<String>)> {
-        let task = self.task_for(lua, Some(dispatch))?;
+        let task = self.task_for(lua, dispatch)?;
         let mut st = self.state.lock();
         st.requests.insert(task.key, (session, source));
         let traced = self.trace_request(&mut st, task.key, source);
@@ -266,47 +263,11 @@ impl Dispatcher {
         }
     }
 
-    /// A task whose function returned: the request it did not answer is
-    /// reported (skynet's warning), and its coroutine parked for reuse.
-    fn task_done(&self, st: &mut State, task: Task) {
-        self.trace_end(st, task.key, "end");
-        if let Some((session, source)) = st.requests.remove(&task.key) {
-            if session != 0 {
-                self.ctx.log(&format!(
-                    "Maybe forgot response session {session} from {source}"
-                ));
-            }
-        }
-        st.pool.park(task);
-    }
-
-    /// A task whose function raised (inside the task body, which has closed
-    /// its to-be-closed variables): the request it owes fails, the error is
-    /// logged once, and its coroutine is parked for reuse.
-    fn task_failed(&self, task: Task, text: String, errors: &mut Errors) {
-        let mut st = self.state.lock();
-        if let Some((session, source)) = st.requests.remove(&task.key) {
-            if session != 0 {
-                let _ = self.ctx.reply_error(source, session, Payload::empty());
-            }
-        }
-        self.trace_end(&mut st, task.key, "error");
-        if text == crate::lua_error::MEMORY_ERROR {
-            self.out_of_memory.store(true, Ordering::Relaxed);
-        }
-        st.pool.park(task);
-        drop(st);
-        errors.push(text);
-    }
-
     /// Resumes `task` and files what it yields.
-    pub(super) fn resume(&self, mut task: Task, args: impl IntoLuaMulti, errors: &mut Errors) {
+    pub(super) fn resume(&self, task: Task, args: impl IntoLuaMulti, errors: &mut Errors) {
         self.state.lock().current = Some(task.key);
         // A tuple costs no allocation; only a CALL_PACKED's arguments do.
-        let r = match task.start.take() {
-            Some(f) => task.thread.resume::<Yielded>((f, args)),
-            None => task.thread.resume::<Yielded>(args),
-        };
+        let r = task.thread.resume::<Yielded>(args);
         self.file_yield(task, r, None, errors);
     }
 
@@ -341,34 +302,34 @@ impl Dispatcher {
                 drop(st);
                 errors.push(error_text(&e));
                 // Closing runs the coroutine's to-be-closed variables.
-                match task.thread.reset(self.body.clone()) {
+                match task.thread.reset(self.trampoline.clone()) {
                     Ok(()) => self.park(task),
-                    Err(e) => errors.push(error_text(&e)),
+                    // Closing an errored coroutine reports an error again:
+                    // a `__close` handler's own, or, when none raised, the
+                    // value mlua left on the dead coroutine's stack (the
+                    // function that raised), which says nothing: not logged.
+                    Err(e) => {
+                        let text = error_text(&e);
+                        if !is_stale_slot(&text) {
+                            errors.push(text);
+                        }
+                    }
                 }
                 return;
             }
         };
-        match int(Some(&first)) {
-            Some(command::DONE) => {
-                self.task_done(&mut st, task);
-                return;
-            }
-            Some(command::FAILED) => {
-                drop(st);
-                let text = second
-                    .to_string()
-                    .unwrap_or_else(|_| "error object is not a string".into());
-                self.task_failed(task, text, errors);
-                return;
-            }
-            _ => {}
-        }
-        // A coroutine that ended (only one made outside the task body):
-        // done, but not reusable.
+        // A task that returned has ended (what it returned is dropped); its
+        // coroutine is parked finished, to be reset with the next function.
         if task.thread.is_finished() {
-            let key = task.key;
-            self.task_done(&mut st, task);
-            st.pool.forget(key);
+            self.trace_end(&mut st, task.key, "end");
+            if let Some((session, source)) = st.requests.remove(&task.key) {
+                if session != 0 {
+                    self.ctx.log(&format!(
+                        "Maybe forgot response session {session} from {source}"
+                    ));
+                }
+            }
+            st.pool.park(task);
             return;
         }
         match int(Some(&first)) {
@@ -431,7 +392,7 @@ impl Dispatcher {
                 // so its to-be-closed variables run.
                 st.quitting = true;
                 drop(st);
-                if let Err(e) = task.thread.reset(self.body.clone()) {
+                if let Err(e) = task.thread.reset(self.trampoline.clone()) {
                     errors.push(error_text(&e));
                 }
             }
@@ -452,4 +413,11 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// True for the error text of closing an errored coroutine whose
+/// to-be-closed handlers raised nothing: the function value mlua's stack
+/// guard left at the top of the dead coroutine (`<function 0x…>`).
+fn is_stale_slot(text: &str) -> bool {
+    text.starts_with("<function") && text.ends_with('>') && !text.contains('\n')
 }

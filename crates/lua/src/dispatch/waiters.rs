@@ -174,7 +174,7 @@ impl Waiters {
 impl Dispatcher {
     /// `skynet.timeout`: a coroutine that runs `func` when timer `session` fires.
     pub fn start_on_timer(&self, lua: &Lua, session: i32, func: Function) -> mlua::Result<Thread> {
-        let task = self.task_for(lua, Some(func))?;
+        let task = self.task_for(lua, func)?;
         let thread = task.thread.clone();
         self.state
             .lock()
