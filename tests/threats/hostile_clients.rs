@@ -70,6 +70,8 @@ fn a_frame_sent_one_byte_at_a_time_too_slowly_is_dropped() {
 
 #[test]
 fn many_idle_connections_from_one_address_hit_the_per_ip_cap() {
+    // The cap is set low here (LIMITS: 50) to prove it holds; its default
+    // is sized for players behind a shared address.
     let g = game(LIMITS);
     let mut held = Vec::new();
     for _ in 0..300 {
@@ -81,6 +83,30 @@ fn many_idle_connections_from_one_address_hit_the_per_ip_cap() {
         reported(&g, "connections from 127.0.0.1"),
         "the per-IP cap was not reported"
     );
+    legit_ping(g.port);
+    drop(held);
+    g.node.shutdown();
+}
+
+#[test]
+fn players_behind_one_address_are_served_with_the_default_cap() {
+    // An internet café or a carrier's NAT: hundreds of players share one
+    // address. Only the game's own player cap is raised; every socket limit
+    // is skyhold's default.
+    let g = game(&[("max_players", "5000")]);
+    let mut held = Vec::new();
+    for i in 0..300 {
+        let mut c = Client::connect(g.port).unwrap_or_else(|e| panic!("player {i}: {e}"));
+        c.expect("hello");
+        held.push(c);
+    }
+    assert!(
+        !g.log.lock().iter().any(|l| l.contains("socket_max_per_ip")),
+        "a player behind the shared address was refused"
+    );
+    let last = held.last_mut().unwrap();
+    last.send("ping").unwrap();
+    last.expect("pong");
     legit_ping(g.port);
     drop(held);
     g.node.shutdown();

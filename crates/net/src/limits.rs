@@ -8,6 +8,12 @@ pub struct NetLimits {
     /// `socket_max_connections`: accepted connections open at once.
     pub max_connections: usize,
     /// `socket_max_per_ip`: accepted connections from one IP address.
+    ///
+    /// The default ([`DEFAULT_MAX_PER_IP`]) is sized for players, not for
+    /// attackers: an internet café or a mobile carrier's NAT puts hundreds
+    /// of players behind one address. Floods from one address are held by
+    /// the other limits (accept rate, idle and frame deadlines, frame and
+    /// read rates), which cost a legitimate player nothing.
     pub max_connections_per_ip: usize,
     /// `socket_accept_rate`: accepts per second per listener.
     pub accepts_per_second: u32,
@@ -30,11 +36,16 @@ pub struct NetLimits {
     pub max_frame: usize,
 }
 
+/// The default of `socket_max_per_ip`: a tenth of the default
+/// `socket_max_connections`, enough for a carrier-grade NAT's players
+/// behind one address, while ten such addresses are needed to fill the node.
+pub const DEFAULT_MAX_PER_IP: usize = 1_000;
+
 impl Default for NetLimits {
     fn default() -> Self {
         NetLimits {
             max_connections: 10_000,
-            max_connections_per_ip: 64,
+            max_connections_per_ip: DEFAULT_MAX_PER_IP,
             accepts_per_second: 1_000,
             idle_timeout: Duration::from_secs(300),
             max_send_buffer: 8 << 20,
@@ -107,5 +118,18 @@ mod tests {
             .set("socket_max_per_ip", "zero")
             .is_err());
         assert_eq!(NetLimits::default().set("thread", "2"), Ok(false));
+    }
+
+    #[test]
+    fn the_per_address_default_serves_players_behind_one_nat() {
+        let l = NetLimits::default();
+        // Hundreds of players behind one address are let in...
+        assert!(l.max_connections_per_ip >= 500);
+        // ...and one address still cannot take the whole node.
+        assert!(l.max_connections_per_ip * 10 <= l.max_connections);
+        // The flood limits that do the work stay in place.
+        assert!(l.accepts_per_second <= 1_000);
+        assert!(l.frame_timeout <= Duration::from_secs(10));
+        assert!(l.idle_timeout <= Duration::from_secs(300));
     }
 }
