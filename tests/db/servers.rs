@@ -11,6 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The password the test MariaDB gives `root` over TCP, and the database
@@ -235,6 +236,9 @@ pub struct Mariadb {
     proc: Option<Guarded>,
 }
 
+/// Held while `mariadb-install-db` runs.
+static INSTALLING: Mutex<()> = Mutex::new(());
+
 impl Mariadb {
     /// Installs a fresh data directory and starts the server (None if
     /// MariaDB is not installed: the test skips).
@@ -244,14 +248,25 @@ impl Mariadb {
         let bin = bins.remove(0);
         let dir = TempDir::new("mariadb");
         let data = dir.path().join("data");
-        let out = Command::new(&install)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args(running_as_root().then_some("--user=root"))
-            .arg("--auth-root-authentication-method=normal")
-            .arg("--skip-test-db")
-            .output()
-            .expect("run mariadb-install-db");
+        // One install at a time (the tests of this binary run in parallel,
+        // and two bootstraps at once have failed on a loaded machine), and
+        // a second try on a fresh directory before giving up.
+        let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+        let install_once = || {
+            let _ = std::fs::remove_dir_all(&data);
+            Command::new(&install)
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", data.display()))
+                .args(running_as_root().then_some("--user=root"))
+                .arg("--auth-root-authentication-method=normal")
+                .arg("--skip-test-db")
+                .output()
+                .expect("run mariadb-install-db")
+        };
+        let mut out = install_once();
+        if !out.status.success() {
+            out = install_once();
+        }
         assert!(
             out.status.success(),
             "mariadb-install-db failed:\n{}{}",
