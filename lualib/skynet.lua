@@ -225,9 +225,19 @@ function invalid(addr)
 	error("call to invalid address " .. skynet.address(addr))
 end
 
+-- A global name (no leading "." or ":") is resolved here, once: to its
+-- handle, or, when no service has it yet, by waiting for one to register it.
+local function global_handle(addr)
+	local b = string.byte(addr, 1)
+	if b == 46 or b == 58 then
+		return addr
+	end
+	return c.query(addr) or require("skynet.globalname").wait(addr)
+end
+
 function skynet.call(addr, typename, ...)
-	if type(addr) == "string" and unnamed_global(addr) then
-		addr = require("skynet.globalname").wait(addr)
+	if type(addr) == "string" then
+		addr = global_handle(addr)
 	end
 	local id = native_call[typename]
 	if id then

@@ -11,22 +11,21 @@ pub(crate) fn at(s: &[u8], i: usize) -> u8 {
     s.get(i).copied().unwrap_or(0)
 }
 
+/// An optional `+` or `-` at `i`, as C's conversions read it: whether it
+/// was `-`, and where the number itself starts.
+fn sign_at(s: &[u8], i: usize) -> (bool, usize) {
+    match at(s, i) {
+        b'-' => (true, i + 1),
+        b'+' => (false, i + 1),
+        _ => (false, i),
+    }
+}
+
 /// C's `strtoll(s, &end, 10)` from `start`: the value (saturated on
 /// overflow) and where the scan stopped (`start` when nothing was read).
 /// The scan never starts at white space here, so none is skipped.
 pub fn strtoll(s: &[u8], start: usize) -> (i64, usize) {
-    let mut i = start;
-    let negative = match at(s, i) {
-        b'-' => {
-            i += 1;
-            true
-        }
-        b'+' => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (negative, mut i) = sign_at(s, start);
     let digits = i;
     let mut acc: i64 = 0;
     let mut overflow = false;
@@ -63,18 +62,7 @@ pub fn strtoll(s: &[u8], start: usize) -> (i64, usize) {
 /// `nan(chars)`, each after an optional sign): the value and where the
 /// scan stopped, or `None` when nothing was read.
 pub fn strtod(s: &[u8], start: usize) -> Option<(f64, usize)> {
-    let mut i = start;
-    let negative = match at(s, i) {
-        b'-' => {
-            i += 1;
-            true
-        }
-        b'+' => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (negative, mut i) = sign_at(s, start);
     let sign = |v: f64| if negative { -v } else { v };
     if starts_with_ci(s, i, b"inf") {
         let end = if starts_with_ci(s, i, b"infinity") {
