@@ -62,7 +62,7 @@ pub fn strtoll(s: &[u8], start: usize) -> (i64, usize) {
 /// `nan(chars)`, each after an optional sign): the value and where the
 /// scan stopped, or `None` when nothing was read.
 pub fn strtod(s: &[u8], start: usize) -> Option<(f64, usize)> {
-    let (negative, mut i) = sign_at(s, start);
+    let (negative, i) = sign_at(s, start);
     let sign = |v: f64| if negative { -v } else { v };
     if starts_with_ci(s, i, b"inf") {
         let end = if starts_with_ci(s, i, b"infinity") {
