@@ -70,6 +70,33 @@ pub struct LuaService {
     dispatcher: Option<Arc<Dispatcher>>,
     /// Where this service takes its state from, if the node keeps a pool.
     warm: Option<Arc<WarmStates>>,
+    /// Its context once booted (to log what its finalizers raise).
+    ctx: Option<Context>,
+}
+
+/// Runs the finalizers of the objects the service gave a `__gc`, under
+/// its instruction budget, before its state is dropped, and logs what they
+/// raise.
+///
+/// Dropping the state (`lua_close`) would run them itself, but it
+/// finalizes the Rust functions behind `skynet.core` and the native
+/// modules in the same pass, newest first, so a finalizer could call one
+/// already freed; and it runs them with no budget. Here every one of them
+/// runs while all those functions are alive, and closing the state then
+/// runs none (see crate::finalizers).
+fn run_finalizers(lua: &Lua, budget: Option<&Budget>, ctx: Option<&Context>) {
+    if let Some(b) = budget {
+        b.arm();
+    }
+    let errors = crate::finalizers::run_all(lua, budget);
+    if let Some(b) = budget {
+        b.disarm();
+    }
+    if let Some(ctx) = ctx {
+        for e in errors {
+            ctx.log(&format!("error in __gc: {e}"));
+        }
+    }
 }
 
 impl LuaService {
@@ -83,6 +110,7 @@ impl LuaService {
             shared: Arc::new(Shared::default()),
             dispatcher: None,
             warm: None,
+            ctx: None,
         }
     }
 
@@ -172,7 +200,12 @@ impl LuaService {
         })();
         budget.disarm();
         self.shared.loading.store(false, Ordering::Release);
-        result.map_err(|e| e.to_string())?;
+        if let Err(e) = result {
+            // The chunk may have made objects with finalizers: they run
+            // now, before the state is dropped (see crate::finalizers).
+            run_finalizers(&lua, Some(&budget), Some(ctx));
+            return Err(e.to_string());
+        }
         crate::codecache::forget_preloaded(&lua);
         sandbox::end_boot_collection(&lua);
         let limit = self.shared.memlimit.load(Ordering::Acquire);
@@ -188,7 +221,17 @@ impl LuaService {
         self.lua = Some(lua);
         self.budget = Some(budget);
         self.dispatcher = Some(dispatcher);
+        self.ctx = Some(ctx.clone());
         Ok(())
+    }
+
+    /// Runs the service's finalizers and closes its state (once).
+    fn close(&mut self, ctx: Option<&Context>) {
+        let Some(lua) = self.lua.take() else {
+            return;
+        };
+        run_finalizers(&lua, self.budget.as_ref(), ctx.or(self.ctx.as_ref()));
+        drop(lua);
     }
 
     fn report_error(&self, ctx: &Context, msg: &Message, err: &str) {
@@ -256,6 +299,11 @@ impl Service for LuaService {
         }
     }
 
+    fn exit(&mut self, ctx: &Context) {
+        // While the service can still send: its finalizers may.
+        self.close(Some(ctx));
+    }
+
     fn room(&mut self, ctx: &Context, target: skyhold_core::Handle) {
         let (Some(lua), Some(d), Some(budget)) = (
             self.lua.as_ref(),
@@ -272,6 +320,13 @@ impl Service for LuaService {
         if !errors.is_empty() {
             ctx.log(&format!("lua room callback error : {}", errors.join("\n")));
         }
+    }
+}
+
+impl Drop for LuaService {
+    fn drop(&mut self) {
+        // A state dropped without `exit` (the node shutting down).
+        self.close(None);
     }
 }
 

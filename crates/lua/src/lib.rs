@@ -9,6 +9,7 @@ pub mod config;
 pub mod console_module;
 pub mod dispatch;
 pub mod files;
+pub mod finalizers;
 pub mod function_text;
 pub mod host;
 pub mod lpattern;

@@ -16,6 +16,9 @@ pub type LazyModule = Box<dyn Fn(&Lua) -> mlua::Result<Value> + Send>;
 /// The name the chunk wrapping `require` is loaded under.
 pub(crate) const REQUIRE_CHUNK: &str = "=require";
 
+/// The registry table the native modules built on demand are kept in.
+const BUILT: &str = "skyhold.modules";
+
 /// Installs `require` over `path`, with the Rust modules `preloaded` and
 /// the ones in `lazy` built on first use.
 pub fn install(
@@ -28,6 +31,7 @@ pub fn install(
 ) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
     for (name, module) in preloaded {
+        crate::finalizers::keep(lua, &module)?;
         loaded.set(name, module)?;
     }
     for lib in ["string", "table", "math", "coroutine", "utf8", "os", "io"] {
@@ -41,7 +45,16 @@ pub fn install(
             return Ok(hit);
         }
         if let Some((_, build)) = lazy.iter().find(|(n, _)| *n == name) {
-            let v = build(lua)?;
+            // Built once and kept, with its functions, until the state
+            // closes: `package.loaded[name] = nil` and a second `require`
+            // get the same module, and no Rust function of it is ever
+            // finalized while Lua code can reach it (see crate::finalizers).
+            let mut v = crate::finalizers::remembered(lua, BUILT, &name)?;
+            if v.is_nil() {
+                v = build(lua)?;
+                crate::finalizers::keep(lua, &v)?;
+                crate::finalizers::remember(lua, BUILT, &name, v.clone())?;
+            }
             cache.set(name.as_str(), v.clone())?;
             return Ok(v);
         }
@@ -61,6 +74,7 @@ pub fn install(
             Ok(again)
         }
     })?;
+    crate::finalizers::keep(lua, &Value::Function(require.clone()))?;
     let package = lua.create_table()?;
     package.set("loaded", loaded)?;
     package.set("path", "")?;

@@ -217,7 +217,13 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let flag = budget.flag().clone();
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
     wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
+    // `setmetatable` remembers the objects given a `__gc`, so the runtime
+    // runs their finalizers before it closes the state.
+    crate::finalizers::install(&lua)?;
     crate::lpattern::install(&lua, &string, budget.clone())?;
+    // Every Rust function the state starts with stays alive until it is
+    // closed, whatever the service does with it (see crate::finalizers).
+    crate::finalizers::keep(&lua, &Value::Table(g.clone()))?;
     // Native modules find the budget here to charge the work they do in Rust.
     lua.set_app_data(budget.clone());
 
@@ -267,21 +273,21 @@ pub fn bind(lua: &Lua, ctx: Context) -> mlua::Result<()> {
     // Lua's own tostring, as Lua's print uses: numbers as Lua writes them
     // (625000.0, 1e+15, -0.0), __tostring and __name honoured.
     let tostring: Function = lua.globals().get("tostring")?;
-    lua.globals().set(
-        "print",
-        lua.create_function(move |_, args: mlua::Variadic<Value>| {
-            let mut line = String::new();
-            for (i, v) in args.iter().enumerate() {
-                if i > 0 {
-                    line.push('\t');
-                }
-                let text: mlua::LuaString = tostring.call(v)?;
-                line.push_str(&text.to_string_lossy());
+    let print = lua.create_function(move |_, args: mlua::Variadic<Value>| {
+        let mut line = String::new();
+        for (i, v) in args.iter().enumerate() {
+            if i > 0 {
+                line.push('\t');
             }
-            ctx.log(&line);
-            Ok(())
-        })?,
-    )
+            let text: mlua::LuaString = tostring.call(v)?;
+            line.push_str(&text.to_string_lossy());
+        }
+        ctx.log(&line);
+        Ok(())
+    })?;
+    let print = Value::Function(print);
+    crate::finalizers::keep(lua, &print)?;
+    lua.globals().set("print", print)
 }
 
 /// Sets the state's memory limit from `opts`: from here on an allocation

@@ -141,6 +141,9 @@ const EAGER: &[&str] = &[
     "hooks",
 ];
 
+/// The registry table the built `skynet.core` functions are kept in, by name.
+const BUILT: &str = "skyhold.core";
+
 /// The functions of one service's `skynet.core`, built on first use.
 ///
 /// A service touches about half of them, and each built function costs
@@ -197,9 +200,15 @@ fn install_lazy(
     for name in EAGER {
         debug_assert!(!FALLIBLE.contains(name), "{name} needs the Lua wrapper");
         if let Some(b) = lazy.find(name) {
-            core.raw_set(*name, b(lua, &env)?)?;
+            let f = Value::Function(b(lua, &env)?);
+            crate::finalizers::remember(lua, BUILT, name, f.clone())?;
+            core.raw_set(*name, f)?;
         }
     }
+    // Each function is built once and kept until the state closes, however
+    // the service drops it (`rawset(core, name, nil)` and asking again gets
+    // the same one): a Rust function must never be finalized while Lua code
+    // can still reach it (see crate::finalizers).
     let build = lua.create_function(move |lua, name: Value| {
         let Value::String(name) = name else {
             return Ok((Value::Nil, false));
@@ -207,11 +216,19 @@ fn install_lazy(
         let Ok(name) = name.to_str() else {
             return Ok((Value::Nil, false));
         };
-        match lazy.find(&name) {
-            Some(b) => Ok((Value::Function(b(lua, &env)?), FALLIBLE.contains(&&*name))),
-            None => Ok((Value::Nil, false)),
+        let Some(b) = lazy.find(&name) else {
+            return Ok((Value::Nil, false));
+        };
+        let fallible = FALLIBLE.contains(&&*name);
+        let built = crate::finalizers::remembered(lua, BUILT, &name)?;
+        if !built.is_nil() {
+            return Ok((built, fallible));
         }
+        let f = Value::Function(b(lua, &env)?);
+        crate::finalizers::remember(lua, BUILT, &name, f.clone())?;
+        Ok((f, fallible))
     })?;
+    crate::finalizers::keep(lua, &Value::Function(build.clone()))?;
     let install: Function = crate::codecache::internal(
         lua,
         INSTALL_CHUNK,
