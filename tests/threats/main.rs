@@ -6,6 +6,7 @@ mod cpu_bomb;
 mod debug_injection;
 mod deserializer_bomb;
 mod file_roots;
+mod finalizer_at_exit;
 mod forged_reply;
 mod hostile_clients;
 mod hostile_cluster_peer;
