@@ -155,10 +155,8 @@ fn keep_in(
     seen: &mut HashSet<usize>,
 ) -> mlua::Result<()> {
     match value {
-        Value::Function(_) => {
-            if seen.insert(value.to_pointer() as usize) {
-                kept.raw_push(value.clone())?;
-            }
+        Value::Function(_) if seen.insert(value.to_pointer() as usize) => {
+            kept.raw_push(value.clone())?;
         }
         Value::Table(t) if depth < KEEP_DEPTH && seen.insert(t.to_pointer() as usize) => {
             for pair in t.pairs::<Value, Value>() {
