@@ -35,12 +35,21 @@ use std::collections::HashSet;
 
 use crate::budget::Budget;
 
-/// The registry key of the weak list of objects given a `__gc`.
-const TRACKED: &str = "skyhold.finalizers";
-/// The registry key of the Rust functions (and module tables) kept alive.
-const KEPT: &str = "skyhold.kept";
-/// The registry key of the function that remembers an object.
-const TRACK_FN: &str = "skyhold.finalizers.track";
+/// What [`install`] leaves in a state's app data.
+struct Handles {
+    /// The weak list of objects given a `__gc` (`n`: its length).
+    list: Table,
+    /// Remembers one object.
+    track: Function,
+    /// Calls one finalizer: `call(gc, t)`.
+    call: Function,
+    /// Keeps the functions in a value reachable (see [`keep`]).
+    keep: Function,
+    /// The functions kept, as keys.
+    kept: Table,
+    /// What [`remember`] keeps, by registry table name.
+    remembered: Table,
+}
 
 /// Replaces `setmetatable` with one that remembers each object given a
 /// metatable with a `__gc` field (in a list with weak values: an object
@@ -92,7 +101,22 @@ G.setmetatable = function(t, mt)
 	end
 	return r
 end
-return track, function(gc, t) gc(t) end
+-- The functions kept alive (as keys: each once), and what finds them: a
+-- value, or the fields of a table a few levels down (`_G.string.find` is
+-- two), by `next` so no metamethod runs.
+local kept, next = {}, next
+local function keep(v, depth, seen)
+	local tv = type(v)
+	if tv == "function" then
+		kept[v] = true
+	elseif tv == "table" and depth < 3 and not seen[v] then
+		seen[v] = true
+		for _, x in next, v do
+			keep(x, depth + 1, seen)
+		end
+	end
+end
+return track, function(gc, t) gc(t) end, function(v) keep(v, 0, {}) end, kept
 "#;
 
 /// Installs the remembering `setmetatable` in a new state (before any
@@ -103,15 +127,26 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     weak.raw_set("__mode", "v")?;
     list.set_metatable(Some(weak))?;
     let wrap: Function = crate::codecache::internal(lua, "=finalizers", WRAP)?;
-    let (track, call): (Function, Function) = wrap.call((lua.globals(), list.clone()))?;
-    lua.set_named_registry_value(TRACKED, list)?;
-    lua.set_named_registry_value(TRACK_FN, track)?;
-    lua.set_named_registry_value(CALL_FN, call)?;
-    lua.set_named_registry_value(KEPT, lua.create_table()?)
+    let (track, call, keep, kept): (Function, Function, Function, Table) =
+        wrap.call((lua.globals(), list.clone()))?;
+    // The kept table must be reachable from a root, not only from Rust.
+    lua.set_named_registry_value("skyhold.kept", kept.clone())?;
+    let remembered = lua.create_table()?;
+    lua.set_named_registry_value("skyhold.remembered", remembered.clone())?;
+    lua.set_app_data(Handles {
+        list,
+        track,
+        call,
+        keep,
+        kept,
+        remembered,
+    });
+    Ok(())
 }
 
-/// The registry key of the function that calls one finalizer.
-const CALL_FN: &str = "skyhold.finalizers.call";
+fn handles<R>(lua: &Lua, f: impl FnOnce(&Handles) -> R) -> Option<R> {
+    lua.app_data_ref::<Handles>().map(|h| f(&h))
+}
 
 /// Sets `mt` as the metatable of `t` from Rust, remembering `t` if `mt` has
 /// a `__gc` field (see the module's notes): for native modules that set a
@@ -123,7 +158,7 @@ pub fn set_metatable(lua: &Lua, t: &Table, mt: Option<Table>) -> mlua::Result<()
     };
     t.set_metatable(mt)?;
     if has_gc {
-        if let Ok(track) = lua.named_registry_value::<Function>(TRACK_FN) {
+        if let Some(track) = handles(lua, |h| h.track.clone()) {
             track.call::<()>(t.clone())?;
         }
     }
@@ -137,61 +172,60 @@ pub fn set_metatable(lua: &Lua, t: &Table, mt: Option<Table>) -> mlua::Result<()
 /// with, and a module's table when it is built. Outside a state set up by
 /// [`install`] (a module's own unit tests) it does nothing.
 pub fn keep(lua: &Lua, value: &Value) -> mlua::Result<()> {
-    let Ok(kept) = lua.named_registry_value::<Table>(KEPT) else {
-        return Ok(());
-    };
-    let mut seen = HashSet::new();
-    keep_in(&kept, value, 0, &mut seen)
-}
-
-/// Tables deeper than this below the value given to [`keep`] are not
-/// searched (`_G.string.find` is two levels down).
-const KEEP_DEPTH: usize = 3;
-
-fn keep_in(
-    kept: &Table,
-    value: &Value,
-    depth: usize,
-    seen: &mut HashSet<usize>,
-) -> mlua::Result<()> {
-    match value {
-        Value::Function(_) if seen.insert(value.to_pointer() as usize) => {
-            kept.raw_push(value.clone())?;
-        }
-        Value::Table(t) if depth < KEEP_DEPTH && seen.insert(t.to_pointer() as usize) => {
-            for pair in t.pairs::<Value, Value>() {
-                let (_, v) = pair?;
-                keep_in(kept, &v, depth + 1, seen)?;
-            }
-        }
-        _ => {}
+    match handles(lua, |h| h.keep.clone()) {
+        Some(keep) => keep.call(value),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// What was remembered under `name` in the registry table `table` by
-/// [`remember`] (nil if nothing).
-pub fn remembered(lua: &Lua, table: &str, name: &str) -> mlua::Result<Value> {
-    match lua.named_registry_value::<Value>(table)? {
+/// Keeps one Rust function reachable until the state closes (as [`keep`],
+/// without searching: for a function the caller just made).
+pub fn keep_function(lua: &Lua, f: &Function) -> mlua::Result<()> {
+    match handles(lua, |h| h.kept.clone()) {
+        Some(kept) => kept.raw_set(f, true),
+        None => Ok(()),
+    }
+}
+
+/// What was remembered under `name` in the set `set` by [`remember`]
+/// (nil if nothing).
+pub fn remembered(lua: &Lua, set: &str, name: &str) -> mlua::Result<Value> {
+    let Some(sets) = handles(lua, |h| h.remembered.clone()) else {
+        return Ok(Value::Nil);
+    };
+    match sets.raw_get::<Value>(set)? {
         Value::Table(t) => t.raw_get(name),
         _ => Ok(Value::Nil),
     }
 }
 
 /// Keeps `value` reachable until the state closes, under `name` in the
-/// registry table `table` (made on first use), for [`remembered`] to
-/// find: what is built on demand (a `skynet.core` function, a native
-/// module) is built once, and stays alive however Lua code drops it.
-pub fn remember(lua: &Lua, table: &str, name: &str, value: Value) -> mlua::Result<()> {
-    let t = match lua.named_registry_value::<Value>(table)? {
-        Value::Table(t) => t,
+/// set `set`, for [`remembered`] to find: what is built on demand (a
+/// `skynet.core` function, a native module) is built once, and stays
+/// alive however Lua code drops it. Outside a state set up by [`install`]
+/// it does nothing.
+pub fn remember(lua: &Lua, set: &str, name: &str, value: Value) -> mlua::Result<()> {
+    match remembered_set(lua, set)? {
+        Some(t) => t.raw_set(name, value),
+        None => Ok(()),
+    }
+}
+
+/// The table [`remember`] keeps the set `set` in (made on first use), for
+/// a caller that remembers many values or looks them up often; `None`
+/// outside a state set up by [`install`].
+pub fn remembered_set(lua: &Lua, set: &str) -> mlua::Result<Option<Table>> {
+    let Some(sets) = handles(lua, |h| h.remembered.clone()) else {
+        return Ok(None);
+    };
+    match sets.raw_get::<Value>(set)? {
+        Value::Table(t) => Ok(Some(t)),
         _ => {
             let t = lua.create_table()?;
-            lua.set_named_registry_value(table, t.clone())?;
-            t
+            sets.raw_set(set, t.clone())?;
+            Ok(Some(t))
         }
-    };
-    t.raw_set(name, value)
+    }
 }
 
 /// Runs the finalizers of the objects the service gave a `__gc` (newest
@@ -206,10 +240,7 @@ pub fn remember(lua: &Lua, table: &str, name: &str, value: Value) -> mlua::Resul
 /// held (and so is everything their finalizers reach).
 pub fn run_all(lua: &Lua, budget: Option<&Budget>) -> Vec<String> {
     let mut errors = Vec::new();
-    let (Ok(list), Ok(call)) = (
-        lua.named_registry_value::<Table>(TRACKED),
-        lua.named_registry_value::<Function>(CALL_FN),
-    ) else {
+    let Some((list, call)) = handles(lua, |h| (h.list.clone(), h.call.clone())) else {
         return errors;
     };
     let mut done: Vec<Table> = Vec::new();
@@ -325,19 +356,24 @@ mod tests {
     #[test]
     fn the_list_is_compacted_as_objects_die() {
         let lua = state();
-        lua.load(
-            r#"
-            local mt = { __gc = function() end }
-            for i = 1, 1000000 do setmetatable({}, mt) end
-            collectgarbage()
-            "#,
-        )
-        .exec()
-        .unwrap();
-        let list: Table = lua.named_registry_value(TRACKED).unwrap();
-        let n: i64 = list.raw_get("n").unwrap();
-        // Bounded by what one collection cycle leaves, not by the million.
-        assert!(n < 100_000, "{n} entries kept");
+        let list = handles(&lua, |h| h.list.clone()).unwrap();
+        let round = lua
+            .load(
+                r#"
+                local mt = { __gc = function() end }
+                for i = 1, 100000 do setmetatable({}, mt) end
+                collectgarbage()
+                "#,
+            )
+            .into_function()
+            .unwrap();
+        // A million objects over ten rounds: the list never holds more
+        // than twice what one round leaves uncollected, not the million.
+        for _ in 0..10 {
+            round.call::<()>(()).unwrap();
+            let n: i64 = list.raw_get("n").unwrap();
+            assert!(n <= 200_064, "{n} entries kept");
+        }
     }
 
     #[test]
@@ -349,9 +385,9 @@ mod tests {
             .call(f)
             .unwrap();
         keep(&lua, &Value::Table(m)).unwrap();
-        let kept: Table = lua.named_registry_value(KEPT).unwrap();
+        let kept: Table = lua.named_registry_value("skyhold.kept").unwrap();
         // f once, print once; the loop through `m.self` ends.
-        assert_eq!(kept.raw_len(), 2);
+        assert_eq!(kept.pairs::<Value, bool>().count(), 2);
         remember(&lua, "skyhold.test", "f", Value::Integer(7)).unwrap();
         assert_eq!(
             remembered(&lua, "skyhold.test", "f").unwrap(),

@@ -30,8 +30,9 @@ pub fn install(
     lazy: Vec<(String, LazyModule)>,
 ) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
+    // The preloaded modules are the host's own (`skynet.core`), which
+    // keeps its functions itself (see crate::finalizers).
     for (name, module) in preloaded {
-        crate::finalizers::keep(lua, &module)?;
         loaded.set(name, module)?;
     }
     for lib in ["string", "table", "math", "coroutine", "utf8", "os", "io"] {
@@ -74,7 +75,7 @@ pub fn install(
             Ok(again)
         }
     })?;
-    crate::finalizers::keep(lua, &Value::Function(require.clone()))?;
+    crate::finalizers::keep_function(lua, &require)?;
     let package = lua.create_table()?;
     package.set("loaded", loaded)?;
     package.set("path", "")?;

@@ -197,11 +197,14 @@ fn install_lazy(
     // What every service's skynet.lua reads as it loads is built now, in
     // Rust: a first read through `__index` costs a call into Lua and back
     // out to the builder for each.
+    let built = crate::finalizers::remembered_set(lua, BUILT)?;
     for name in EAGER {
         debug_assert!(!FALLIBLE.contains(name), "{name} needs the Lua wrapper");
         if let Some(b) = lazy.find(name) {
             let f = Value::Function(b(lua, &env)?);
-            crate::finalizers::remember(lua, BUILT, name, f.clone())?;
+            if let Some(built) = &built {
+                built.raw_set(*name, f.clone())?;
+            }
             core.raw_set(*name, f)?;
         }
     }
@@ -220,15 +223,19 @@ fn install_lazy(
             return Ok((Value::Nil, false));
         };
         let fallible = FALLIBLE.contains(&&*name);
-        let built = crate::finalizers::remembered(lua, BUILT, &name)?;
-        if !built.is_nil() {
-            return Ok((built, fallible));
+        if let Some(built) = &built {
+            let f: Value = built.raw_get(&*name)?;
+            if !f.is_nil() {
+                return Ok((f, fallible));
+            }
         }
         let f = Value::Function(b(lua, &env)?);
-        crate::finalizers::remember(lua, BUILT, &name, f.clone())?;
+        if let Some(built) = &built {
+            built.raw_set(&*name, f.clone())?;
+        }
         Ok((f, fallible))
     })?;
-    crate::finalizers::keep(lua, &Value::Function(build.clone()))?;
+    crate::finalizers::keep_function(lua, &build)?;
     let install: Function = crate::codecache::internal(
         lua,
         INSTALL_CHUNK,
