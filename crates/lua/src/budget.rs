@@ -1,9 +1,9 @@
 //! The per-message instruction budget of one service's Lua state, shared
 //! by the sandbox's count hook and the pattern matcher ([`crate::lpattern`]).
 
-use mlua::{Lua, Table, Value};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The error a spent budget raises.
 pub const BUDGET_ERROR: &str = "instruction budget exceeded";
@@ -21,8 +21,43 @@ pub struct Budget {
     flag: Table,
 }
 
-/// Instructions between two looks of the hook.
+/// Instructions between two looks of the hook. skyhold's Lua calls its
+/// checkpoint count's hook after the same number
+/// (`LUAI_CHECKPOINTCOUNT` in `crates/lua-src-patched/PATCH.md`).
 pub(crate) const HOOK_EVERY: u32 = 1000;
+
+/// True when this build's Lua has skyhold's checkpoint count: a count hook
+/// set with a count of 0 is then charged at function entries, returns and
+/// loop back-edges instead of trapping every instruction
+/// (`crates/lua-src-patched/PATCH.md`). Stock Lua never calls such a
+/// hook, so this is asked of the VM once per process, by running a loop
+/// under it, and without it the budget counts every instruction as before.
+pub fn checkpoints() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| probe_checkpoints().unwrap_or(false))
+}
+
+fn probe_checkpoints() -> mlua::Result<bool> {
+    let lua = Lua::new_with(StdLib::NONE, LuaOptions::default())?;
+    let fired = Arc::new(AtomicU32::new(0));
+    let f = fired.clone();
+    lua.set_hook(HookTriggers::new().every_nth_instruction(0), move |_, _| {
+        f.fetch_add(1, Ordering::Relaxed);
+        Ok(VmState::Continue)
+    })?;
+    // About 200 k instructions: 200 calls of the hook if it counts.
+    lua.load("local n = 0 for i = 1, 100000 do n = n + i end return n")
+        .exec()?;
+    lua.remove_hook();
+    Ok(fired.load(Ordering::Relaxed) >= 50)
+}
+
+/// The triggers of the budget's hook: the checkpoint count where the VM has
+/// it ([`checkpoints`]), else a count hook every [`HOOK_EVERY`] instructions.
+pub(crate) fn hook_triggers() -> HookTriggers {
+    let every = if checkpoints() { 0 } else { HOOK_EVERY };
+    HookTriggers::new().every_nth_instruction(every)
+}
 
 impl Budget {
     /// A budget of `instructions` per message for `lua` (not yet counting:

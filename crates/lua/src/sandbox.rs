@@ -14,7 +14,9 @@
 //! - `collectgarbage` answers only the harmless options.
 //! - A memory limit per state (`lua_memory_limit`).
 //! - An instruction budget per message (`lua_instruction_budget`) counted by
-//!   a global count hook (coroutines included) and made sticky: once spent,
+//!   a global count hook (coroutines included): with skyhold's Lua, the
+//!   checkpoint count, charged at calls, returns and loop back-edges
+//!   ([`crate::budget::checkpoints`]). Made sticky: once spent,
 //!   `pcall`, `xpcall`, `coroutine.resume`, `coroutine.wrap` and
 //!   `coroutine.close` re-raise instead of catching, so the message ends.
 //! - String pattern functions run in Rust and count their steps against the
@@ -22,10 +24,9 @@
 
 use mlua::chunk::ChunkMode;
 use mlua::state::{GcIncParams, GcMode};
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use skyhold_core::Context;
 
-use crate::budget::HOOK_EVERY;
 pub use crate::budget::{Budget, BUDGET_ERROR};
 
 /// Sandbox limits.
@@ -233,10 +234,9 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     lua.set_app_data(budget.clone());
 
     let b = budget.clone();
-    lua.set_global_hook(
-        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |_, _| b.on_hook().map(|()| VmState::Continue),
-    )?;
+    lua.set_global_hook(crate::budget::hook_triggers(), move |_, _| {
+        b.on_hook().map(|()| VmState::Continue)
+    })?;
     // A state's heap grows from nothing to its size at rest while it boots;
     // at Lua's usual pause the collector runs several cycles over it on the
     // way, each one marking everything built so far. Finish the cycle now,
