@@ -156,7 +156,6 @@ fn the_checkpoint_count_charges_about_what_lua_executes() {
     for (name, code) in cases {
         let (exact, charged) = both_counts(code);
         let ratio = charged as f64 / exact as f64;
-        eprintln!("RATIO {name}: {exact} {charged} {ratio:.2}");
         assert!(
             (0.5..=2.0).contains(&ratio),
             "{name}: Lua executed {exact} instructions, the checkpoint count charged {charged} ({ratio:.2}x)"
