@@ -143,7 +143,7 @@ fuzz_target!(|data: &[u8]| {
     let took = started.elapsed();
     budget.disarm();
     assert!(
-        took < Duration::from_secs(5),
+        took < Duration::from_secs(20),
         "ran {took:?} on a budget of 300,000 instructions:\n{code}"
     );
     // Any result or Lua error is fine, but a spent budget is never caught:

@@ -16,6 +16,12 @@ pub struct Budget {
     /// Mirrors `flag[1]`, so a message that never ran out of budget costs
     /// no table access.
     tripped: Arc<AtomicBool>,
+    /// True once `flag[1]` was really written. The write can fail (it is a
+    /// protected call, refused at the C-stack limit or out of memory, where
+    /// a hook deep in a recursion may find the budget spent); then every
+    /// later look of the hook tries again, so the wrappers learn it as soon
+    /// as the code is anywhere shallower.
+    flagged: Arc<AtomicBool>,
     budget: i64,
     /// A Lua table the wrappers read: `[1] = true` once the budget is spent.
     flag: Table,
@@ -67,6 +73,7 @@ impl Budget {
             left: Arc::new(AtomicI64::new(0)),
             armed: Arc::new(AtomicBool::new(false)),
             tripped: Arc::new(AtomicBool::new(false)),
+            flagged: Arc::new(AtomicBool::new(false)),
             budget: i64::try_from(instructions).unwrap_or(i64::MAX),
             flag: lua.create_table()?,
         })
@@ -77,6 +84,7 @@ impl Budget {
         self.left.store(self.budget, Ordering::Relaxed);
         self.armed.store(true, Ordering::Relaxed);
         if self.tripped.swap(false, Ordering::Relaxed) {
+            self.flagged.store(false, Ordering::Relaxed);
             let _ = self.flag.raw_set(1, Value::Nil);
         }
     }
@@ -85,7 +93,14 @@ impl Budget {
     /// until the next message.
     fn trip(&self) {
         self.tripped.store(true, Ordering::Relaxed);
-        let _ = self.flag.raw_set(1, true);
+        self.flag_spent();
+    }
+
+    /// Writes `flag[1] = true` unless it was written already.
+    fn flag_spent(&self) {
+        if !self.flagged.load(Ordering::Relaxed) && self.flag.raw_set(1, true).is_ok() {
+            self.flagged.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Ends it.
@@ -129,6 +144,7 @@ impl Budget {
             return Ok(());
         }
         if self.spent() {
+            self.flag_spent();
             return Err(mlua::Error::runtime(BUDGET_ERROR));
         }
         if self

@@ -58,17 +58,21 @@ impl Default for SandboxOptions {
 /// Lua run once per state, with the real functions as arguments, to put
 /// the budget-aware wrappers and the limited `collectgarbage` in place.
 const WRAPPERS: &str = r#"
-local G, flag, budget_error = ...
+local G, flag, budget_error, is_spent = ...
 local raw_pcall, raw_xpcall, raw_error, raw_select = pcall, xpcall, error, select
 local co = G.coroutine
 local raw_resume, raw_create, raw_close, raw_status = co.resume, co.create, co.close, co.status
 local table_pack, table_unpack = table.pack, table.unpack
 
-local function check(...)
-	if flag[1] then
+-- After a protected call: re-raise once the budget is spent. `flag[1]` is
+-- the cheap look; a caught error also asks the budget itself, because a
+-- hook that found it spent at the C-stack limit may have been unable to
+-- write the flag (or even to raise its own error there).
+local function check(ok, ...)
+	if flag[1] or (not ok and is_spent()) then
 		raw_error(budget_error, 0)
 	end
-	return ...
+	return ok, ...
 end
 
 G.pcall = function(f, ...)
@@ -96,7 +100,7 @@ co.wrap = function(f)
 	local c = raw_create(f)
 	return function(...)
 		local r = table_pack(raw_resume(c, ...))
-		check()
+		check(r[1])
 		if not r[1] then
 			raw_error(r[2], 0)
 		end
@@ -217,10 +221,13 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let budget = Budget::new(&lua, opts.instruction_budget)?;
     let flag = budget.flag().clone();
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
-    wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR))?;
+    let b = budget.clone();
+    let is_spent = lua.create_function(move |_, ()| Ok(b.spent()))?;
+    wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR, is_spent.clone()))?;
     // `setmetatable` remembers the objects given a `__gc`, so the runtime
     // runs their finalizers before it closes the state.
     crate::finalizers::install(&lua)?;
+    crate::finalizers::keep(&lua, &Value::Function(is_spent))?;
     crate::lpattern::install(&lua, &string, budget.clone())?;
     // Every Rust function the state starts with stays alive until it is
     // closed, whatever the service does with it (see crate::finalizers).
