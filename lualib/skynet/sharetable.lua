@@ -1,99 +1,180 @@
 -- skynet.sharetable: tables loaded once and read by many services.
 --
--- skynet shares the table memory between Lua states through a patched Lua;
--- skyhold copies (each reader gets its own table), over the same
--- sharedatad service as skynet.sharedata. `update` keeps skynet's meaning
--- for a reader: the tables it got from query or queryall are refreshed in
--- place (same table objects, new contents), so code holding them sees the
--- new data.
+-- As in skynet, the tables live in one service made by skynet.service
+-- (`service.new("sharetable", ...)`), and each `query` or `queryall`
+-- returns the newest version of a name as a new table. skynet shares the
+-- table memory between Lua states through a patched Lua; skyhold copies
+-- (each reader unpacks its own table), so a reader pays the memory of the
+-- data it reads. `update(name, ...)` refreshes, in place, every table this
+-- service got for those names (nested tables too, key by key), which is
+-- what skynet's update achieves by replacing references.
+--
+-- Source text given to loadfile and loadstring is turned into data in the
+-- calling service (skynet.sharedata.source), never in the shared service.
+-- A name belongs to the service that first loaded it: only that service,
+-- or one the policy grants `kill`, may load it again (skynet lets anyone).
 --
 -- loadfile(filename, ...), loadstring(name, source, ...), loadtable(name, t),
--- query(name), queryall(names?), update(name, ...).
+-- query(name), queryall(names?), update(...).
 local skynet = require "skynet"
+local service = require "skynet.service"
 local sharedata = require "skynet.sharedata"
 local source = require "skynet.sharedata.source"
 
-local sharetable = {}
-local service
-local held = {}   -- name -> the table this service got
+-- The shared service's code, run by a service_cell. It uses no variable of
+-- this file (skynet.service passes only its text).
+local function sharetable_service()
+	local skynet = require "skynet"
+	local core = require "skynet.core"
 
-local function sharedatad()
-	service = service or skynet.uniqueservice "sharedatad"
-	return service
+	local files = {}  -- name -> { version, blob (skynet.packstring), owner }
+	local version = 0
+	local CMD = {}
+
+	function CMD.load(source, name, t)
+		if type(name) ~= "string" or type(t) ~= "table" then
+			error("sharetable: load needs a name and a table", 0)
+		end
+		local f = files[name]
+		if f and f.owner ~= source and not core.permits(source, "kill") then
+			core.audit(source, "kill", "sharetable load " .. name)
+			error(string.format("sharetable %s: only the service that loaded it may load it again", name), 0)
+		end
+		version = version + 1
+		files[name] = { version = version, blob = skynet.packstring(t), owner = f and f.owner or source }
+		skynet.ret()
+	end
+
+	function CMD.query(_, name)
+		local f = files[name]
+		if f then
+			skynet.ret(skynet.pack(f.version, f.blob))
+		else
+			skynet.ret()
+		end
+	end
+
+	function CMD.queryall(_, names)
+		local list = {}
+		if names then
+			for _, name in ipairs(names) do
+				local f = files[name]
+				if f then
+					list[name] = { f.version, f.blob }
+				end
+			end
+		else
+			for name, f in pairs(files) do
+				list[name] = { f.version, f.blob }
+			end
+		end
+		skynet.ret(skynet.pack(list))
+	end
+
+	-- A reader that is going away; copies need no release (no return).
+	function CMD.close() end
+
+	skynet.dispatch("lua", function(_, source, cmd, ...)
+		local f = CMD[cmd]
+		if not f then
+			error("sharetable: unknown command " .. tostring(cmd), 0)
+		end
+		f(source, ...)
+	end)
 end
 
-local function store(name, t)
-	local ok, err = skynet.call(sharedatad(), "lua", "update", name, t)
-	if not ok then
-		error(err, 3)
-	end
+local sharetable = {}
+local address
+local got = {}   -- name -> weak set of the tables this service was given
+
+local function shared()
+	address = address or service.new("sharetable", sharetable_service)
+	return address
+end
+
+local function load(name, t)
+	skynet.call(shared(), "lua", "load", name, t)
 end
 
 function sharetable.loadfile(filename, ...)
-	store(filename, source.file(filename, ...))
+	load(filename, source.file(filename, ...))
 end
 
 function sharetable.loadstring(name, text, ...)
-	store(name, source.string(text, name, ...))
+	load(name, source.string(text, name, ...))
 end
 
 function sharetable.loadtable(name, t)
-	assert(type(t) == "table", "sharetable.loadtable: a table is needed")
-	store(name, t)
+	assert(type(t) == "table")
+	load(name, t)
 end
 
-local function fetch(name)
-	local version, blob = skynet.call(sharedatad(), "lua", "query", name)
-	if version == nil then
-		return nil
+local function remember(name, t)
+	local set = got[name]
+	if not set then
+		set = setmetatable({}, { __mode = "k" })
+		got[name] = set
 	end
-	return skynet.unpack(blob)
-end
-
-function sharetable.query(name)
-	local t = held[name]
-	if t then
-		return t
-	end
-	t = fetch(name)
-	held[name] = t
+	set[t] = true
 	return t
 end
 
-function sharetable.queryall(names)
-	local r = {}
-	if names then
-		for _, name in ipairs(names) do
-			r[name] = sharetable.query(name)
-		end
-	else
-		for name in pairs(held) do
-			r[name] = held[name]
-		end
+function sharetable.query(name)
+	local _, blob = skynet.call(shared(), "lua", "query", name)
+	if blob then
+		return remember(name, skynet.unpack(blob))
 	end
-	return r
 end
 
--- Refreshes the tables this service holds, in place (same tables, the
--- newest contents). With no names, all of them.
+function sharetable.queryall(names)
+	local list = {}
+	for name, v in pairs(skynet.call(shared(), "lua", "queryall", names)) do
+		list[name] = remember(name, skynet.unpack(v[2]))
+	end
+	return list
+end
+
+-- Makes `old` hold what `new` holds; a nested table that both have under one
+-- key is refreshed in place as well, so references into it stay good.
+local function refresh(old, new, seen)
+	if seen[old] then
+		return
+	end
+	seen[old] = true
+	for k, v in pairs(old) do
+		local nv = new[k]
+		if not (type(v) == "table" and type(nv) == "table") then
+			old[k] = nil
+		end
+	end
+	for k, nv in pairs(new) do
+		local v = rawget(old, k)
+		if type(v) == "table" and type(nv) == "table" then
+			refresh(v, nv, seen)
+		else
+			old[k] = nv
+		end
+	end
+end
+
+-- Refreshes the tables this service got for the given names (all of them
+-- when none is given) to their newest versions.
 function sharetable.update(...)
 	local names = { ... }
 	if #names == 0 then
-		for name in pairs(held) do
+		for name in pairs(got) do
 			names[#names + 1] = name
 		end
 	end
 	for _, name in ipairs(names) do
-		local old, new = held[name], fetch(name)
-		if old and new then
-			for k in pairs(old) do
-				old[k] = nil
+		local set = got[name]
+		if set and next(set) then
+			local _, blob = skynet.call(shared(), "lua", "query", name)
+			if blob then
+				for t in pairs(set) do
+					refresh(t, skynet.unpack(blob), {})
+				end
 			end
-			for k, v in pairs(new) do
-				old[k] = v
-			end
-		elseif new then
-			held[name] = new
 		end
 	end
 end
