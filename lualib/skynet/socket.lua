@@ -425,7 +425,17 @@ function socket.close(id)
 	end
 end
 
+-- Ends the connection at once (unsent data is dropped). The service keeps
+-- the socket, as skynet does: a coroutine reading it wakes with false when
+-- the close arrives, what arrived before stays readable, and the caller
+-- still calls socket.close(id) to forget it.
 function socket.shutdown(id)
+	driver.shutdown(id)
+end
+
+-- skyhold's own: shuts the socket and forgets it at once, for a finalizer,
+-- which cannot wait for socket.close (nothing may read it any more).
+function socket.shutdown_forget(id)
 	driver.shutdown(id)
 	sockets[id] = nil
 end

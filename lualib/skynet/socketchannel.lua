@@ -70,7 +70,7 @@ local function sock_gc(so)
 	local fd = so[1]
 	so[1] = false
 	if fd then
-		socket.shutdown(fd)
+		socket.shutdown_forget(fd)
 	end
 end
 

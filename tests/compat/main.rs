@@ -78,6 +78,7 @@ cases!(
     debug_protocol,
     socket_echo,
     socket_reads,
+    socket_shutdown,
     udp,
     cgate,
     sharedata,
