@@ -29,6 +29,15 @@
 //! `socket_max_frame`. An agent of a `W` gate writes through the gate:
 //! `forward` does not let it write raw bytes to the socket.
 //!
+//! `WSS` is the same over TLS (`wss://`; rustls through
+//! [`skyhold_tls::Engine`]), with the certificate chain and key the config
+//! names in `certfile` and `keyfile` (the keys skynet's TLS examples read);
+//! the gate does not start without them. In both WebSocket modes a
+//! connection has `socket_handshake_timeout` seconds (10) from its accept
+//! to finish its opening (TLS handshake and upgrade), and may send at most
+//! `socket_frame_rate` messages a second; a connection that breaks a limit
+//! or a protocol rule is closed, logged, and counted (`gate_cut`).
+//!
 //! What skyhold adds: only the watchdog may command the gate (any service,
 //! if it has none), and only a connection's agent, the broker or the
 //! watchdog may write to a connection through it. The forged source of a
@@ -41,11 +50,13 @@ use bytes::Bytes;
 use skyhold_core::{ptype, Context, Handle, Message, Payload, SendError, Service};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::frame::HeaderLen;
 use crate::socket_server::{event, SocketServer};
-use crate::websocket::{WsConn, WsEvent};
+use crate::ws_peer::{Peer, PeerEvent};
+use skyhold_tls::ServerConfig;
 
 /// Frames waiting for room at one target before the gate gives up on the
 /// connection that sent them.
@@ -56,8 +67,10 @@ pub const MAX_WAITING: usize = 4096;
 pub struct GateArgs {
     /// `S` (2-byte header) or `L` (4-byte header).
     pub header: HeaderLen,
-    /// `W`: WebSocket messages instead of length-prefixed frames.
+    /// `W` or `WSS`: WebSocket messages instead of length-prefixed frames.
     pub websocket: bool,
+    /// `WSS`: WebSocket over TLS.
+    pub tls: bool,
     /// Who hears about connections: a name or `:hex`; `None` for `!`.
     pub watchdog: Option<String>,
     /// Where to listen.
@@ -88,7 +101,7 @@ impl fmt::Display for GateError {
         match self {
             GateError::BadArgs(why) => write!(
                 f,
-                "gate: {why} (launch it with \"S|L|W watchdog host:port client_tag max\")"
+                "gate: {why} (launch it with \"S|L|W|WSS watchdog host:port client_tag max\")"
             ),
             GateError::NoWatchdog(w) => write!(f, "gate: invalid watchdog {w}"),
             GateError::Listen(why) => write!(f, "gate: {why}"),
@@ -100,7 +113,7 @@ impl fmt::Display for GateError {
 impl std::error::Error for GateError {}
 
 impl GateArgs {
-    /// Parses `S|L watchdog host:port client_tag max`.
+    /// Parses `S|L|W|WSS watchdog host:port client_tag max`.
     pub fn parse(text: &str) -> Result<GateArgs, GateError> {
         let w: Vec<&str> = text.split_whitespace().collect();
         if w.len() < 5 {
@@ -110,7 +123,7 @@ impl GateArgs {
             )));
         }
         let header = match w[0] {
-            "S" | "W" => HeaderLen::Two,
+            "S" | "W" | "WSS" => HeaderLen::Two,
             "L" => HeaderLen::Four,
             other => {
                 return Err(GateError::BadArgs(format!(
@@ -141,7 +154,8 @@ impl GateArgs {
             .ok_or_else(|| GateError::BadArgs("need max connection".into()))?;
         Ok(GateArgs {
             header,
-            websocket: w[0] == "W",
+            websocket: w[0] == "W" || w[0] == "WSS",
+            tls: w[0] == "WSS",
             watchdog,
             host,
             port,
@@ -223,8 +237,13 @@ pub struct Gate {
     conns: HashMap<i32, Conn>,
     /// Messages waiting for room at a target, in order.
     waiting: HashMap<Handle, VecDeque<Waiting>>,
-    /// `W` mode: each connection's WebSocket state.
-    ws: Option<HashMap<i32, WsConn>>,
+    /// `W` and `WSS` modes: each connection's WebSocket (and TLS) state.
+    ws: Option<HashMap<i32, Peer>>,
+    /// `WSS` mode: the server's TLS configuration.
+    tls: Option<Arc<ServerConfig>>,
+    /// The session of the pending timer that looks for openings past their
+    /// deadline (at most one at a time).
+    sweep: Option<i32>,
 }
 
 impl Gate {
@@ -249,6 +268,8 @@ impl Gate {
             conns: HashMap::new(),
             waiting: HashMap::new(),
             ws: None,
+            tls: None,
+            sweep: None,
         })
     }
 
@@ -401,11 +422,7 @@ impl Gate {
             Some(Some(conn)) => match conn.outgoing(data) {
                 Ok(Some(frame)) => Bytes::from(frame),
                 Ok(None) => return,
-                Err(e) => {
-                    ctx.log(&format!("gate: connection {fd}: {e}"));
-                    let _ = self.server.shutdown(ctx.handle(), fd, false);
-                    return;
-                }
+                Err(e) => return self.cut(ctx, fd, &e),
             },
         };
         if let Err(e) = self.server.write(ctx.handle(), fd, data, false) {
@@ -443,24 +460,89 @@ impl Gate {
         }
     }
 
-    /// `W` mode: bytes from a WebSocket connection.
+    /// `W`/`WSS` modes: bytes from a WebSocket connection.
     fn websocket_data(&mut self, ctx: &Context, fd: i32, data: &[u8]) {
         let me = ctx.handle();
+        let rate = self.server.limits().frames_per_second;
+        let now = ctx.now();
         let events = match self.ws.as_mut().and_then(|w| w.get_mut(&fd)) {
-            Some(conn) => conn.feed(data),
+            Some(conn) => conn.feed(data, now, rate),
             None => return,
         };
         for e in events {
             match e {
-                WsEvent::Send(bytes) => {
+                PeerEvent::Send(bytes) => {
                     let _ = self.server.write(me, fd, Bytes::from(bytes), false);
                 }
-                WsEvent::Message(msg) => self.frame(ctx, fd, &msg),
-                WsEvent::Close => {
+                PeerEvent::Message(msg) => self.frame(ctx, fd, &msg),
+                PeerEvent::Close(None) => {
+                    let _ = self.server.close(me, fd, false);
+                }
+                PeerEvent::Close(Some(why)) => {
+                    // What was said before the cut (a refusal, a close
+                    // frame) still goes out.
+                    ctx.log(&format!("gate: connection {fd}: {why}"));
+                    self.server
+                        .counters
+                        .gate_cut
+                        .fetch_add(1, Ordering::Relaxed);
                     let _ = self.server.close(me, fd, false);
                 }
             }
         }
+    }
+
+    /// Closes a connection that broke a rule at once, and counts it.
+    fn cut(&mut self, ctx: &Context, fd: i32, why: &str) {
+        ctx.log(&format!("gate: connection {fd}: {why}"));
+        self.server
+            .counters
+            .gate_cut
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = self.server.shutdown(ctx.handle(), fd, false);
+    }
+
+    /// Arms the deadline timer if a connection is opening and none is armed.
+    fn arm_sweep(&mut self, ctx: &Context) {
+        let opening = self
+            .ws
+            .as_ref()
+            .is_some_and(|w| w.values().any(|p| !p.is_open()));
+        if self.sweep.is_none() && opening {
+            // Once a second: a deadline is kept to within a second.
+            match ctx.timeout(100) {
+                Ok(session) => self.sweep = Some(session),
+                Err(e) => ctx.log(&format!("gate: cannot arm the handshake timer: {e}")),
+            }
+        }
+    }
+
+    /// The deadline timer: cuts every connection whose opening is late.
+    fn sweep(&mut self, ctx: &Context) {
+        self.sweep = None;
+        let timeout = self.server.limits().handshake_timeout.as_millis() / 10;
+        let timeout = u64::try_from(timeout).unwrap_or(u64::MAX);
+        let now = ctx.now();
+        let late: Vec<i32> = match &self.ws {
+            Some(w) => w
+                .iter()
+                .filter(|(_, p)| p.overdue(now, timeout))
+                .map(|(fd, _)| *fd)
+                .collect(),
+            None => return,
+        };
+        for fd in late {
+            if let Some(w) = &mut self.ws {
+                w.remove(&fd);
+            }
+            let secs = timeout / 100;
+            self.cut(
+                ctx,
+                fd,
+                &format!("opening not done in {secs} s (config socket_handshake_timeout)"),
+            );
+        }
+        self.arm_sweep(ctx);
     }
 
     fn socket_event(&mut self, ctx: &Context, body: &[u8]) {
@@ -480,7 +562,17 @@ impl Gate {
                     return;
                 }
                 if let Some(ws) = &mut self.ws {
-                    ws.insert(fd, WsConn::new(self.max_frame));
+                    match Peer::new(self.max_frame, self.tls.as_ref(), ctx.now()) {
+                        Ok(p) => {
+                            ws.insert(fd, p);
+                        }
+                        Err(e) => {
+                            ctx.log(&format!("gate: connection {fd}: {e}"));
+                            let _ = self.server.shutdown(me, fd, false);
+                            return;
+                        }
+                    }
+                    self.arm_sweep(ctx);
                 } else if let Err(e) =
                     self.server
                         .set_framing(me, fd, self.header, self.max_frame, false)
@@ -559,6 +651,20 @@ impl Service for Gate {
         if a.websocket {
             self.ws = Some(HashMap::new());
         }
+        if a.tls {
+            let (cert, key) = match (ctx.getenv("certfile"), ctx.getenv("keyfile")) {
+                (Some(c), Some(k)) if !c.is_empty() && !k.is_empty() => (c, k),
+                _ => {
+                    return Err(
+                        "gate: WSS mode needs certfile and keyfile in the config (PEM files \
+                         of the certificate chain and its private key)"
+                            .into(),
+                    )
+                }
+            };
+            self.tls =
+                Some(skyhold_tls::configs::server(&cert, &key).map_err(|e| format!("gate: {e}"))?);
+        }
         self.client_tag = a.client_tag;
         self.max = a.max;
         let me = ctx.handle();
@@ -580,6 +686,9 @@ impl Service for Gate {
             ptype::TEXT => self.command(ctx, msg.source, msg.payload.as_slice()),
             ptype::CLIENT => self.write(ctx, msg.source, msg.payload.as_slice()),
             ptype::SOCKET => self.socket_event(ctx, msg.payload.as_slice()),
+            ptype::RESPONSE if msg.source == Handle(0) && Some(msg.session) == self.sweep => {
+                self.sweep(ctx)
+            }
             _ => {
                 if msg.expects_reply() {
                     let _ = ctx.reply_error(msg.source, msg.session, Payload::empty());
@@ -618,8 +727,11 @@ mod tests {
         assert_eq!(a.client_tag, ptype::CLIENT);
         assert_eq!(a.max, 1024);
         let w = GateArgs::parse("W .watchdog 127.0.0.1:8889 0 64").unwrap();
-        assert!(w.websocket);
-        assert!(!a.websocket);
+        assert!(w.websocket && !w.tls);
+        assert!(!a.websocket && !a.tls);
+        let w = GateArgs::parse("WSS .watchdog 127.0.0.1:8443 0 64").unwrap();
+        assert!(w.websocket && w.tls);
+        assert_eq!(w.header, HeaderLen::Two);
         let a = GateArgs::parse("L ! 9000 10 5").unwrap();
         assert_eq!(a.header, HeaderLen::Four);
         assert_eq!(a.watchdog, None);
@@ -628,6 +740,7 @@ mod tests {
         for bad in [
             "",
             "X :1 1:2 0 1",
+            "WS :1 1:2 0 1",
             "S :1 host:port 0 1",
             "S :1 1:2 x 1",
             "S :1 1:2 0 0",

@@ -10,6 +10,7 @@ pub mod netpack_queue;
 pub mod socket_server;
 pub mod socketdriver;
 pub mod websocket;
+pub mod ws_peer;
 
 pub use limits::NetLimits;
 pub use socket_server::{SocketInfo, SocketKind, SocketServer};

@@ -34,6 +34,10 @@ pub struct NetLimits {
     /// `socket_max_frame`: largest frame of a framed connection (2-byte
     /// headers allow at most 65535; a 4-byte header needs this cap).
     pub max_frame: usize,
+    /// `socket_handshake_timeout`: seconds a connection to a WebSocket
+    /// gate (`W`, `WSS`) has, from its accept, to finish its opening (the
+    /// TLS handshake and the WebSocket upgrade).
+    pub handshake_timeout: Duration,
 }
 
 /// The default of `socket_max_per_ip`: a tenth of the default
@@ -55,6 +59,7 @@ impl Default for NetLimits {
             frames_per_second: 2000,
             frame_timeout: Duration::from_secs(10),
             max_frame: 65_535,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -73,6 +78,7 @@ impl NetLimits {
         "socket_frame_rate",
         "socket_frame_timeout",
         "socket_max_frame",
+        "socket_handshake_timeout",
     ];
 
     /// Applies one setting; false for a key that is not a socket limit.
@@ -98,6 +104,7 @@ impl NetLimits {
             "socket_frame_rate" => self.frames_per_second = n.min(u64::from(u32::MAX)) as u32,
             "socket_frame_timeout" => self.frame_timeout = Duration::from_secs(n),
             "socket_max_frame" => self.max_frame = n as usize,
+            "socket_handshake_timeout" => self.handshake_timeout = Duration::from_secs(n),
             _ => return Ok(false),
         }
         Ok(true)

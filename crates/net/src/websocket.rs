@@ -190,6 +190,8 @@ pub struct WsConn {
     /// Messages for the peer written before the handshake was done.
     held: Vec<Vec<u8>>,
     held_bytes: usize,
+    /// Why the connection failed, once it has.
+    failure: Option<WsError>,
 }
 
 impl WsConn {
@@ -203,7 +205,14 @@ impl WsConn {
             partial: None,
             held: Vec::new(),
             held_bytes: 0,
+            failure: None,
         }
+    }
+
+    /// Why the connection failed (a broken rule of the protocol or a
+    /// limit), once it has; `None` while it runs or after a clean close.
+    pub fn failure(&self) -> Option<&WsError> {
+        self.failure.as_ref()
     }
 
     /// True once the handshake is done.
@@ -243,6 +252,7 @@ impl WsConn {
                 refusal(&e)
             }));
             out.push(WsEvent::Close);
+            self.failure = Some(e);
         }
         out
     }

@@ -116,6 +116,8 @@ pub struct SocketFigures {
     pub bytes_read: u64,
     /// Bytes written.
     pub bytes_written: u64,
+    /// Connections a WebSocket gate cut for a broken limit or rule.
+    pub gate_cut: u64,
 }
 
 /// Everything one look saw.
@@ -378,6 +380,7 @@ fn sockets(server: &SocketServer) -> SocketFigures {
     f.not_owner = g(&c.not_owner);
     f.bytes_read = g(&c.bytes_read);
     f.bytes_written = g(&c.bytes_written);
+    f.gate_cut = g(&c.gate_cut);
     f
 }
 

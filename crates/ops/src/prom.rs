@@ -300,7 +300,7 @@ fn sockets(out: &mut String, snap: &Snapshot) {
         "Bytes queued on sockets and not yet written.",
         s.waiting,
     );
-    let counters: [(&str, &str, u64); 6] = [
+    let counters: [(&str, &str, u64); 7] = [
         ("accepted", "Connections accepted.", s.accepted),
         (
             "refused",
@@ -322,6 +322,11 @@ fn sockets(out: &mut String, snap: &Snapshot) {
             "written_bytes",
             "Bytes written to sockets.",
             s.bytes_written,
+        ),
+        (
+            "gate_cut",
+            "Connections a WebSocket gate cut: opening too slow, failed handshake, broken rule, message rate.",
+            s.gate_cut,
         ),
     ];
     for (name, help, v) in counters {

@@ -17,6 +17,8 @@ use skyhold_lua::host::ModuleFactory;
 use std::sync::Arc;
 
 pub use engine::Engine;
+/// The rustls server configuration [`configs::server`] builds.
+pub use rustls::ServerConfig;
 pub use settings::Settings;
 
 /// The factory of `ltls.c`: its settings come from the requiring service's

@@ -143,6 +143,10 @@ pub struct NetCounters {
     pub bytes_read: AtomicU64,
     /// Bytes written to connections and UDP sockets.
     pub bytes_written: AtomicU64,
+    /// Connections a WebSocket gate cut: opening not done in time
+    /// (`socket_handshake_timeout`), a failed TLS or WebSocket handshake, a
+    /// broken protocol rule, or too many messages a second.
+    pub gate_cut: AtomicU64,
 }
 
 /// The socket server.
