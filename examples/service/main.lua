@@ -22,6 +22,17 @@ skynet.start(function()
 			maxclient = tonumber(skynet.getenv "max_players" or 64),
 		})
 		skynet.error(string.format("WebSocket players on ws://%s:%d/", waddr, wport))
+		if skynet.getenv "wss_port" then
+			-- and over TLS (wss://), with the config's certfile and keyfile
+			local secure = skynet.newservice("webwatchdog")
+			local saddr, sport = skynet.call(secure, "lua", "start", {
+				address = skynet.getenv "web_address" or "127.0.0.1",
+				port = tonumber(skynet.getenv "wss_port"),
+				maxclient = tonumber(skynet.getenv "max_players" or 64),
+				tls = true,
+			})
+			skynet.error(string.format("WebSocket players on wss://%s:%d/", saddr, sport))
+		end
 		skynet.newservice("webpage")
 	end
 	skynet.exit()

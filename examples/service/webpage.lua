@@ -1,5 +1,6 @@
 -- Serves the browser version's page on web_port with http.httpd: a
--- terminal that speaks to the game over WebSocket (ws_port).
+-- terminal that speaks to the game over WebSocket (ws_port; with ?wss in
+-- the page's address, over TLS to wss_port).
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 local httpd = require "http.httpd"
@@ -18,10 +19,13 @@ input { width: 40em; font-family: monospace; }
 <script>
 const log = document.getElementById("log");
 function show(line) { log.textContent += line + "\n"; log.scrollTop = log.scrollHeight; }
-const ws = new WebSocket("ws://" + location.hostname + ":@WS_PORT@/");
+const params = new URLSearchParams(location.search);
+const url = params.has("wss") ? "wss://" + location.hostname + ":@WSS_PORT@/"
+  : "ws://" + location.hostname + ":@WS_PORT@/";
+const ws = new WebSocket(url);
 // ?play=cmd1;cmd2 plays commands, one after each answer (headless tests)
-const play = (new URLSearchParams(location.search).get("play") || "").split(";").filter((c) => c);
-ws.onopen = () => show("* connected");
+const play = (params.get("play") || "").split(";").filter((c) => c);
+ws.onopen = () => show("* connected to " + url);
 ws.onmessage = (ev) => {
   show(ev.data);
   const next = play.shift();
@@ -55,6 +59,7 @@ end
 
 skynet.start(function()
 	local page = PAGE:gsub("@WS_PORT@", skynet.getenv "ws_port")
+		:gsub("@WSS_PORT@", skynet.getenv "wss_port" or "0")
 	local address = skynet.getenv "web_address" or "127.0.0.1"
 	local port = tonumber(skynet.getenv "web_port")
 	local id = socket.listen(address, port)

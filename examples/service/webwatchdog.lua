@@ -1,5 +1,6 @@
 -- The browser version's watchdog: the native gate in WebSocket mode
--- (skynet.launch("gate", "W", ...)) reports connections as text; each
+-- (skynet.launch("gate", "W", ...), or "WSS" for wss:// with the config's
+-- certfile and keyfile) reports connections as text; each
 -- player gets the same agent as the TCP version, which writes back
 -- through the gate (one WebSocket message per reply).
 local skynet = require "skynet"
@@ -58,7 +59,7 @@ skynet.register_protocol {
 local CMD = {}
 
 function CMD.start(conf)
-	gate = assert(skynet.launch("gate", "W", skynet.address(skynet.self()),
+	gate = assert(skynet.launch("gate", conf.tls and "WSS" or "W", skynet.address(skynet.self()),
 		conf.address .. ":" .. conf.port, 0, conf.maxclient))
 	return conf.address, conf.port
 end

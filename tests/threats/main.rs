@@ -10,6 +10,7 @@ mod finalizer_at_exit;
 mod forged_reply;
 mod hostile_clients;
 mod hostile_cluster_peer;
+mod hostile_wss_client;
 mod kill_without_grant;
 mod mailbox_flood;
 mod memory_bomb;

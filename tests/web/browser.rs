@@ -41,9 +41,16 @@ pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
 /// The DOM once `want` is in it: a loaded machine may dump the page before
 /// its WebSocket exchange is done, so a miss is retried (twice).
 pub fn dom_with(bin: &str, url: &str, want: &[&str]) -> (String, String) {
+    dom_with_flags(bin, &[], url, want)
+}
+
+/// [`dom_with`] with more command-line flags for Chromium.
+pub fn dom_with_flags(bin: &str, flags: &[&str], url: &str, want: &[&str]) -> (String, String) {
     let mut last = (String::new(), String::new());
+    let mut args = flags.to_vec();
+    args.push("--dump-dom");
     for _ in 0..3 {
-        let out = headless(bin, &["--dump-dom"], url);
+        let out = headless(bin, &args, url);
         last = (
             String::from_utf8_lossy(&out.stdout).to_string(),
             String::from_utf8_lossy(&out.stderr).to_string(),

@@ -1,6 +1,7 @@
 //! A small RFC 6455 client over a blocking TCP stream, written for these
 //! tests: the opening handshake (checked against the RFC's own example
-//! key and answer), masked frames, fragments, control frames.
+//! key and answer), masked frames, fragments, control frames; over plain
+//! TCP or over TLS (rustls, trusting a test authority) for `wss://`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -19,8 +20,12 @@ pub struct Frame {
     pub payload: Vec<u8>,
 }
 
+/// A byte stream the client speaks over: TCP, or TLS over TCP.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 pub struct Client {
-    pub s: TcpStream,
+    pub s: Box<dyn Stream>,
     /// The server's 101 response header.
     pub response: String,
 }
@@ -28,8 +33,19 @@ pub struct Client {
 impl Client {
     /// Connects and completes the opening handshake for `path`.
     pub fn connect(port: u16, path: &str) -> Client {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client::open(Box::new(s), port, path)
+    }
+
+    /// Connects over TLS (`wss://`), checking the server's certificate for
+    /// `name` against the authority in the PEM file `ca`, and completes the
+    /// opening handshake for `path`.
+    pub fn connect_tls(port: u16, path: &str, ca: &str, name: &str) -> Client {
+        Client::open(Box::new(tls_stream(port, ca, name).unwrap()), port, path)
+    }
+
+    fn open(mut s: Box<dyn Stream>, port: u16, path: &str) -> Client {
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -126,4 +142,27 @@ impl Client {
             }
         }
     }
+}
+
+/// A TLS connection to 127.0.0.1:`port` that trusts only the authority in
+/// `ca` and expects a certificate for `name`; the handshake runs on first
+/// use.
+pub fn tls_stream(
+    port: u16,
+    ca: &str,
+    name: &str,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
+    let settings = skyhold_tls::Settings {
+        allowed: vec![],
+        ca: Some(ca.to_string()),
+        verify: true,
+    };
+    let config = skyhold_tls::configs::client(&settings)?;
+    let server_name =
+        rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(config, server_name).map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    Ok(rustls::StreamOwned::new(conn, tcp))
 }
