@@ -33,6 +33,10 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
     v.push(("lfs".into(), skyhold_lfs::module()));
     v.extend(skyhold_tls::modules());
     v.extend(skyhold_bson::modules());
+    v.push((
+        "skynet.db.redis.crc16".into(),
+        skyhold_crypt::crc16_module(),
+    ));
     v.extend(skyhold_pb::modules());
     v
 }

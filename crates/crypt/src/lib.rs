@@ -10,6 +10,7 @@
 
 mod args;
 pub mod codec;
+pub mod crc16;
 pub mod crypt;
 pub mod des;
 pub mod dh;
@@ -48,6 +49,11 @@ pub fn crypt_module(name: &'static str) -> ModuleFactory {
 /// wrapper's `sumhexa` and `hmacmd5`.
 pub fn md5_module() -> ModuleFactory {
     Arc::new(|lua: &Lua, _: &Context| Ok(Value::Table(md5lib::table(lua)?)))
+}
+
+/// The factory of `skynet.db.redis.crc16`: the module is the function.
+pub fn crc16_module() -> ModuleFactory {
+    Arc::new(|lua: &Lua, _: &Context| Ok(Value::Function(crc16::function(lua)?)))
 }
 
 /// Every module this crate provides, by the names projects require.
