@@ -5,11 +5,14 @@
 //! logs `PASS`. Without the servers installed the cases are skipped with a
 //! message (`.ci/run` installs them and sets `SKYHOLD_DB_REQUIRED`, so CI
 //! never skips). Malformed and oversized replies come from fake servers in
-//! this process. There is no MongoDB package here: bson and the mongo
-//! driver are tested on bytes (crates/bson).
+//! this process. There is no MongoDB package here: skynet.db.mongo is tested
+//! against a loopback peer speaking the wire protocol (mongo_peer.rs), and
+//! bson and the driver on bytes (crates/bson). skynet.db.redis.cluster runs
+//! against a real three-master cluster (rcluster.rs).
 
 mod fake;
 mod mysql;
+mod rcluster;
 mod redis;
 mod servers;
 

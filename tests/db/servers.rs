@@ -101,14 +101,14 @@ impl Drop for TempDir {
 }
 
 /// A server process under its guard.
-struct Guarded {
+pub struct Guarded {
     child: Child,
     stdin: Option<ChildStdin>,
 }
 
 impl Guarded {
     /// Runs `argv` under the guard; its output goes to `log`.
-    fn spawn(argv: &[String], log: &Path) -> Guarded {
+    pub fn spawn(argv: &[String], log: &Path) -> Guarded {
         let quoted: Vec<String> = argv
             .iter()
             .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
@@ -131,7 +131,7 @@ impl Guarded {
     }
 
     /// Stops the server (SIGTERM) and waits for it to exit.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut s) = self.stdin.take() {
             let _ = s.flush();
             drop(s);
@@ -147,7 +147,7 @@ impl Drop for Guarded {
 }
 
 /// Waits until something accepts on `port`.
-fn wait_listening(port: u16, limit: Duration, log: &Path) {
+pub fn wait_listening(port: u16, limit: Duration, log: &Path) {
     let end = Instant::now() + limit;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > end {

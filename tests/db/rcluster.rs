@@ -1,0 +1,114 @@
+//! skynet.db.redis.cluster against a real Redis Cluster: three
+//! `redis-server --cluster-enabled yes` masters on free loopback ports (and
+//! free cluster-bus ports), joined by `redis-cli --cluster create`.
+
+use super::servers::{free_port, require, wait_listening, Guarded, TempDir};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Three masters sharing the 16384 slots, stopped on drop.
+pub struct RedisCluster {
+    /// Their ports on 127.0.0.1.
+    pub ports: Vec<u16>,
+    _procs: Vec<Guarded>,
+    _dir: TempDir,
+}
+
+impl RedisCluster {
+    /// Starts the masters and creates the cluster (None when redis-server
+    /// or redis-cli is missing: the test skips).
+    pub fn start() -> Option<RedisCluster> {
+        let bins = require(&["redis-server", "redis-cli"])?;
+        let (server, cli) = (&bins[0], &bins[1]);
+        let dir = TempDir::new("rcluster");
+        let mut ports = Vec::new();
+        let mut procs = Vec::new();
+        for i in 0..3 {
+            let port = free_port();
+            let node_dir = dir.path().join(format!("n{i}"));
+            std::fs::create_dir_all(&node_dir).expect("node dir");
+            let argv: Vec<String> = vec![
+                server.display().to_string(),
+                "--port".into(),
+                port.to_string(),
+                // the bus port is given: port + 10000 may pass 65535
+                "--cluster-port".into(),
+                free_port().to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                node_dir.display().to_string(),
+                "--cluster-enabled".into(),
+                "yes".into(),
+                "--cluster-config-file".into(),
+                node_dir.join("nodes.conf").display().to_string(),
+                "--cluster-node-timeout".into(),
+                "5000".into(),
+                "--save".into(),
+                String::new(),
+                "--appendonly".into(),
+                "no".into(),
+            ];
+            let log = node_dir.join("redis.log");
+            procs.push(Guarded::spawn(&argv, &log));
+            wait_listening(port, Duration::from_secs(20), &log);
+            ports.push(port);
+        }
+        let mut create = Command::new(cli);
+        create.arg("--cluster").arg("create");
+        for p in &ports {
+            create.arg(format!("127.0.0.1:{p}"));
+        }
+        let out = create.arg("--cluster-yes").output().expect("run redis-cli");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let c = RedisCluster {
+            ports,
+            _procs: procs,
+            _dir: dir,
+        };
+        c.wait_ok(cli);
+        Some(c)
+    }
+
+    /// Waits until every node says the cluster is up.
+    fn wait_ok(&self, cli: &PathBuf) {
+        let end = Instant::now() + Duration::from_secs(30);
+        for p in &self.ports {
+            loop {
+                let out = Command::new(cli)
+                    .args(["-p", &p.to_string(), "cluster", "info"])
+                    .output()
+                    .expect("run redis-cli");
+                let text = String::from_utf8_lossy(&out.stdout);
+                if text.contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < end,
+                    "the cluster did not come up on port {p}:\n{text}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Commands spread over the masters, hash tags, keyslot against the
+/// server's CLUSTER KEYSLOT, MOVED after a flushed or wrong slot map (and
+/// the map fetched again), ASK while a slot migrates, a slot moved for
+/// good, eval, pipelines on one slot, pub/sub, and the commands that
+/// cannot be routed.
+#[test]
+fn redis_cluster() {
+    let Some(c) = RedisCluster::start() else {
+        return;
+    };
+    let ports: Vec<String> = c.ports.iter().map(u16::to_string).collect();
+    super::check("rcluster", &[("rcluster_ports", ports.join(" "))]);
+}
