@@ -11,6 +11,9 @@
 //! against a real three-master cluster (rcluster.rs).
 
 mod fake;
+mod mongo;
+mod mongo_peer;
+mod mongo_wire;
 mod mysql;
 mod rcluster;
 mod redis;
