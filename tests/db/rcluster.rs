@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 pub struct RedisCluster {
     /// Their ports on 127.0.0.1.
     pub ports: Vec<u16>,
-    _procs: Vec<Guarded>,
+    procs: Vec<Option<Guarded>>,
+    argvs: Vec<Vec<String>>,
     _dir: TempDir,
 }
 
@@ -24,6 +25,7 @@ impl RedisCluster {
         let dir = TempDir::new("rcluster");
         let mut ports = Vec::new();
         let mut procs = Vec::new();
+        let mut argvs = Vec::new();
         for i in 0..3 {
             let port = free_port();
             let node_dir = dir.path().join(format!("n{i}"));
@@ -43,17 +45,19 @@ impl RedisCluster {
                 "yes".into(),
                 "--cluster-config-file".into(),
                 node_dir.join("nodes.conf").display().to_string(),
+                // long: a master stopped for a moment is not failed over
                 "--cluster-node-timeout".into(),
-                "5000".into(),
+                "30000".into(),
                 "--save".into(),
                 String::new(),
                 "--appendonly".into(),
                 "no".into(),
             ];
             let log = node_dir.join("redis.log");
-            procs.push(Guarded::spawn(&argv, &log));
+            procs.push(Some(Guarded::spawn(&argv, &log)));
             wait_listening(port, Duration::from_secs(20), &log);
             ports.push(port);
+            argvs.push(argv);
         }
         let mut create = Command::new(cli);
         create.arg("--cluster").arg("create");
@@ -69,11 +73,27 @@ impl RedisCluster {
         );
         let c = RedisCluster {
             ports,
-            _procs: procs,
+            procs,
+            argvs,
             _dir: dir,
         };
         c.wait_ok(cli);
         Some(c)
+    }
+
+    /// Stops master `i` (its cluster config stays).
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut p) = self.procs[i].take() {
+            p.stop();
+        }
+    }
+
+    /// Starts master `i` again, with the same port and cluster config.
+    pub fn restart(&mut self, i: usize) {
+        self.stop(i);
+        let log = self._dir.path().join(format!("n{i}/redis.log"));
+        self.procs[i] = Some(Guarded::spawn(&self.argvs[i], &log));
+        wait_listening(self.ports[i], Duration::from_secs(20), &log);
     }
 
     /// Waits until every node says the cluster is up.
@@ -111,4 +131,29 @@ fn redis_cluster() {
     };
     let ports: Vec<String> = c.ports.iter().map(u16::to_string).collect();
     super::check("rcluster", &[("rcluster_ports", ports.join(" "))]);
+}
+
+/// A master goes away: commands for its slots fail after a bounded number
+/// of tries ("Too many Cluster redirections"), the other masters keep
+/// serving, and once it is back its cached connection reconnects.
+#[test]
+fn redis_cluster_node_down() {
+    let Some(mut c) = RedisCluster::start() else {
+        return;
+    };
+    let ports: Vec<String> = c.ports.iter().map(u16::to_string).collect();
+    let node = super::boot("rcluster_down", &[("rcluster_ports", ports.join(" "))]);
+    assert!(
+        node.wait_for("READY", Duration::from_secs(30)).is_some(),
+        "no READY; log:\n{}",
+        node.dump()
+    );
+    c.stop(2);
+    assert!(
+        node.wait_for("SAW DOWN", Duration::from_secs(30)).is_some(),
+        "the service saw no error while a master was down; log:\n{}",
+        node.dump()
+    );
+    c.restart(2);
+    super::expect_pass(&node, "rcluster_down", Duration::from_secs(60));
 }
