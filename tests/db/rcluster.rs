@@ -157,3 +157,59 @@ fn redis_cluster_node_down() {
     c.restart(2);
     super::expect_pass(&node, "rcluster_down", Duration::from_secs(60));
 }
+
+/// A fake cluster node's reply to one request: a slot map naming itself
+/// (ending at slot `last`), or by the key: a redirection out of range, or
+/// one back to itself for ever.
+fn fake_node_reply(req: &str, port: u16, last: u32) -> String {
+    if req.to_uppercase().contains("SLOTS") {
+        return format!("*1\r\n*3\r\n:0\r\n:{last}\r\n*2\r\n$9\r\n127.0.0.1\r\n:{port}\r\n");
+    }
+    if req.contains("PING") {
+        return "+PONG\r\n".into();
+    }
+    if req.contains("SELECT") {
+        return "+OK\r\n".into();
+    }
+    let key = req.trim_end().rsplit("\r\n").next().unwrap_or("");
+    match key {
+        "badslot" => "-MOVED 99999999 127.0.0.1:1\r\n".into(),
+        "badport" => "-MOVED 5 127.0.0.1:99999\r\n".into(),
+        "loop" => format!("-MOVED 5 127.0.0.1:{port}\r\n"),
+        _ => "$2\r\nok\r\n".into(),
+    }
+}
+
+/// A node that answers as [`fake_node_reply`] does.
+fn fake_node(last: u32) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let me = std::sync::Arc::new(AtomicU16::new(0));
+    let seen = me.clone();
+    let port = super::fake::serve(move |mut s| loop {
+        let req = super::fake::read_some(&mut s);
+        if req.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&req);
+        let reply = fake_node_reply(&text, seen.load(Ordering::SeqCst), last);
+        super::fake::write(&mut s, reply.as_bytes());
+    });
+    me.store(port, Ordering::SeqCst);
+    port
+}
+
+/// Redirections a real cluster would not send: out of range (a clear
+/// error), and back to the same node for ever (given up after 16 tries);
+/// a slot map with a slot out of range is not taken.
+#[test]
+fn redis_cluster_malformed() {
+    let good = fake_node(16383);
+    let bad = fake_node(70000);
+    super::check(
+        "rcluster_malformed",
+        &[
+            ("rcluster_good", good.to_string()),
+            ("rcluster_bad", bad.to_string()),
+        ],
+    );
+}

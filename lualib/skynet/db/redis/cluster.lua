@@ -275,7 +275,11 @@ local function redirection(err)
 	if kind ~= "MOVED" and kind ~= "ASK" then
 		return nil, err
 	end
-	return kind, tonumber(slot), { host = host, port = tonumber(port) }
+	slot, port = tonumber(slot), tonumber(port)
+	if slot >= SLOTS or port > 65535 then
+		return nil, "redis cluster: malformed redirection: " .. err
+	end
+	return kind, slot, { host = host, port = port }
 end
 
 local pubsub = { subscribe = true, unsubscribe = true, psubscribe = true, punsubscribe = true }
