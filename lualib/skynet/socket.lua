@@ -416,7 +416,14 @@ function socket.close(id)
 	local s = sockets[id]
 	driver.close(id)
 	if s then
-		if s.connected and not s.waiting and not s.udp then
+		if s.waiting and waits_for_data(s.want) then
+			-- Another coroutine reads this socket: its close event will
+			-- find no socket, so wake the reader now; it gets what is
+			-- buffered and then the end, as on skynet.
+			s.connected = false
+			s.closed = true
+			wake(s)
+		elseif s.connected and not s.waiting and not s.udp then
 			s.want = "close"
 			suspend(s)
 			s.want = nil

@@ -79,6 +79,7 @@ cases!(
     socket_echo,
     socket_reads,
     socket_shutdown,
+    socket_close_reader,
     udp,
     cgate,
     sharedata,
