@@ -10,7 +10,14 @@ use skyhold_bson::wire::Node;
 use std::sync::Arc;
 
 fn peer(auth: bool) -> (u16, Arc<Mutex<Shared>>) {
-    let shared = Arc::new(Mutex::new(Shared::default()));
+    peer_of(auth, None)
+}
+
+/// A peer; a secondary when `primary` names the primary's address.
+fn peer_of(auth: bool, primary: Option<String>) -> (u16, Arc<Mutex<Shared>>) {
+    let mut first = Shared::default();
+    first.primary = primary;
+    let shared = Arc::new(Mutex::new(first));
     let sh = shared.clone();
     let port = super::fake::serve(move |sock| serve(&sh, sock, auth));
     (port, shared)
@@ -40,8 +47,8 @@ fn mongo_client() {
     let log = &sh.log;
     assert_eq!(
         sh.logins,
-        (2, 1),
-        "two logins (the second after the reconnect) and one refused"
+        (3, 2),
+        "logins at connect, by db:auth and after the reconnect; refused: a wrong password at connect and by db:auth"
     );
 
     let start = find(log, "saslStart", |r| r.command() == "saslStart");
@@ -169,6 +176,34 @@ fn mongo_client() {
     });
     assert_eq!(count.keys(), ["count", "$db", "query", "skip", "limit"]);
 
+    let bulk = find(log, "bulkWrite", |r| r.command() == "bulkWrite");
+    assert_eq!(bulk.keys(), ["bulkWrite", "$db", "ops", "nsInfo"]);
+    assert_eq!(bulk.str("$db"), "admin");
+    let want = doc(vec![
+        ("bulkWrite", B::I(1)),
+        ("$db", s("admin")),
+        (
+            "ops",
+            B::A(vec![
+                doc(vec![
+                    ("insert", B::I(0)),
+                    ("document", doc(vec![("name", s("bw"))])),
+                ]),
+                doc(vec![
+                    ("delete", B::I(0)),
+                    ("filter", doc(vec![("name", s("c"))])),
+                    ("multi", B::T(false)),
+                ]),
+            ]),
+        ),
+        ("nsInfo", B::A(vec![doc(vec![("ns", s("game.users"))])])),
+    ]);
+    assert_eq!(
+        bulk.frame,
+        op_msg(bulk.id, 0, 0, &bytes(&want)),
+        "bulkWrite bytes"
+    );
+
     let index = find(log, "createIndexes", |r| {
         r.command() == "createIndexes"
             && r.get("indexes")
@@ -203,4 +238,30 @@ fn mongo_malformed() {
     let sh = shared.lock();
     let probes = sh.log.iter().filter(|r| r.command() == "probe").count();
     assert_eq!(probes, 8, "every case reached the peer");
+}
+
+/// A replica set: the client connects to a secondary, logs in, learns the
+/// primary from ismaster and moves there; every command goes to the
+/// primary.
+#[test]
+fn mongo_replica_set() {
+    let (primary, pshared) = peer(true);
+    let (secondary, sshared) = peer_of(true, Some(format!("127.0.0.1:{primary}")));
+    super::check(
+        "mongo_rs",
+        &[
+            ("mongo_port", secondary.to_string()),
+            ("mongo_primary", primary.to_string()),
+        ],
+    );
+    let on_secondary = commands(&sshared.lock().log);
+    assert_eq!(
+        on_secondary,
+        ["saslStart", "saslContinue", "saslContinue", "ismaster"]
+    );
+    let on_primary = commands(&pshared.lock().log);
+    assert!(
+        on_primary.contains(&"insert".to_string()) && on_primary.contains(&"find".to_string()),
+        "the primary got {on_primary:?}"
+    );
 }

@@ -33,6 +33,8 @@ pub struct Shared {
     next_cursor: i64,
     /// Logins that succeeded, and that failed.
     pub logins: (u32, u32),
+    /// Set on a secondary: the primary's address, which ismaster names.
+    pub primary: Option<String>,
 }
 
 /// One connection's login state.
@@ -310,8 +312,83 @@ fn crud(sh: &mut Shared, r: &Request) -> B {
             ("numIndexesBefore", B::I(1)),
             ("numIndexesAfter", B::I(2)),
         ]),
+        "aggregate" => {
+            let mut out: Vec<Node> = docs.clone();
+            for stage in items(r.get("pipeline")) {
+                let Some((op, arg)) = fields(&stage).first() else {
+                    continue;
+                };
+                match op.as_slice() {
+                    b"$match" => out.retain(|d| matches(d, Some(arg))),
+                    b"$skip" => drop(out.drain(..(int(Some(arg)) as usize).min(out.len()))),
+                    b"$limit" => out.truncate(int(Some(arg)) as usize),
+                    b"$count" => {
+                        let Node::Str(name) = arg else { continue };
+                        out = vec![Node::Doc(vec![(name.clone(), Node::Int(out.len() as i64))])];
+                    }
+                    _ => {}
+                }
+            }
+            batch(sh, out, size, None, &ns)
+        }
         _ => failure(&format!("no such command: '{}'", r.command()), 59),
     }
+}
+
+/// bulkWrite (MongoDB 8): inserts and deletes over the namespaces of
+/// nsInfo.
+fn bulk_write(sh: &mut Shared, r: &Request) -> B {
+    let ns: Vec<String> = items(r.get("nsInfo"))
+        .iter()
+        .map(|n| match field(n, "ns") {
+            Some(Node::Str(s)) => String::from_utf8_lossy(s).into_owned(),
+            _ => String::new(),
+        })
+        .collect();
+    let (mut inserted, mut deleted, mut results) = (0, 0, Vec::new());
+    for (i, op) in items(r.get("ops")).iter().enumerate() {
+        let Some((kind, idx)) = fields(op).first() else {
+            continue;
+        };
+        let coll = ns.get(int(Some(idx)) as usize).cloned().unwrap_or_default();
+        let coll = coll
+            .split_once('.')
+            .map(|(_, c)| c.to_string())
+            .unwrap_or(coll);
+        let docs = sh.colls.entry(coll).or_default();
+        let n = match kind.as_slice() {
+            b"insert" => {
+                docs.extend(field(op, "document").cloned());
+                inserted += 1;
+                1
+            }
+            b"delete" => {
+                let before = docs.len();
+                docs.retain(|d| !matches(d, field(op, "filter")));
+                deleted += before - docs.len();
+                (before - docs.len()) as i32
+            }
+            _ => 0,
+        };
+        results.push(doc(vec![
+            ("ok", B::F(1.0)),
+            ("idx", B::I(i as i32)),
+            ("n", B::I(n)),
+        ]));
+    }
+    ok(vec![
+        ("nErrors", B::I(0)),
+        ("nInserted", B::I(inserted)),
+        ("nDeleted", B::I(deleted as i32)),
+        (
+            "cursor",
+            doc(vec![
+                ("firstBatch", B::A(results)),
+                ("id", B::L(0)),
+                ("ns", s("admin.$cmd.bulkWrite")),
+            ]),
+        ),
+    ])
 }
 
 fn get_more(sh: &mut Shared, r: &Request) -> B {
@@ -392,12 +469,21 @@ pub fn serve(shared: &Arc<Mutex<Shared>>, mut sock: TcpStream, auth: bool) {
                 let _ = sock.write_all(&out[4.min(out.len())..]);
                 continue;
             }
-            "ismaster" => ok(vec![("ismaster", B::T(true)), ("maxWireVersion", B::I(17))]),
+            "ismaster" => match sh.primary.clone() {
+                Some(p) => ok(vec![
+                    ("ismaster", B::T(false)),
+                    ("secondary", B::T(true)),
+                    ("primary", s(&p)),
+                    ("hosts", B::A(vec![s(&p)])),
+                ]),
+                None => ok(vec![("ismaster", B::T(true)), ("maxWireVersion", B::I(17))]),
+            },
             "ping" => ok(vec![]),
             "saslStart" | "saslContinue" => {
                 let reply = sasl(&mut conn, &r);
                 if cmd == "saslContinue" && !r.str("payload").is_empty() {
-                    if conn.authed {
+                    let accepted = matches!(&reply, B::D(p) if p.iter().any(|(k, v)| k == "ok" && matches!(v, B::F(f) if *f == 1.0)));
+                    if accepted {
                         sh.logins.0 += 1;
                     } else {
                         sh.logins.1 += 1;
@@ -409,6 +495,8 @@ pub fn serve(shared: &Arc<Mutex<Shared>>, mut sock: TcpStream, auth: bool) {
                 failure(&format!("command {cmd} requires authentication"), 13)
             }
             "getMore" => get_more(&mut sh, &r),
+            "bulkWrite" => bulk_write(&mut sh, &r),
+            "logout" => ok(vec![]),
             "killCursors" => {
                 for c in items(r.get("cursors")) {
                     sh.cursors.remove(&int(Some(&c)));

@@ -78,6 +78,21 @@ skynet.start(function()
 	check(users:createIndex({ lv = 1 }, { unique = true }).ok == 1, "createIndex, old form")
 	check(users:createIndex({ { lv = 1 }, { name = -1 }, unique = true }).ok == 1, "createIndex")
 
+	check(users:aggregate({ { ["$match"] = { name = "b" } } }):count() == 1, "aggregate count")
+	list = all(users:aggregate({ { ["$match"] = {} } }, { cursor = {} }):skip(1):limit(5))
+	check(#list == 2 and list[1].name == "b", "aggregate with skip and limit")
+	ok, err, r = c:bulkWrite {
+		{ op = "insert", collection = "game.users", insert = { name = "bw" } },
+		{ op = "delete", collection = "game.users", filter = { name = "c" } },
+	}
+	check(ok and r.nInserted == 1 and r.nDeleted == 1, "bulkWrite: " .. tostring(err))
+	check(users:findOne({ name = "bw" }) and not users:findOne { name = "c" }, "bulkWrite applied")
+	ok, err = users:safe_batch_insert { { name = "f" }, { name = "g" } }
+	check(ok, "safe_batch_insert")
+	check(c.admin:auth("admin", "123456") == true, "db:auth")
+	check(c.admin:auth("admin", "nope") == false, "db:auth with a wrong password")
+	check(c:logout() == true, "logout")
+
 	r = db:runCommand "nosuch"
 	check(r.ok == 0 and r.errmsg == "no such command: 'nosuch'", "an error reply")
 
