@@ -72,12 +72,21 @@ pub(crate) fn fail(lua: &Lua, lfs: &Lfs, path: &[u8], e: &FileError) -> Out {
 }
 
 impl Lfs {
-    fn function(&self, lua: &Lua, own: &'static str, f: LfsFn) -> mlua::Result<mlua::Function> {
+    /// `f` as the library function `global` (`lfs.mkdir`), whose own
+    /// name is `own` (`mkdir`): Lua names it by `global` in an argument
+    /// error when its caller gives no name (a call through `pcall`).
+    fn function(
+        &self,
+        lua: &Lua,
+        global: &'static str,
+        own: &'static str,
+        f: LfsFn,
+    ) -> mlua::Result<mlua::Function> {
         let lfs = self.clone();
         files::function(
             lua,
             &self.errors,
-            Named::field("lfs", own),
+            Named::field(global, own),
             move |lua, args| f(lua, &lfs, args),
         )
     }
@@ -248,23 +257,27 @@ pub fn create(lua: &Lua, files: Arc<ServiceFiles>) -> mlua::Result<Table> {
     };
     dirs::register(lua, &lfs)?;
     let t = lua.create_table()?;
-    let fns: [(&'static str, LfsFn); 13] = [
-        ("attributes", attributes::attributes),
-        ("symlinkattributes", attributes::symlinkattributes),
-        ("chdir", chdir),
-        ("currentdir", currentdir),
-        ("dir", dirs::dir),
-        ("link", link),
-        ("lock", dirs::lock),
-        ("unlock", dirs::unlock),
-        ("lock_dir", dirs::lock_dir),
-        ("mkdir", mkdir),
-        ("rmdir", rmdir),
-        ("setmode", setmode),
-        ("touch", touch),
+    let fns: [(&'static str, &'static str, LfsFn); 13] = [
+        ("lfs.attributes", "attributes", attributes::attributes),
+        (
+            "lfs.symlinkattributes",
+            "symlinkattributes",
+            attributes::symlinkattributes,
+        ),
+        ("lfs.chdir", "chdir", chdir),
+        ("lfs.currentdir", "currentdir", currentdir),
+        ("lfs.dir", "dir", dirs::dir),
+        ("lfs.link", "link", link),
+        ("lfs.lock", "lock", dirs::lock),
+        ("lfs.unlock", "unlock", dirs::unlock),
+        ("lfs.lock_dir", "lock_dir", dirs::lock_dir),
+        ("lfs.mkdir", "mkdir", mkdir),
+        ("lfs.rmdir", "rmdir", rmdir),
+        ("lfs.setmode", "setmode", setmode),
+        ("lfs.touch", "touch", touch),
     ];
-    for (name, f) in fns {
-        t.raw_set(name, lfs.function(lua, name, f)?)?;
+    for (global, name, f) in fns {
+        t.raw_set(name, lfs.function(lua, global, name, f)?)?;
     }
     t.raw_set("_VERSION", VERSION)?;
     t.raw_set(

@@ -206,3 +206,48 @@ fn chdir_is_the_services_own() {
     assert_ne!(std::env::current_dir().unwrap(), Path::new(&start));
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Found by tests/differential against Debian's lua-filesystem: `chdir`
+/// into a root itself gave `root/.` as the current directory, and `..`
+/// back into a root the same.
+#[test]
+fn chdir_into_a_root_is_the_roots_path() {
+    let (lua, d) = setup("chdir_root");
+    let rw = d.join("rw").display().to_string();
+    let r = run(
+        &lua,
+        r#"
+        assert(lfs.mkdir(RW .. "/inner"))
+        assert(lfs.chdir(RW .. "/inner"))
+        assert(lfs.chdir(".."))
+        local up = lfs.currentdir()
+        assert(lfs.chdir(RW))
+        return up .. "|" .. lfs.currentdir()"#,
+    );
+    assert_eq!(r, format!("{rw}|{rw}"));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Also found by tests/differential: argument errors name the function
+/// `lfs.NAME` (as Lua 5.4 finds it among the loaded modules) when called
+/// through `pcall`, and `dir:close()` returns nothing, not `nil`.
+#[test]
+fn argument_errors_and_closing_as_lfs_does() {
+    let (lua, d) = setup("argnames");
+    let r = run(
+        &lua,
+        r##"
+        local _, e1 = pcall(lfs.attributes)
+        local _, e2 = pcall(lfs.lock, "file", "w")
+        local _, obj = lfs.dir(RW)
+        local n = select("#", obj:close())
+        local m = select("#", obj:close())
+        return e1 .. "|" .. e2 .. "|" .. n .. m"##,
+    );
+    assert_eq!(
+        r,
+        "bad argument #1 to 'lfs.attributes' (string expected, got no value)|\
+         bad argument #1 to 'lfs.lock' (FILE* expected, got string)|00"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -198,14 +198,16 @@ pub struct StringErrors {
 
 const WRAP_CHUNK: &str = r#"
 local mark = ...
-local error = error
-local function relay(first, ...)
-	if first == mark then
+local error, select = error, select
+local function relay(...)
+	if (...) == mark then
 		-- Level 2: relay is tail-called in place of the wrapper, so this
 		-- is the wrapper's caller, where C functions' errors point.
-		error((...), 2)
+		error((select(2, ...)), 2)
 	end
-	return first, ...
+	-- All the results, and no more: a function returning nothing (as
+	-- lfs's dir:close does) returns nothing, not nil.
+	return ...
 end
 return function(f)
 	return function(...)

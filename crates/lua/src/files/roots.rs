@@ -157,9 +157,14 @@ impl Resolved<'_> {
         &self.rel
     }
 
-    /// The whole path, for messages.
+    /// The whole path, for messages and a service's current directory: the
+    /// root's own path for the root itself (not `root/.`).
     pub fn full(&self) -> PathBuf {
-        self.root.path.join(&self.rel)
+        if self.rel == Path::new(".") {
+            self.root.path.clone()
+        } else {
+            self.root.path.join(&self.rel)
+        }
     }
 }
 
