@@ -12,7 +12,7 @@ const MAX_LEVEL: u32 = 200;
 const MAX_STR_CAPS: usize = 10;
 
 fn err(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
+    crate::own_error(msg)
 }
 
 /// Lua's name for the type of `v`.

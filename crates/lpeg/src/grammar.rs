@@ -11,7 +11,7 @@ use std::sync::Arc;
 pub const MAX_RULES: usize = 1000;
 
 fn err(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
+    crate::own_error(msg)
 }
 
 fn is_one(lua: &Lua, k: &Value) -> bool {

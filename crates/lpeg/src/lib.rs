@@ -26,6 +26,7 @@ pub mod vm;
 use mlua::{Lua, MultiValue, Table, Value};
 use pattern::{check_int, get_pat, to_pattern, val2str, Pattern, REG_META, REG_MODULE};
 use skyhold_lua::budget::Budget;
+use skyhold_lua::files::{bad_argument, Named};
 use std::sync::Arc;
 
 /// The `version` field.
@@ -36,18 +37,83 @@ pub const REG_MAXSTACK: &str = "lpeg-maxstack";
 pub const MAX_BACK: i64 = 400;
 
 fn err(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
+    own_error(msg)
+}
+
+/// An error LPeg itself raises (with `luaL_error` or `luaL_argerror` in
+/// the C library), as opposed to one passed on from a function of the
+/// user's that a pattern called. Lua code gets it with the position of
+/// the call into lpeg in front, as `luaL_error` writes it.
+#[derive(Debug)]
+pub struct LpegError(pub String);
+
+impl std::fmt::Display for LpegError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LpegError {}
+
+/// LPeg's own error with message `msg`.
+pub fn own_error(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::external(LpegError(msg.into()))
+}
+
+/// The message of `e` if LPeg itself raised it.
+fn own_message(e: &mlua::Error) -> Option<&str> {
+    match e {
+        mlua::Error::ExternalError(x) => x.downcast_ref::<LpegError>().map(|l| l.0.as_str()),
+        mlua::Error::CallbackError { cause, .. } => own_message(cause),
+        mlua::Error::WithContext { cause, .. } => own_message(cause),
+        _ => None,
+    }
 }
 
 /// The text Lua code sees for an error raised in Rust.
 pub fn error_text(e: &mlua::Error) -> String {
+    if let Some(m) = own_message(e) {
+        return m.to_string();
+    }
     match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // A function of the user's that raised a string: its message, less
+        // the traceback mlua adds when it calls Lua from Rust.
+        mlua::Error::RuntimeError(m) => match m.find("\nstack traceback:\n") {
+            Some(at) => m[..at].to_string(),
+            None => m.clone(),
+        },
         mlua::Error::CallbackError { cause, .. } => error_text(cause),
         mlua::Error::WithContext { cause, .. } => error_text(cause),
         mlua::Error::MemoryError(_) => "not enough memory".into(),
         other => other.to_string(),
     }
+}
+
+/// `bad argument #N to 'own' (what)`, with the function named as Lua 5.4
+/// names a C function in an argument error: by the name its caller used
+/// (`P` for `lpeg.P(x)`, a method call not counting self), else by its
+/// name among the loaded modules (`lpeg.P`, through `pcall`). Any other
+/// message is returned as it is.
+fn argument_error(lua: &Lua, own: &'static str, global: Option<&'static str>, msg: &str) -> String {
+    let Some(rest) = msg.strip_prefix("bad argument #") else {
+        return msg.to_string();
+    };
+    let Some((n, rest)) = rest.split_once(" to '") else {
+        return msg.to_string();
+    };
+    let Ok(n) = n.parse::<usize>() else {
+        return msg.to_string();
+    };
+    let Some((_, what)) = rest.split_once("' (") else {
+        return msg.to_string();
+    };
+    let what = what.strip_suffix(')').unwrap_or(what);
+    let named = Named {
+        global,
+        own,
+        method: false,
+    };
+    bad_argument(lua, 1, &named, n, what)
 }
 
 type RawFn = fn(&Lua, MultiValue) -> mlua::Result<MultiValue>;
@@ -103,11 +169,15 @@ fn metamethods() -> Vec<(&'static str, RawFn)> {
 }
 
 const WRAP: &str = r#"
-local raw, rawmeta, mark = ...
-local error = error
-local function check(a, ...)
-  if a == mark then error((...), 0) end
-  return a, ...
+local raw, rawmeta, mark, own = ...
+local error, select = error, select
+-- `check` is tail-called in place of the wrapper: level 2 is the code that
+-- called into lpeg, where luaL_error puts the position of LPeg's errors.
+local function check(...)
+  local a = ...
+  if a == own then error((select(2, ...)), 2) end
+  if a == mark then error((select(2, ...)), 0) end
+  return ...
 end
 local function wrap(t)
   local w = {}
@@ -119,16 +189,71 @@ end
 return wrap(raw), wrap(rawmeta)
 "#;
 
-fn raw_table(lua: &Lua, fns: Vec<(&'static str, RawFn)>, mark: &Table) -> mlua::Result<Table> {
+/// The name Lua 5.4 finds for a function of the module among the loaded
+/// modules.
+fn global_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "P" => "lpeg.P",
+        "S" => "lpeg.S",
+        "R" => "lpeg.R",
+        "V" => "lpeg.V",
+        "B" => "lpeg.B",
+        "C" => "lpeg.C",
+        "Cs" => "lpeg.Cs",
+        "Ct" => "lpeg.Ct",
+        "Cg" => "lpeg.Cg",
+        "Cf" => "lpeg.Cf",
+        "Cmt" => "lpeg.Cmt",
+        "Cp" => "lpeg.Cp",
+        "Carg" => "lpeg.Carg",
+        "Cb" => "lpeg.Cb",
+        "Cc" => "lpeg.Cc",
+        "utfR" => "lpeg.utfR",
+        "match" => "lpeg.match",
+        "type" => "lpeg.type",
+        "setmaxstack" => "lpeg.setmaxstack",
+        "locale" => "lpeg.locale",
+        "ptree" => "lpeg.ptree",
+        "pcode" => "lpeg.pcode",
+        _ => return None,
+    })
+}
+
+/// The marks a raw function returns first to have its wrapper raise the
+/// message after it: `own` for LPeg's errors (with the caller's position),
+/// `passed` for the rest (as they are).
+#[derive(Clone)]
+struct Marks {
+    own: Table,
+    passed: Table,
+}
+
+/// Functions (or metamethods, `module` false) that return a mark and a
+/// message instead of raising.
+fn raw_table(
+    lua: &Lua,
+    fns: Vec<(&'static str, RawFn)>,
+    marks: &Marks,
+    module: bool,
+) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     for (name, f) in fns {
-        let mark = mark.clone();
+        let marks = marks.clone();
+        // Lua finds `lpeg.P` among the loaded modules; a metamethod it
+        // does not find.
+        let global = if module { global_name(name) } else { None };
         let func = lua.create_function(move |lua, a: MultiValue| match f(lua, a) {
             Ok(v) => Ok(v),
-            Err(e) => Ok(MultiValue::from_vec(vec![
-                Value::Table(mark.clone()),
-                Value::String(lua.create_string(error_text(&e))?),
-            ])),
+            Err(e) => {
+                let (mark, text) = match own_message(&e) {
+                    Some(m) => (&marks.own, argument_error(lua, name, global, m)),
+                    None => (&marks.passed, error_text(&e)),
+                };
+                Ok(MultiValue::from_vec(vec![
+                    Value::Table(mark.clone()),
+                    Value::String(lua.create_string(text)?),
+                ]))
+            }
         })?;
         t.raw_set(name, func)?;
     }
@@ -141,13 +266,18 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     if let Ok(t) = lua.named_registry_value::<Table>(REG_MODULE) {
         return Ok(t);
     }
-    let mark = lua.create_table()?;
-    let raw = raw_table(lua, functions(), &mark)?;
-    let rawmeta = raw_table(lua, metamethods(), &mark)?;
-    let (module, meta): (Table, Table) = lua
-        .load(WRAP)
-        .set_name("=lpeg")
-        .call((raw, rawmeta, mark))?;
+    let marks = Marks {
+        own: lua.create_table()?,
+        passed: lua.create_table()?,
+    };
+    let raw = raw_table(lua, functions(), &marks, true)?;
+    let rawmeta = raw_table(lua, metamethods(), &marks, false)?;
+    let (module, meta): (Table, Table) = lua.load(WRAP).set_name("=lpeg").call((
+        raw,
+        rawmeta,
+        marks.passed.clone(),
+        marks.own.clone(),
+    ))?;
     module.raw_set("version", VERSION)?;
     lua.set_named_registry_value(REG_META, meta)?;
     lua.set_named_registry_value(REG_MODULE, module.clone())?;

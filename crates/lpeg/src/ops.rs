@@ -13,7 +13,7 @@ use mlua::{Lua, MultiValue, Value};
 type R = mlua::Result<Value>;
 
 fn err(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
+    crate::own_error(msg)
 }
 
 fn arg(a: &MultiValue, i: usize) -> Value {

@@ -66,7 +66,7 @@ pub struct Pat {
 }
 
 fn err(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
+    crate::own_error(msg)
 }
 
 /// The pattern `v` is, if it is a pattern userdata.

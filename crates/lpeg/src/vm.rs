@@ -91,7 +91,7 @@ const CALL: usize = usize::MAX;
 const GIVEUP: u32 = u32::MAX;
 
 fn err(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
+    crate::own_error(msg)
 }
 
 /// Index of the open entry matched by the close entry at `close`.

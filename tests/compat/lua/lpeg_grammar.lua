@@ -55,8 +55,10 @@ login 1 {}
 	-- errors are LPeg's strings
 	local ok, e = pcall(lpeg.P, { V"a" * "x", a = V"a" })
 	assert(not ok and e:find("may be left recursive", 1, true), e)
+	-- with the position of the Lua code that called into lpeg, as
+	-- luaL_error gives it
 	ok, e = pcall(function() return (P"a"^0)^0 end)
-	assert(not ok and e == "loop body may accept empty string", e)
+	assert(not ok and e:match("lpeg_grammar%.lua:%d+: loop body may accept empty string$"), e)
 
 	-- re
 	assert(re.match("hello world", "{%a+} ' ' {%a+}") == "hello")
