@@ -157,18 +157,29 @@ function Reader:class(start)
   return p
 end
 
-function Reader:enclosed(close, make)
+-- The expression up to `close`, made into a pattern by `make`; without
+-- the closing text, nil and the reader back at `start` (the alternative
+-- fails, as a PEG's does, and the next one is tried).
+function Reader:enclosed(close, make, start)
   local p = self:exp()
-  if not self:take(close) then self:fail(self.pos) end
+  if not self:take(close) then
+    self.pos = start
+    return nil
+  end
   return make(p)
 end
+
+local function same(p) return p end
+
+-- `{~ ~}`, `{| |}` and `{ }`: the opening, the closing, the capture.
+local braces = { { "{~", "~}", Cs }, { "{|", "|}", Ct }, { "{", "}", C } }
 
 function Reader:primary()
   local s, i = self.src, self.pos
   local c = sub(s, i, i)
   if c == "(" then
     self.pos = i + 1
-    return self:enclosed(")", function(p) return p end)
+    return self:enclosed(")", same, i)
   elseif c == "'" or c == '"' then
     local text = self:string()
     if not text then self:fail(i) end
@@ -179,14 +190,28 @@ function Reader:primary()
   elseif c == "%" and self:name_at(i + 1) then
     self.pos = i + 1
     return self:defined()
-  elseif self:take("{:") then
-    local n
-    local nm = self:name_at(self.pos)
-    if nm and sub(s, self.pos + #nm, self.pos + #nm) == ":" then
-      n = nm
-      self.pos = self.pos + #nm + 1
+  elseif c == "{" then
+    -- The alternatives that start with a brace, in re's order: when one
+    -- fails the next is tried from the same place, so an unclosed `{~`
+    -- is read again as `{` and fails inside (`near '~ ...'`), as in re.
+    if self:take("{:") then
+      local n
+      local nm = self:name_at(self.pos)
+      if nm and sub(s, self.pos + #nm, self.pos + #nm) == ":" then
+        n = nm
+        self.pos = self.pos + #nm + 1
+      end
+      local p = self:enclosed(":}", function(q) return Cg(q, n) end, i)
+      if p then return p end
     end
-    return self:enclosed(":}", function(p) return Cg(p, n) end)
+    if self:take("{}") then return Cp() end
+    for _, b in ipairs(braces) do
+      if self:take(b[1]) then
+        local p = self:enclosed(b[2], b[3], i)
+        if p then return p end
+      end
+    end
+    return nil
   elseif c == "=" and self:name_at(i + 1) then
     self.pos = i + 1
     local n = self:name()
@@ -196,14 +221,6 @@ function Reader:primary()
       if sub(subject, at, e - 1) == value then return e end
       return nil
     end)
-  elseif self:take("{}") then
-    return Cp()
-  elseif self:take("{~") then
-    return self:enclosed("~}", Cs)
-  elseif self:take("{|") then
-    return self:enclosed("|}", Ct)
-  elseif self:take("{") then
-    return self:enclosed("}", C)
   elseif c == "." then
     self.pos = i + 1
     return any
@@ -212,7 +229,10 @@ function Reader:primary()
   if c == "<" and self:name_at(i + 1) then
     self.pos = i + 1
     n = self:name()
-    if not self:take(">") then self:fail(self.pos) end
+    if not self:take(">") then
+      self.pos = i
+      return nil
+    end
   elseif self:name_at(i) and not self:definition_at(i) then
     n = self:name()
   else
@@ -222,6 +242,16 @@ function Reader:primary()
     error("rule '" .. n .. "' used outside a grammar")
   end
   return V(n)
+end
+
+-- A grammar's table made a pattern. The original re makes it from C (a
+-- function capture), where LPeg's errors find no Lua caller to name:
+-- `rule 'a' may be left recursive` has no position in front. (Its other
+-- operators run in a Lua function of re's, so theirs have one, as here.)
+local function grammar_pattern(rules)
+  local ok, g = pcall(P, rules)
+  if not ok then error(g, 0) end
+  return g
 end
 
 local function times(p, n)
@@ -235,6 +265,9 @@ function Reader:suffix()
   if not p then return nil end
   self:skip()
   while true do
+    -- Where this suffix starts: an operator without what must follow it
+    -- is not read, and the sequence ends before it.
+    local at = self.pos
     if self:take("+") then p = p ^ 1
     elseif self:take("*") then p = p ^ 0
     elseif self:take("?") then p = p ^ -1
@@ -245,7 +278,10 @@ function Reader:suffix()
         p = p ^ tonumber(signed)
       else
         local n = self:number()
-        if not n then self:fail(self.pos) end
+        if not n then
+          self.pos = at
+          break
+        end
         p = times(p, n)
       end
     elseif self:take("->") then
@@ -256,17 +292,23 @@ function Reader:suffix()
       else
         local n = self:number()
         if n then p = p / n
-        else p = p / self:def(self:name()) end
+        elseif self:name_at(self.pos) then p = p / self:def(self:name())
+        else
+          self.pos = at
+          break
+        end
       end
-    elseif self:take("=>") then
+    elseif self:take("=>") or self:take(">>") or self:take("~>") then
+      local kind = sub(self.src, at, at + 1)
       self:skip()
-      p = Cmt(p, self:def(self:name()))
-    elseif self:take(">>") then
-      self:skip()
-      p = p % self:def(self:name())
-    elseif self:take("~>") then
-      self:skip()
-      p = Cf(p, self:def(self:name()))
+      if not self:name_at(self.pos) then
+        self.pos = at
+        break
+      end
+      local f = self:def(self:name())
+      if kind == "=>" then p = Cmt(p, f)
+      elseif kind == ">>" then p = p % f
+      else p = Cf(p, f) end
     else
       break
     end
@@ -276,15 +318,17 @@ function Reader:suffix()
 end
 
 function Reader:prefix()
-  if self:take("&") then
+  local at = self.pos
+  if self:take("&") or self:take("!") then
+    local op = sub(self.src, at, at)
     self:skip()
     local p = self:prefix()
-    if not p then self:fail(self.pos) end
-    return #p
-  elseif self:take("!") then
-    self:skip()
-    local p = self:prefix()
-    if not p then self:fail(self.pos) end
+    if not p then
+      -- Not a prefix: the sequence ends before the operator.
+      self.pos = at
+      return nil
+    end
+    if op == "&" then return #p end
     return -p
   end
   return self:suffix()
@@ -318,7 +362,7 @@ function Reader:grammar()
     rules[n] = body
   end
   self.ingrammar = outer
-  return P(rules)
+  return grammar_pattern(rules)
 end
 
 function Reader:exp()
