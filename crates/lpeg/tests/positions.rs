@@ -72,3 +72,60 @@ fn errors_of_the_users_functions_pass_unchanged() {
         "mine"
     );
 }
+
+/// `re.compile`'s error for `pattern`, with lualib/re.lua on this lpeg.
+fn re_error(pattern: &str) -> String {
+    let lua = Lua::new();
+    let lpeg = skyhold_lpeg::open(&lua).unwrap();
+    let loaded: mlua::Table = lua
+        .globals()
+        .get::<mlua::Table>("package")
+        .unwrap()
+        .get("loaded")
+        .unwrap();
+    loaded.set("lpeg", lpeg).unwrap();
+    let re: mlua::Table = lua
+        .load(include_str!("../../../lualib/re.lua"))
+        .set_name("@re.lua")
+        .call(())
+        .unwrap();
+    let compile: mlua::Function = re.get("compile").unwrap();
+    lua.load("local compile, p = ... local ok, e = pcall(compile, p) assert(not ok) return e")
+        .call::<String>((compile, pattern))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Where LPeg's re (1.0.2 and 1.1 alike) says a pattern is wrong: a
+/// construct that fails is an alternative that fails, so the reader backs
+/// up and the error names the place the enclosing sequence stopped.
+#[test]
+fn re_syntax_errors_point_where_res_do() {
+    for (pattern, near) in [
+        ("{", "{"),
+        ("(", "("),
+        ("{~ 'a'", "~ 'a'"),
+        ("{| 'a'", "| 'a'"),
+        ("{: 'a'", ": 'a'"),
+        ("'a'^", "^"),
+        ("'a'^x", "^x"),
+        ("'a' -> ", "-> "),
+        ("'a' => ", "=> "),
+        ("<x", "<x"),
+        ("'a' &", "&"),
+        ("'a' !!", "!!"),
+        ("( 'a' ]", "]"),
+        ("'a' )", ")"),
+    ] {
+        assert_eq!(
+            re_error(pattern),
+            format!("pattern error near '{near}'"),
+            "{pattern}"
+        );
+    }
+    // A grammar is made a pattern without a Lua caller to name.
+    assert_eq!(re_error("x <- x 'a'"), "rule 'x' may be left recursive");
+    assert_eq!(
+        re_error("x <- 'a' y"),
+        "rule 'y' undefined in given grammar"
+    );
+}
