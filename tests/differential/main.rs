@@ -261,6 +261,7 @@ const CJSON_VERSIONS: &[Allowed] = &[
     // integer too big saturates (strtoll), and its token is T_INTEGER.
     ("dec.5", "ok 0"),
     ("dec.13", "ok 9.2233720368547758e+18"),
+    ("dec.more.24", "ok {[1]=9.2233720368547758e+18}"),
     ("dec.60", "found T_INTEGER at character 4"),
     ("dec.67", "found T_INTEGER at character 3"),
     ("dec.95", "found T_INTEGER at character 6"),
@@ -341,4 +342,14 @@ fn argument_names_are_taken_out() {
         unnamed_arguments("x bad argument #1 to 'md5.sum' (y) bad argument #2 to '?' (z)"),
         "x bad argument #1 to '?' (y) bad argument #2 to '?' (z)"
     );
+}
+
+#[test]
+fn a_missing_interpreter_or_module_is_a_reason_to_skip() {
+    let e = reference_lua("lua-not-installed-here", "nothing", &["cjson"]).unwrap_err();
+    assert!(e.contains("is not installed"), "{e}");
+    if find("lua5.4").is_some() {
+        let e = reference_lua("lua5.4", "nothing", &["no_such_module_here"]).unwrap_err();
+        assert!(e.contains("cannot load"), "{e}");
+    }
 }

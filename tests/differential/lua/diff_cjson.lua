@@ -60,6 +60,15 @@ enc("enc.str.utf8", "h\195\169llo \226\130\172 \240\159\152\128")
 enc("enc.str.invalid_utf8", "\255\254\192\128")
 enc("enc.str.high", "\128\200\250")
 enc("enc.str.long", string.rep("abc\"", 300))
+local bytes = {}
+for c = 0, 255 do
+	bytes[#bytes + 1] = string.char(c)
+end
+enc("enc.str.allbytes", table.concat(bytes))
+enc("enc.key.null", { [cjson.null] = 1 })
+enc("enc.key.escaped", { ["a\"b\n"] = 1 })
+round("round.key.int", { [7] = "x", [8] = "y", n = 1 })
+enc("enc.nested.empty", { {}, { {} }, { a = {} } })
 
 -- Numbers.
 local numbers = {
@@ -169,6 +178,16 @@ local docs = {
 }
 for i, d in ipairs(docs) do
 	dec("dec." .. i, d)
+end
+local more = {
+	'{"a":1,"a":2}', '{"\\u00e9":1}', '["\\ud834\\udd1e"]', '[1e308]', '[2.5e-3]', '[-0.0]',
+	'[0.1e1]', '[1E+2]', '"\\u0080"', '"\\u07ff"', '"\\u0800"', '"\\uffff"', '"\\uFFFF"',
+	'[ true , false , null ]', '{ "a" : [ ] , "b" : { } }', '{"":""}', '[[],[[]],{}]',
+	'"\\"\\\\\\/\\b\\f\\n\\r\\t"', '[1,2,3,4,5,6,7,8,9,10,11,12]', '{"k":[{"k":[{"k":null}]}]}',
+	'  "spaces around"  ', '\t\n\r 7 \t\n\r', '[1.0]', '[100000000000000000000]', '[1.7976931348623157e309]',
+}
+for i, d in ipairs(more) do
+	dec("dec.more." .. i, d)
 end
 local deep = string.rep("[", 1001) .. string.rep("]", 1001)
 dec("dec.deep.1001", deep)

@@ -139,6 +139,17 @@ print("link.dangling", S.all(lfs.link("nowhere", D .. "/a/dangling", true)))
 attrs("link.dangling.attr", D .. "/a/dangling")
 print("link.dangling.sym", show(lfs.symlinkattributes(D .. "/a/dangling", "mode")))
 listing("dir.links", D .. "/a")
+print("mkdir.slash", S.all(lfs.mkdir(D .. "/d2/")))
+print("link.dir", S.all(lfs.link("d2", D .. "/dlink", true)))
+attrs("link.dir.attr", D .. "/dlink")
+print("link.dir.sym", show(lfs.symlinkattributes(D .. "/dlink", "mode")),
+	show(lfs.symlinkattributes(D .. "/dlink", "target")))
+listing("link.dir.list", D .. "/dlink")
+print("link.dir.rmdir", S.all(lfs.rmdir(D .. "/dlink")))
+print("link.dir.touch", S.all(lfs.touch(D .. "/dlink", 77, 88)))
+print("link.dir.times", S.all(lfs.attributes(D .. "/d2", "modification")))
+attrs("attr.root", D)
+print("rmdir.slash", S.all(lfs.rmdir(D .. "/d2/")))
 
 -- Locks.
 local f = assert(io.open(D .. "/a/file.txt", "r+"))
