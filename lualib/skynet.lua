@@ -11,6 +11,10 @@ local c = require "skynet.core"
 local assert, error, pairs, select, tostring, type, setmetatable =
 	assert, error, pairs, select, tostring, type, setmetatable
 local co_yield, co_running, co_yieldable = coroutine.yield, coroutine.running, coroutine.isyieldable
+-- Every framework suspension (a call, a sleep, a wait, room, a socket read)
+-- yields through `suspend`: coroutine.yield, unless skynet.profile counts
+-- only running time and puts its own in (skynet.set_framework_yield).
+local suspend = co_yield
 local table_unpack, string_format = table.unpack, string.format
 local c_send, c_tostring = c.send, c.tostring
 
@@ -88,7 +92,7 @@ local function wait_room(addr)
 	if not co_yieldable() then
 		error("mailbox of " .. skynet.address(addr) .. " is full for this service")
 	end
-	return co_yield(ROOM, addr)
+	return suspend(ROOM, addr)
 end
 
 -- After a send the runtime refused with `why` ("FULL" or "ERROR", and
@@ -243,14 +247,14 @@ function skynet.call(addr, typename, ...)
 	if id then
 		-- The runtime packs, sends (waiting for room if it must) and
 		-- unpacks the reply.
-		return call_result(co_yield(CALL_PACKED, addr, id, ...))
+		return call_result(suspend(CALL_PACKED, addr, id, ...))
 	end
 	local p = proto[typename]
 	local session = send_via(c_send, addr, p.id, nil, p.pack(...))
 	if session == nil then
 		invalid(addr)
 	end
-	return p.unpack(call_result(co_yield(CALL, session, addr)))
+	return p.unpack(call_result(suspend(CALL, session, addr)))
 end
 
 -- ret and retpack raise what the runtime reports (no request to answer, a
@@ -347,7 +351,7 @@ function skynet.sleep(ti, token)
 	local session = c.timeout(ti)
 	token = token or co_running()
 	sleeping[token] = session
-	local ok, why = co_yield(SLEEP, session)
+	local ok, why = suspend(SLEEP, session)
 	sleeping[token] = nil
 	if ok then
 		return
@@ -358,6 +362,11 @@ function skynet.sleep(ti, token)
 	error(why)
 end
 
+-- A framework suspension, for the modules outside this file (skynet.socket).
+function skynet.framework_yield(...)
+	return suspend(...)
+end
+
 function skynet.yield()
 	return skynet.sleep(0)
 end
@@ -366,7 +375,7 @@ function skynet.wait(token)
 	local session = c.genid()
 	token = token or co_running()
 	sleeping[token] = session
-	co_yield(WAIT, session)
+	suspend(WAIT, session)
 	sleeping[token] = nil
 end
 
@@ -541,6 +550,9 @@ setmetatable(skynet, {
 			hooks = hooks,
 			send_via = send_via,
 			call_result = call_result,
+			set_suspend = function(f)
+				suspend = f or co_yield
+			end,
 			traceback = traceback,
 			CALL = CALL,
 			pending_timeouts = pending_timeouts,

@@ -8,7 +8,7 @@
 return function(skynet, c, inner)
 	local assert, error, pairs, setmetatable, tostring, type =
 		assert, error, pairs, setmetatable, tostring, type
-	local co_yield, co_running = coroutine.yield, coroutine.running
+	local co_running = coroutine.running
 	local table_unpack = table.unpack
 	local proto, hooks, send_via, call_result = inner.proto, inner.hooks, inner.send_via, inner.call_result
 	local c_send, CALL = c.send, inner.CALL
@@ -37,9 +37,15 @@ return function(skynet, c, inner)
 		return send_via(c_send, addr, proto[typename].id, 0, msg, sz)
 	end
 
+	-- For skynet.profile: `f` takes coroutine.yield's place in every
+	-- framework suspension (skynet.lua's `suspend`); nil puts it back.
+	function skynet.set_framework_yield(f)
+		inner.set_suspend(f)
+	end
+
 	function skynet.rawcall(addr, typename, msg, sz)
 		local session = assert(send_via(c_send, addr, proto[typename].id, nil, msg, sz), "call to invalid address")
-		return call_result(co_yield(CALL, session, addr))
+		return call_result(skynet.framework_yield(CALL, session, addr))
 	end
 
 	function skynet.redirect(dest, source, typename, session, msg, sz)

@@ -4,24 +4,27 @@
 -- default), profile.stop([co]) ends it and returns the seconds counted.
 -- profile.resume and profile.wrap are coroutine.resume and coroutine.wrap
 -- that, when they run a coroutine being counted, count only the time it
--- runs: the time it spends suspended in between is left out.
+-- runs: the time it spends suspended in between is left out. So is the time
+-- a counted coroutine waits on the framework (a call, a sleep, a socket
+-- read): once a count is started, the framework's suspensions go through
+-- this module (skynet.set_framework_yield), which stops the count of every
+-- counted coroutine on the suspending chain and starts it again on resume.
 --
 -- skynet reads the worker thread's CPU clock; the sandbox has none, so the
--- clock here is skynet.core's monotonic one (skynet.hpc). Within one
--- resume the two differ only when the OS takes the thread away. The
--- framework's own resumes (after a call, a sleep) are made by the runtime,
--- not through profile.resume, so the time a counted coroutine waits on the
--- framework is counted too — unlike skynet, whose framework resumes go
--- through its counting resume.
+-- clock here is skynet.core's monotonic one (skynet.hpc). Within one run
+-- the two differ only when the OS takes the thread away.
+local skynet = require "skynet"
 local c = require "skynet.core"
 
 local hpc = c.hpc
 local co_running, co_resume, co_create, co_status, co_close =
 	coroutine.running, coroutine.resume, coroutine.create, coroutine.status, coroutine.close
-local error, select, type, tostring = error, select, type, tostring
+local co_yield = coroutine.yield
+local error, pairs, select, type, tostring = error, pairs, select, type, tostring
 
 local started = setmetatable({}, { __mode = "k" })  -- co -> hpc when its run began
 local total = setmetatable({}, { __mode = "k" })    -- co -> ns counted before it
+local waiting = setmetatable({}, { __mode = "k" })  -- co -> true while the framework holds it
 
 local profile = {}
 
@@ -39,10 +42,48 @@ local function thread_of(co)
 	return co
 end
 
+-- The counted coroutines a framework suspension stops: the one suspending
+-- and those that resumed it, in turn (status "running" or "normal").
+local function restarted(list, ...)
+	local t = now()
+	for i = 1, #list do
+		local co = list[i]
+		if waiting[co] then
+			waiting[co] = nil
+			started[co] = t
+		end
+	end
+	return ...
+end
+
+local function counting_yield(...)
+	local list
+	local t = now()
+	for co, s in pairs(started) do
+		local st = co_status(co)
+		if (st == "running" or st == "normal") and not waiting[co] then
+			total[co] = total[co] + (t - s)
+			waiting[co] = true
+			list = list or {}
+			list[#list + 1] = co
+		end
+	end
+	if not list then
+		return co_yield(...)
+	end
+	return restarted(list, co_yield(...))
+end
+
+local installed = false
+
 function profile.start(co)
 	co = thread_of(co)
 	if started[co] then
 		error(string.format("Thread %s start profile more than once", tostring(co)), 2)
+	end
+	if not installed then
+		installed = true
+		skynet.set_framework_yield(counting_yield)
 	end
 	total[co] = 0
 	started[co] = now()
@@ -54,8 +95,11 @@ function profile.stop(co)
 	if not s then
 		error("Call profile.start() before profile.stop()", 2)
 	end
-	local ns = total[co] + (now() - s)
-	started[co], total[co] = nil, nil
+	local ns = total[co]
+	if not waiting[co] then
+		ns = ns + (now() - s)
+	end
+	started[co], total[co], waiting[co] = nil, nil, nil
 	return ns / 1e9
 end
 

@@ -8,7 +8,8 @@ local c = require "skynet.core"
 
 local assert, error, type, tostring = assert, error, type, tostring
 local string_find, string_sub, table_concat = string.find, string.sub, table.concat
-local co_running, co_yield = coroutine.running, coroutine.yield
+local co_running = coroutine.running
+local framework_yield = skynet.framework_yield
 local c_socket_wake = c.socket_wake
 
 -- What a reader yields to the runtime to wait for data on a socket (see
@@ -162,7 +163,7 @@ local function suspend(s)
 		-- Each data event for this socket comes straight here (one resume,
 		-- no handler task); anything else resumes this with false.
 		repeat
-			local kind, _, _, data = co_yield(SOCKET_WAIT, s.id)
+			local kind, _, _, data = framework_yield(SOCKET_WAIT, s.id)
 			if kind ~= EVENT_DATA then
 				break
 			end
