@@ -133,9 +133,15 @@ fn parse_args() -> Result<Options, String> {
     if !skynet_root.join("skynet").is_file() {
         return Err(format!("{} has no skynet binary", skynet_root.display()));
     }
-    let skyhold_bin = repo.join("target/release/skyhold");
+    // SKYHOLD_BIN picks another build (a debug one, say) to compare.
+    let skyhold_bin = std::env::var_os("SKYHOLD_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.join("target/release/skyhold"));
     if !skyhold_bin.is_file() {
-        return Err("no target/release/skyhold: run `cargo build --release` first".into());
+        return Err(format!(
+            "no {}: run `cargo build --release` first (or set SKYHOLD_BIN)",
+            skyhold_bin.display()
+        ));
     }
     if services.is_empty() {
         services = DEFAULT_SET.iter().map(|s| s.to_string()).collect();
