@@ -38,5 +38,9 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
         skyhold_crypt::crc16_module(),
     ));
     v.extend(skyhold_pb::modules());
+    v.push((
+        skyhold_lua::stm::NAME.into(),
+        skyhold_lua::stm::factory(skyhold_lua::stm::Stm::new()),
+    ));
     v
 }

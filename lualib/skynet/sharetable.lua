@@ -21,74 +21,27 @@ local service = require "skynet.service"
 local sharedata = require "skynet.sharedata"
 local source = require "skynet.sharedata.source"
 
--- The shared service's code, run by a service_cell. It uses no variable of
--- this file (skynet.service passes only its text).
+-- The shared service's code, run by a service_cell as skynet's is. It may
+-- use no variable of this file (skynet.service passes only its text).
 local function sharetable_service()
-	local skynet = require "skynet"
-	local core = require "skynet.core"
-
-	local files = {}  -- name -> { version, blob (skynet.packstring), owner }
-	local version = 0
-	local CMD = {}
-
-	function CMD.load(source, name, t)
-		if type(name) ~= "string" or type(t) ~= "table" then
-			error("sharetable: load needs a name and a table", 0)
-		end
-		local f = files[name]
-		if f and f.owner ~= source and not core.permits(source, "kill") then
-			core.audit(source, "kill", "sharetable load " .. name)
-			error(string.format("sharetable %s: only the service that loaded it may load it again", name), 0)
-		end
-		version = version + 1
-		files[name] = { version = version, blob = skynet.packstring(t), owner = f and f.owner or source }
-		skynet.ret()
-	end
-
-	function CMD.query(_, name)
-		local f = files[name]
-		if f then
-			skynet.ret(skynet.pack(f.version, f.blob))
-		else
-			skynet.ret()
-		end
-	end
-
-	function CMD.queryall(_, names)
-		local list = {}
-		if names then
-			for _, name in ipairs(names) do
-				local f = files[name]
-				if f then
-					list[name] = { f.version, f.blob }
-				end
-			end
-		else
-			for name, f in pairs(files) do
-				list[name] = { f.version, f.blob }
-			end
-		end
-		skynet.ret(skynet.pack(list))
-	end
-
-	-- A reader that is going away; copies need no release (no return).
-	function CMD.close() end
-
-	skynet.dispatch("lua", function(_, source, cmd, ...)
-		local f = CMD[cmd]
-		if not f then
-			error("sharetable: unknown command " .. tostring(cmd), 0)
-		end
-		f(source, ...)
-	end)
+	require("skynet.sharetable.server")()
 end
 
 local sharetable = {}
 local address
 local got = {}   -- name -> weak set of the tables this service was given
 
+-- skynet.service needs the lua54 build (it checks a function's text
+-- against Lua 5.4 bytecode); the lua55 build runs the same code as the
+-- unique service sharetabled.
 local function shared()
-	address = address or service.new("sharetable", sharetable_service)
+	if not address then
+		if _VERSION == "Lua 5.4" then
+			address = service.new("sharetable", sharetable_service)
+		else
+			address = skynet.uniqueservice "sharetabled"
+		end
+	end
 	return address
 end
 

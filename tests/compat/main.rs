@@ -92,6 +92,12 @@ fn room() {
     check_with("room", &[("sender_messages", "4")]);
 }
 
+/// skynet.stm, with small limits to reach.
+#[test]
+fn stm() {
+    check_with("stm", &[("stm_max_copies", "8"), ("stm_max_bytes", "4096")]);
+}
+
 /// skynet.service (not in the lua55 build: see crates/lua/src/sources.rs).
 #[test]
 #[cfg_attr(feature = "lua55", ignore = "skynet.service.new needs the lua54 build")]

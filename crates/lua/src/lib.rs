@@ -25,6 +25,7 @@ pub mod sending;
 pub mod seri;
 pub mod skyhold_code;
 pub mod skynet_core;
+pub mod stm;
 pub mod strip_names;
 pub mod warm;
 
