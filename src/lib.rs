@@ -82,7 +82,13 @@ pub struct Settings {
     pub ops: Option<skyhold_ops::OpsConfig>,
     /// Notes for the operator (keys that are ignored, and why).
     pub warnings: Vec<String>,
+    /// How long SIGTERM waits for the services to retire before stopping
+    /// the node where it is (config `shutdown_grace`, seconds, default 10).
+    pub shutdown_grace: std::time::Duration,
 }
+
+/// The default of `shutdown_grace`, in seconds.
+pub const SHUTDOWN_GRACE: u64 = 10;
 
 fn parse_num<T: std::str::FromStr>(
     env: &BTreeMap<String, String>,
@@ -187,6 +193,17 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         }
         _ => LogTarget::Stdout,
     };
+    let grace: u64 = parse_num(&env, "shutdown_grace", SHUTDOWN_GRACE)?;
+    if !(1..=3600).contains(&grace) {
+        return Err(format!(
+            "config key shutdown_grace = {grace}: must be 1..3600 seconds"
+        ));
+    }
+    let shutdown_grace = std::time::Duration::from_secs(grace);
+    let log_format = match env.get("log_format") {
+        Some(v) => skyhold_core::LogFormat::parse(v)?,
+        None => skyhold_core::LogFormat::Text,
+    };
     let mut secret_keys: Vec<String> = env
         .get("secret_keys")
         .map(|s| keys::list(s).map(str::to_string).collect())
@@ -289,6 +306,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             env: full_env,
             secret_keys,
             log,
+            log_format,
             profile,
             ..NodeConfig::default()
         },
@@ -299,6 +317,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         cluster_tls,
         ops,
         warnings,
+        shutdown_grace,
     })
 }
 

@@ -1,6 +1,7 @@
 //! `skyhold CONFIG`: runs a node from a skynet-style config file.
 #![forbid(unsafe_code)]
 
+use signal_hook::consts::{SIGHUP, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// mimalloc: every Lua state allocates through the global allocator, and
@@ -10,6 +11,9 @@ use signal_hook::iterator::Signals;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -33,16 +37,23 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Watched before the node starts: a SIGHUP during boot is then held for
-    // the logger instead of ending the process (its default action).
-    let sighup = watch_sighup();
+    let grace = settings.shutdown_grace;
+    // Watched before the node starts: a SIGHUP or SIGTERM during boot is
+    // then held for the node instead of ending the process at once (their
+    // default action).
+    let signals = watch_signals();
     match skyhold::boot(settings) {
         Ok(node) => {
-            if let Some(signals) = sighup {
-                reopen_log_on_sighup(signals, node.handle());
+            let forced = Arc::new(AtomicBool::new(false));
+            if let Some(signals) = signals {
+                handle_signals(signals, node.handle(), grace, forced.clone());
             }
             node.wait();
-            ExitCode::SUCCESS
+            if forced.load(Ordering::Acquire) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("skyhold: {e}");
@@ -51,12 +62,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts catching SIGHUP (None, with a warning, if that fails).
-fn watch_sighup() -> Option<Signals> {
-    match Signals::new([signal_hook::consts::SIGHUP]) {
+/// Starts catching SIGHUP and SIGTERM (None, with a warning, if that fails).
+fn watch_signals() -> Option<Signals> {
+    match Signals::new([SIGHUP, SIGTERM]) {
         Ok(s) => Some(s),
         Err(e) => {
-            eprintln!("skyhold: cannot watch SIGHUP ({e}); the log file will not be reopened");
+            eprintln!(
+                "skyhold: cannot watch SIGHUP and SIGTERM ({e}); the log file will not be \
+                 reopened and SIGTERM ends the node without stopping it in order"
+            );
             None
         }
     }
@@ -64,15 +78,61 @@ fn watch_sighup() -> Option<Signals> {
 
 /// SIGHUP makes the logger reopen its file, as skynet's does: logrotate
 /// moves the file away, then signals.
-fn reopen_log_on_sighup(mut signals: Signals, node: skyhold_core::NodeRef) {
+///
+/// SIGTERM stops the node in order: no new services, every service retires
+/// (its listeners and connections closed), the logger last once it has
+/// written every line queued before it; the process then exits 0. If that
+/// takes longer than `shutdown_grace` (a handler that does not return),
+/// or a second SIGTERM comes, scheduling stops where it is and the process
+/// exits 1.
+fn handle_signals(
+    mut signals: Signals,
+    node: skyhold_core::NodeRef,
+    grace: Duration,
+    forced: Arc<AtomicBool>,
+) {
     let spawned = std::thread::Builder::new()
-        .name("skyhold-sighup".into())
+        .name("skyhold-signals".into())
         .spawn(move || {
-            for _ in signals.forever() {
-                node.reopen_log();
+            let mut stopping: Option<Instant> = None;
+            loop {
+                for signal in signals.pending() {
+                    match signal {
+                        SIGHUP => node.reopen_log(),
+                        SIGTERM if stopping.is_none() => {
+                            node.log(
+                                skyhold_core::Handle::SYSTEM,
+                                "skyhold: SIGTERM: stopping (no new services; every service \
+                                 retires, the log last)",
+                            );
+                            node.abort();
+                            stopping = Some(Instant::now());
+                        }
+                        SIGTERM => {
+                            eprintln!("skyhold: a second SIGTERM: stopping at once");
+                            forced.store(true, Ordering::Release);
+                            node.stop_now();
+                        }
+                        _ => {}
+                    }
+                }
+                if node.is_stopped() {
+                    return;
+                }
+                if stopping.is_some_and(|t| t.elapsed() >= grace) {
+                    eprintln!(
+                        "skyhold: SIGTERM: services still running after {} s (config \
+                         shutdown_grace); stopping at once",
+                        grace.as_secs_f64()
+                    );
+                    forced.store(true, Ordering::Release);
+                    node.stop_now();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
         });
     if let Err(e) = spawned {
-        eprintln!("skyhold: cannot watch SIGHUP ({e})");
+        eprintln!("skyhold: cannot watch signals ({e})");
     }
 }

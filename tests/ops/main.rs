@@ -9,6 +9,7 @@ mod dashboard;
 mod metrics;
 mod netstat;
 mod sighup;
+mod sigterm;
 
 use skyhold_testkit::{repo, BootedNode};
 use std::io::{Read, Write};

@@ -2,16 +2,59 @@
 //!
 //! Every refusal is counted. Lines are written up to a rate limit per second
 //! so that a misbehaving service cannot flood the log; refusals past the limit
-//! are counted and reported in the next line that is written.
+//! are counted and reported in the next line that is written. The last
+//! [`RECENT_REFUSALS`] written refusals are kept for the dashboard.
 
 use parking_lot::Mutex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// One audit line: its text, and the same as named fields (for JSON logs).
+#[derive(Clone, Copy, Debug)]
+pub struct AuditLine<'a> {
+    /// The line as written to a text log (`AUDIT refused …`).
+    pub text: &'a str,
+    /// Its parts: `event` (`refused` or `note`), then `who`, `what`,
+    /// `whom`, `why` (and `suppressed`) for a refusal, `note` for a note.
+    pub fields: &'a [(&'static str, &'a str)],
+}
 
 /// Where audit lines go.
-pub type AuditSink = Arc<dyn Fn(&str) + Send + Sync>;
+pub type AuditSink = Arc<dyn Fn(&AuditLine<'_>) + Send + Sync>;
+
+/// How many written refusals the audit keeps for the dashboard.
+pub const RECENT_REFUSALS: usize = 50;
+
+/// The longest part of a kept refusal; longer ones are cut.
+pub const RECENT_FIELD: usize = 200;
+
+/// A refusal as kept for the dashboard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recent {
+    /// When, in milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Who tried.
+    pub who: String,
+    /// What was tried.
+    pub what: String,
+    /// On what or whom.
+    pub whom: String,
+    /// Why it was refused.
+    pub why: String,
+}
+
+fn cut(s: &str) -> String {
+    if s.len() <= RECENT_FIELD {
+        return s.to_string();
+    }
+    let mut end = RECENT_FIELD;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
 
 /// One refused action.
 #[derive(Clone, Debug)]
@@ -34,6 +77,7 @@ pub struct Audit {
     total: AtomicU64,
     by_action: Mutex<BTreeMap<String, u64>>,
     window: Mutex<Window>,
+    recent: Mutex<VecDeque<Recent>>,
 }
 
 #[derive(Default)]
@@ -53,6 +97,7 @@ impl Audit {
             total: AtomicU64::new(0),
             by_action: Mutex::new(BTreeMap::new()),
             window: Mutex::new(Window::default()),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_REFUSALS)),
         }
     }
 
@@ -83,13 +128,47 @@ impl Audit {
             "AUDIT refused {} by {} on {}: {}",
             r.what, r.who, r.whom, r.why
         );
+        let suppressed_text = suppressed.to_string();
         if suppressed > 0 {
             line.push_str(&format!(
                 " ({suppressed} earlier refusals not written: rate limit)"
             ));
         }
+        {
+            let mut recent = self.recent.lock();
+            if recent.len() >= RECENT_REFUSALS {
+                recent.pop_front();
+            }
+            let unix_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            recent.push_back(Recent {
+                unix_ms,
+                who: cut(r.who),
+                what: cut(r.what),
+                whom: cut(r.whom),
+                why: cut(r.why),
+            });
+        }
+        let fields = [
+            ("event", "refused"),
+            ("who", r.who),
+            ("what", r.what),
+            ("whom", r.whom),
+            ("why", r.why),
+            ("suppressed", suppressed_text.as_str()),
+        ];
         let sink = self.sink.lock().clone();
-        sink(&line);
+        sink(&AuditLine {
+            text: &line,
+            fields: &fields,
+        });
+    }
+
+    /// The refusals written lately, oldest first (at most
+    /// [`RECENT_REFUSALS`]; those past the rate limit are only counted).
+    pub fn recent(&self) -> Vec<Recent> {
+        self.recent.lock().iter().cloned().collect()
     }
 
     /// Writes a line that is no refusal but belongs beside them — a policy
@@ -97,7 +176,10 @@ impl Audit {
     /// at boot, a few at most) and not counted as refusals.
     pub fn note(&self, text: &str) {
         let sink = self.sink.lock().clone();
-        sink(&format!("AUDIT {text}"));
+        sink(&AuditLine {
+            text: &format!("AUDIT {text}"),
+            fields: &[("event", "note"), ("note", text)],
+        });
     }
 
     /// All refusals so far.
@@ -124,7 +206,7 @@ mod tests {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let l2 = lines.clone();
         (
-            Arc::new(move |s: &str| l2.lock().push(s.to_string())),
+            Arc::new(move |s: &AuditLine<'_>| l2.lock().push(s.text.to_string())),
             lines,
         )
     }
@@ -147,6 +229,47 @@ mod tests {
             l[0].contains("kill") && l[0].contains(":00000010") && l[0].contains(":00000020"),
             "{}",
             l[0]
+        );
+    }
+
+    #[test]
+    fn the_last_written_refusals_are_kept_cut_and_bounded() {
+        let fields = Arc::new(Mutex::new(Vec::new()));
+        let f2 = fields.clone();
+        let a = Audit::new(
+            1000,
+            Arc::new(move |l: &AuditLine<'_>| {
+                f2.lock().push(
+                    l.fields
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            }),
+        );
+        let long = "w".repeat(RECENT_FIELD * 3);
+        for i in 0..RECENT_REFUSALS + 7 {
+            a.refused(Refusal {
+                who: &long,
+                what: "kill",
+                whom: &format!(":{i:08x}"),
+                why: "no grant",
+            });
+        }
+        let recent = a.recent();
+        assert_eq!(recent.len(), RECENT_REFUSALS);
+        // The oldest went first.
+        assert_eq!(recent[0].whom, ":00000007");
+        assert_eq!(
+            recent.last().unwrap().whom,
+            format!(":{:08x}", RECENT_REFUSALS + 6)
+        );
+        assert!(recent[0].who.len() <= RECENT_FIELD + '…'.len_utf8());
+        assert!(recent[0].unix_ms > 1_700_000_000_000);
+        assert_eq!(
+            fields.lock()[0],
+            format!("event=refused who={long} what=kill whom=:00000000 why=no grant suppressed=0")
         );
     }
 

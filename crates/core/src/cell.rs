@@ -134,6 +134,7 @@ pub fn stats_of<S>(cell: &ServiceCell<S>) -> BTreeMap<&'static str, u64> {
         ("message", r(&s.messages)),
         ("cpu_ns", r(&s.cpu_ns)),
         ("mqlen", cell.mailbox.len() as u64),
+        ("mqbytes", cell.mailbox.queued_bytes() as u64),
         ("slowed", r(&s.slowed)),
         ("denied", r(&s.denied)),
         ("log_dropped", r(&s.log_dropped)),

@@ -69,7 +69,7 @@ mod worker;
 pub use cell::ServiceStats;
 pub use handle::{Handle, ServiceId};
 pub use limits::Limits;
-pub use logger::LogTarget;
+pub use logger::{LogFormat, LogTarget};
 pub use message::{ptype, Message, Payload};
 pub use node::{IdleWork, LaunchError, Module, Node, NodeConfig, NodeRef};
 pub use policy::{Grant, Identity, Policy, Role, RoleLimit, RoleLimits, Subject};

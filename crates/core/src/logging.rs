@@ -3,8 +3,9 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::audit::AuditLine;
 use crate::handle::Handle;
-use crate::logger::Logger;
+use crate::logger::{iso_time, json_string, LogFormat, Logger};
 use crate::message::{ptype, Message, Payload};
 use crate::state::{Cell, Context, NodeInner, Service};
 
@@ -27,6 +28,45 @@ impl NodeInner {
             }
         } else {
             eprintln!("[{source}] {text}");
+        }
+    }
+
+    /// An audit line: its text in a text log; in a JSON log one object
+    /// with the line's fields beside `time`, `handle` and `msg`.
+    pub(crate) fn log_audit(&self, line: &AuditLine<'_>) {
+        if self.log_format == LogFormat::Text {
+            self.log_system(Handle::SYSTEM, line.text);
+            return;
+        }
+        let mut out = format!(
+            "{{\"time\":{},\"handle\":{},\"service\":\"audit\",\"msg\":{}",
+            json_string(&iso_time()),
+            json_string(&Handle::SYSTEM.to_string()),
+            json_string(line.text)
+        );
+        for (k, v) in line.fields {
+            out.push(',');
+            out.push_str(&json_string(k));
+            out.push(':');
+            out.push_str(&json_string(v));
+        }
+        out.push('}');
+        let logger = self.logger.read().clone();
+        let Some(l) = logger else {
+            eprintln!("{out}");
+            return;
+        };
+        let msg = Message {
+            source: Handle::SYSTEM,
+            origin: Handle::SYSTEM,
+            session: WHOLE_LINE,
+            ptype: ptype::TEXT,
+            payload: Payload::from(out.as_str()),
+        };
+        match l.mailbox.push_system(msg) {
+            Ok(true) => self.schedule(l),
+            Ok(false) => {}
+            Err(_) => eprintln!("{out}"),
         }
     }
 
@@ -91,16 +131,31 @@ impl NodeInner {
 /// was queued before it (a SYSTEM message; an empty one asks for a reopen).
 const LOGGER_CLOSE: &[u8] = b"close";
 
+/// The session of a TEXT message from the runtime whose payload is a
+/// whole JSON line (an audit line in a JSON log). Only the runtime sends
+/// as `Handle::SYSTEM`, so no service can pass a line off as one.
+const WHOLE_LINE: i32 = -0x4a53;
+
 impl Service for Logger {
     fn handle(&mut self, ctx: &Context, msg: Message) {
         match msg.ptype {
             ptype::TEXT => {
                 let text = String::from_utf8_lossy(msg.payload.as_slice());
-                self.line(msg.source, &text);
+                if self.format() == LogFormat::Text {
+                    self.line(msg.source, None, &text);
+                } else if msg.origin == Handle::SYSTEM && msg.session == WHOLE_LINE {
+                    self.whole(&text);
+                } else {
+                    let service = ctx.node.registry.get(msg.source).map(|c| c.launch.clone());
+                    self.line(msg.source, service.as_deref(), &text);
+                }
             }
             // Not `ctx.exit()`: its "KILL self" line would go to this very
             // logger, after the request to close.
-            ptype::SYSTEM if msg.payload.as_slice() == LOGGER_CLOSE => ctx.cell.request_exit(),
+            ptype::SYSTEM if msg.payload.as_slice() == LOGGER_CLOSE => {
+                self.flush();
+                ctx.cell.request_exit();
+            }
             ptype::SYSTEM => self.reopen(),
             _ => {}
         }

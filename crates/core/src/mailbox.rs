@@ -102,6 +102,8 @@ struct State {
     queue: VecDeque<Queued>,
     charged_messages: usize,
     charged_bytes: usize,
+    /// Payload bytes of every queued message, system ones included.
+    queued_bytes: usize,
     shares: IntMap<Handle, Share>,
     open_calls: IntMap<i32, Handle>,
     room: Vec<Handle>,
@@ -204,6 +206,7 @@ impl Mailbox {
         share.bytes += size;
         s.charged_messages += 1;
         s.charged_bytes += size;
+        s.queued_bytes += size;
         s.queue.push_back(Queued { msg, charged: true });
         Ok(s.claim_schedule())
     }
@@ -215,6 +218,7 @@ impl Mailbox {
         if s.closed {
             return Err(Refused::Closed);
         }
+        s.queued_bytes += msg.payload.len();
         s.queue.push_back(Queued {
             msg,
             charged: false,
@@ -244,6 +248,7 @@ impl Mailbox {
                 return Err(why);
             }
         }
+        s.queued_bytes += msg.payload.len();
         s.queue.push_back(Queued {
             msg,
             charged: false,
@@ -338,6 +343,7 @@ impl Mailbox {
         let half_bytes = l.sender_bytes / 2;
         for _ in 0..max {
             let Some(q) = s.queue.pop_front() else { break };
+            s.queued_bytes -= q.msg.payload.len();
             if q.charged {
                 let size = q.msg.payload.len();
                 s.charged_messages -= 1;
@@ -431,6 +437,7 @@ impl Mailbox {
         s.room.clear();
         s.charged_messages = 0;
         s.charged_bytes = 0;
+        s.queued_bytes = 0;
         Leftovers {
             messages,
             callees,
@@ -446,6 +453,11 @@ impl Mailbox {
     /// Messages queued now.
     pub fn len(&self) -> usize {
         self.state.lock().queue.len()
+    }
+
+    /// Payload bytes queued now (every message, the runtime's included).
+    pub fn queued_bytes(&self) -> usize {
+        self.state.lock().queued_bytes
     }
 
     /// True if nothing is queued.
@@ -526,6 +538,25 @@ mod tests {
         let (mut out, mut wake) = (Vec::new(), Vec::new());
         m.pop_batch(usize::MAX, &mut out, &mut wake);
         (out, wake)
+    }
+
+    #[test]
+    fn queued_bytes_count_every_kind_of_message_until_popped_or_closed() {
+        let m = Mailbox::new(small());
+        m.push(msg(1, 10)).unwrap();
+        m.push_system(msg(0, 7)).unwrap();
+        m.open_call(5, Handle(2), 8).unwrap();
+        m.push_reply(reply(2, 5), Handle(2)).unwrap();
+        assert_eq!(m.queued_bytes(), 10 + 7 + 3);
+        // A refused push adds nothing.
+        assert!(m.push(msg(1, 5000)).is_err());
+        assert_eq!(m.queued_bytes(), 20);
+        let (mut out, mut wake) = (Vec::new(), Vec::new());
+        m.pop_batch(1, &mut out, &mut wake);
+        assert_eq!(m.queued_bytes(), 10);
+        m.push(msg(3, 4)).unwrap();
+        m.close();
+        assert_eq!(m.queued_bytes(), 0);
     }
 
     #[test]

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audit::{Audit, AuditSink};
+use crate::audit::{Audit, AuditLine, AuditSink};
 pub use crate::cell::stats_of;
 use crate::env::Env;
 pub use crate::errors::{LaunchError, LimitSource};
 use crate::handle::{Handle, HandleAllocator};
 use crate::limits::Limits;
-use crate::logger::{LogTarget, Logger};
+use crate::logger::{LogFormat, LogTarget, Logger};
 use crate::memory::MemoryBudget;
 use crate::message::{Message, Payload};
 use crate::names::Names;
@@ -51,6 +51,8 @@ pub struct NodeConfig {
     pub secret_prefixes: Vec<String>,
     /// Where the logger writes.
     pub log: LogTarget,
+    /// How it writes each line (config `log_format`).
+    pub log_format: LogFormat,
     /// Where audit lines go besides the log (a file, or a test's collector).
     pub audit_sink: Option<AuditSink>,
     /// Per-service CPU accounting (skynet's `profile`, on by default): the
@@ -69,6 +71,7 @@ impl Default for NodeConfig {
             secret_keys: Vec::new(),
             secret_prefixes: vec!["secret_".into()],
             log: LogTarget::Stdout,
+            log_format: LogFormat::Text,
             audit_sink: None,
             profile: true,
         }
@@ -122,7 +125,10 @@ impl Node {
                 config.threads
             ));
         }
-        let audit = Audit::new(config.limits.audit_lines_per_second, Arc::new(|_: &str| {}));
+        let audit = Audit::new(
+            config.limits.audit_lines_per_second,
+            Arc::new(|_: &AuditLine<'_>| {}),
+        );
         let boot_wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -150,6 +156,7 @@ impl Node {
                 config.secret_prefixes.clone(),
             ),
             logger: RwLock::new(None),
+            log_format: config.log_format,
             retire_hooks: RwLock::new(Vec::new()),
             idle_work: RwLock::new(Vec::new()),
             live: AtomicUsize::new(0),
@@ -161,20 +168,21 @@ impl Node {
         // Audit lines go to the log (weakly held: the log must not keep the node alive).
         let weak = Arc::downgrade(&inner);
         let extra = config.audit_sink.clone();
-        inner.audit.set_sink(Arc::new(move |line: &str| {
+        inner.audit.set_sink(Arc::new(move |line: &AuditLine<'_>| {
             if let Some(n) = weak.upgrade() {
-                n.log_system(Handle::SYSTEM, line);
+                n.log_audit(line);
             }
             if let Some(x) = &extra {
                 x(line);
             }
         }));
         let target = config.log.clone();
+        let format = config.log_format;
         inner.modules.write().insert(
             "logger".into(),
             Module {
                 factory: Arc::new(move |_args: &str| {
-                    Ok(Box::new(Logger::new(target.clone())?) as Box<dyn Service>)
+                    Ok(Box::new(Logger::new(target.clone(), format)?) as Box<dyn Service>)
                 }),
                 script_host: false,
                 ordinary: false,
@@ -306,6 +314,25 @@ impl Drop for Node {
 }
 
 impl NodeRef {
+    /// Ends the node as `skynet.abort()` does: no service may be launched
+    /// any more, every service retires (closing its sockets), the logger
+    /// last, once it has written what was queued before it. The `skyhold`
+    /// binary calls this on SIGTERM; `Node::wait` returns when it is done.
+    pub fn abort(&self) {
+        self.0.abort();
+    }
+
+    /// Stops scheduling at once, whatever is still running: the last
+    /// resort when [`NodeRef::abort`] has not ended the node in time.
+    pub fn stop_now(&self) {
+        self.0.stop();
+    }
+
+    /// True once the node has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.0.is_stopped()
+    }
+
     /// Makes the logger reopen its file (the `skyhold` binary calls this on
     /// SIGHUP, so log rotation works as with skynet).
     pub fn reopen_log(&self) {

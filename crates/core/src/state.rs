@@ -154,6 +154,8 @@ pub(crate) struct NodeInner {
     pub(crate) modules: RwLock<HashMap<String, Module>>,
     pub(crate) env: Env,
     pub(crate) logger: RwLock<Option<Arc<Cell>>>,
+    /// How the logger writes lines; audit lines are built to match.
+    pub(crate) log_format: crate::logger::LogFormat,
     pub(crate) retire_hooks: RwLock<Vec<RetireHook>>,
     pub(crate) idle_work: RwLock<Vec<IdleWork>>,
     pub(crate) live: AtomicUsize,

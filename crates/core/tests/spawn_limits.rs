@@ -43,7 +43,9 @@ fn start(policy: Policy, tweak: impl FnOnce(&mut NodeConfig)) -> TestNode {
     let mut config = NodeConfig {
         policy,
         log: LogTarget::Memory(log.clone()),
-        audit_sink: Some(Arc::new(move |l: &str| a.lock().push(l.to_string()))),
+        audit_sink: Some(Arc::new(move |l: &skyhold_core::audit::AuditLine<'_>| {
+            a.lock().push(l.text.to_string())
+        })),
         ..NodeConfig::default()
     };
     tweak(&mut config);

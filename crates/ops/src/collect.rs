@@ -74,6 +74,8 @@ pub struct ServiceRow {
     pub name: String,
     /// Messages waiting in its mailbox.
     pub mailbox: u64,
+    /// Payload bytes of those messages.
+    pub mailbox_bytes: u64,
     /// Messages handled.
     pub messages: u64,
     /// Nanoseconds its handlers ran (with `profile = true`).
@@ -135,6 +137,8 @@ pub struct Snapshot {
     pub timers: u64,
     /// Messages waiting in all mailboxes.
     pub mailbox: u64,
+    /// Payload bytes of those messages.
+    pub mailbox_bytes: u64,
     /// Bytes the node's Lua states report.
     pub lua_memory: u64,
     /// The node's refusal and failure counters by name.
@@ -246,6 +250,7 @@ impl Collector {
                 handle,
                 name: short_name(name),
                 mailbox: get("mqlen"),
+                mailbox_bytes: get("mqbytes"),
                 messages: get("message"),
                 cpu_ns: get("cpu_ns"),
                 memory: get("memory"),
@@ -270,6 +275,7 @@ impl Collector {
             busy_ns,
             timers: services.iter().map(|s| s.timers).sum(),
             mailbox: services.iter().map(|s| s.mailbox).sum(),
+            mailbox_bytes: services.iter().map(|s| s.mailbox_bytes).sum(),
             lua_memory: node.reported_memory() as u64,
             node_counters: node_counters(node),
             services,

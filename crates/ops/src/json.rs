@@ -36,10 +36,11 @@ pub fn string(s: &str) -> String {
 fn service(s: &ServiceRow) -> String {
     let refusals: u64 = s.refusals.values().sum();
     format!(
-        "{{\"handle\":{},\"name\":{},\"mailbox\":{},\"messages\":{},\"cpu_seconds\":{:.6},\"memory\":{},\"timers\":{},\"refusals\":{}}}",
+        "{{\"handle\":{},\"name\":{},\"mailbox\":{},\"mailbox_bytes\":{},\"messages\":{},\"cpu_seconds\":{:.6},\"memory\":{},\"timers\":{},\"refusals\":{}}}",
         string(&s.handle.to_string()),
         string(&s.name),
         s.mailbox,
+        s.mailbox_bytes,
         s.messages,
         s.cpu_ns as f64 / 1e9,
         s.memory,

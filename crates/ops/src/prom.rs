@@ -147,6 +147,13 @@ fn node(out: &mut String, snap: &Snapshot) {
     );
     one(
         out,
+        "skyhold_mailbox_bytes",
+        "gauge",
+        "Payload bytes of the messages waiting in all mailboxes.",
+        snap.mailbox_bytes,
+    );
+    one(
+        out,
         "skyhold_lua_memory_bytes",
         "gauge",
         "Bytes the node's Lua states report holding.",
@@ -208,6 +215,7 @@ fn services(out: &mut String, snap: &Snapshot, max: usize) {
         }
         others += 1;
         other.mailbox += s.mailbox;
+        other.mailbox_bytes += s.mailbox_bytes;
         other.messages += s.messages;
         other.cpu_ns += s.cpu_ns;
         other.memory += s.memory;
@@ -227,12 +235,18 @@ fn services(out: &mut String, snap: &Snapshot, max: usize) {
         others,
     );
     type Field = fn(&ServiceRow) -> String;
-    let families: [(&str, &str, &str, Field); 5] = [
+    let families: [(&str, &str, &str, Field); 6] = [
         (
             "skyhold_service_mailbox_messages",
             "gauge",
             "Messages waiting in the service's mailbox.",
             |s| s.mailbox.to_string(),
+        ),
+        (
+            "skyhold_service_mailbox_bytes",
+            "gauge",
+            "Payload bytes of the messages waiting in the service's mailbox.",
+            |s| s.mailbox_bytes.to_string(),
         ),
         (
             "skyhold_service_messages_total",

@@ -131,7 +131,9 @@ pub fn node_with(policy: Policy, tweak: impl FnOnce(&mut NodeConfig)) -> CoreNod
         threads: 2,
         policy,
         log: LogTarget::Memory(log.clone()),
-        audit_sink: Some(Arc::new(move |l: &str| a2.lock().push(l.to_string()))),
+        audit_sink: Some(Arc::new(move |l: &skyhold_core::audit::AuditLine<'_>| {
+            a2.lock().push(l.text.to_string())
+        })),
         ..NodeConfig::default()
     };
     tweak(&mut config);

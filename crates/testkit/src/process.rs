@@ -30,6 +30,21 @@ impl NodeProcess {
         self.child.id()
     }
 
+    /// Waits up to `timeout` for it to exit on its own: its exit status,
+    /// or None if it still runs.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Ends it with SIGKILL: at once, closing nothing in order.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
