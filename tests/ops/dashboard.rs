@@ -1,7 +1,8 @@
 //! The dashboard in headless Chromium: the page loads, lists a service the
 //! test started, updates itself, and leaves a screenshot behind.
 
-use super::{artifacts, boot, have, http_get, worker};
+use super::{announced, artifacts, boot, have, http_get, worker};
+use std::io::{BufRead, BufReader, Write};
 use std::process::Command;
 use std::time::Duration;
 
@@ -51,10 +52,43 @@ fn worker_messages(json: &str, worker: &str) -> u64 {
         .expect("a message count")
 }
 
+/// Sends `cmd` to the console on `port` without a login; its answer.
+fn console_refusal(port: u16, cmd: &str) -> String {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    writeln!(w, "{cmd}").unwrap();
+    let mut out = String::new();
+    while !out.contains("<CMD") {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
+/// The text of the table `id` in a dumped DOM.
+fn table<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom
+        .find(&format!("<table id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no table {id}"));
+    let end = dom[start..]
+        .find("</table>")
+        .map_or(dom.len(), |e| start + e);
+    &dom[start..end]
+}
+
 #[test]
 fn the_dashboard_shows_a_service_and_updates_in_chromium() {
     let (node, at) = boot(&[]);
     let worker = worker(&node);
+    // A kill without a login: refused, so the page has a refusal to list.
+    let console = announced(&node, "Start debug console at 127.0.0.1:");
+    let answer = console_refusal(console, &format!("kill {worker}"));
+    assert!(answer.contains("Permission denied"), "{answer}");
     // The data behind the page moves.
     let (status, first) = http_get(at, "/api/services", "");
     assert!(status.contains("200"), "{status}");
@@ -63,6 +97,11 @@ fn the_dashboard_shows_a_service_and_updates_in_chromium() {
     assert!(
         worker_messages(&second, &worker) > worker_messages(&first, &worker),
         "the worker's count did not move:\n{first}\n{second}"
+    );
+    assert!(
+        second.contains("\"audit_log\":[{\"time_ms\":")
+            && second.contains("\"what\":\"console:kill\""),
+        "no refusal in the dashboard's data: {second}"
     );
     let (status, page) = http_get(at, "/", "");
     assert!(
@@ -80,6 +119,13 @@ fn the_dashboard_shows_a_service_and_updates_in_chromium() {
         "the page does not list the worker:\n{dom}"
     );
     assert!(dom.contains("snlua ops_boot"), "{dom}");
+    let refusals = table(&dom, "auditlog");
+    assert!(
+        refusals.contains("console:kill") && refusals.contains("not logged in"),
+        "the recent refusals do not list the kill:\n{refusals}"
+    );
+    // No cluster here: the links table says so.
+    assert!(table(&dom, "links").contains("no links"), "{dom}");
     // It polls: more than one update within the budget.
     assert!(updates(&dom) >= 2, "the page did not update itself:\n{dom}");
     let shot = artifacts().join("dashboard.png");

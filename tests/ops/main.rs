@@ -5,6 +5,7 @@
 //! The Prometheus and Chromium tests need those programs (`.ci/run`
 //! installs them); without them they say so and pass.
 
+mod cluster;
 mod dashboard;
 mod metrics;
 mod netstat;

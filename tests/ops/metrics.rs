@@ -76,6 +76,55 @@ fn metrics_show_the_node_and_a_service_and_pass_promtool() {
     );
 }
 
+#[test]
+fn a_clogged_mailbox_shows_its_bytes() {
+    let (node, at) = boot(&[("ops_clog", "1")]);
+    let line = node
+        .wait_for("CLOG ", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no CLOG line; log:\n{}", node.dump()));
+    let clog = line.rsplit("CLOG ").next().unwrap().trim().to_string();
+    let labels = format!("{{handle=\"{clog}\",service=\"snlua ops_clog\"}}");
+    // Its 40 messages of 1000 bytes (and their packing) drain over about
+    // two seconds: some scrape sees them queued.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (bytes, messages, node_bytes) = loop {
+        let (_, text) = http_get(at, "/metrics", "");
+        let b = sample(&text, &format!("skyhold_service_mailbox_bytes{labels} ")).unwrap_or(0.0);
+        let m = sample(&text, &format!("skyhold_service_mailbox_messages{labels} ")).unwrap_or(0.0);
+        if b > 0.0 {
+            break (b, m, sample(&text, "skyhold_mailbox_bytes ").unwrap());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the mailbox never showed bytes:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(messages >= 1.0, "{bytes} bytes in {messages} messages");
+    // At least 1000 bytes a message, and not wildly more.
+    assert!(
+        bytes >= messages * 1000.0 && bytes <= messages * 1100.0,
+        "{bytes} bytes in {messages} messages"
+    );
+    assert!(node_bytes >= bytes);
+    // The dashboard's data has them too.
+    let (_, json) = http_get(at, "/api/services", "");
+    assert!(json.contains("\"mailbox_bytes\":"), "{json}");
+    // Once handled, the mailbox is empty again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, text) = http_get(at, "/metrics", "");
+        if sample(&text, &format!("skyhold_service_mailbox_bytes{labels} ")) == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the mailbox never drained:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A Prometheus server this test started; killed when dropped.
 struct Prometheus(Child);
 

@@ -577,6 +577,48 @@ impl Clusterd {
                 ));
                 Ok(Some(packed(&[Value::Table(t)])))
             }
+            // One table per link, in link order: the peer, which side
+            // opened it, whether it is up, and what waits on it.
+            "links" => {
+                let now = self.hub().now_ms();
+                let mut ids: Vec<&LinkId> = self.links.keys().collect();
+                ids.sort_unstable();
+                let mut list = Table::default();
+                for id in ids {
+                    let l = &self.links[id];
+                    let inbound = l.agent.is_some();
+                    let field = |k: &str, v: Value| (Value::String(k.as_bytes().to_vec()), v);
+                    let int = |v: usize| Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
+                    let last = l.shared.last_read.load(Ordering::Relaxed);
+                    let t = Table {
+                        array: Vec::new(),
+                        hash: vec![
+                            field("id", Value::Integer(i64::from(*id))),
+                            field("peer", Value::String(l.peer.as_bytes().to_vec())),
+                            field(
+                                "direction",
+                                Value::String(if inbound {
+                                    b"in".to_vec()
+                                } else {
+                                    b"out".to_vec()
+                                }),
+                            ),
+                            field("up", Value::Boolean(inbound || l.up)),
+                            field("queued", int(l.shared.queued.load(Ordering::Relaxed))),
+                            field("inflight", int(l.shared.inflight.load(Ordering::Relaxed))),
+                            field("calls", int(l.calls.len())),
+                            field(
+                                "idle_ms",
+                                Value::Integer(
+                                    i64::try_from(now.saturating_sub(last)).unwrap_or(i64::MAX),
+                                ),
+                            ),
+                        ],
+                    };
+                    list.array.push(Value::Table(t));
+                }
+                Ok(Some(packed(&[Value::Table(list)])))
+            }
             other => Err(format!("cluster: unknown command {other}")),
         }
     }

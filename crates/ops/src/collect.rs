@@ -53,13 +53,42 @@ pub struct Sources {
     pub cluster: Arc<Mutex<Option<ClusterStat>>>,
 }
 
-/// clusterd's `stat`: its counters by name, and its gauges.
+/// clusterd's `stat`: its counters by name, and its gauges; and its
+/// `links`, one row per link.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClusterStat {
     /// Counters (`links_up`, `heartbeat_timeouts`, …), monotonic.
     pub counters: BTreeMap<String, u64>,
     /// Gauges (`links`, `nodes`, `held`, `calls`).
     pub gauges: BTreeMap<String, u64>,
+    /// Every link, as clusterd last listed them (at most [`CLUSTER_LINKS`]).
+    pub links: Vec<ClusterLink>,
+}
+
+/// How many cluster links the endpoint reports one by one (clusterd's own
+/// bound, `cluster_max_links`, is 256 by default); the rest are left out
+/// and counted in `skyhold_cluster_links`.
+pub const CLUSTER_LINKS: usize = 256;
+
+/// One cluster link.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterLink {
+    /// clusterd's number for it (tells apart two links with one peer).
+    pub id: u64,
+    /// The node at the other end.
+    pub peer: String,
+    /// `out` if this node opened it, `in` if the peer did.
+    pub direction: String,
+    /// Connected (an outbound link is not until its handshake is done).
+    pub up: bool,
+    /// Bytes waiting to be written on it.
+    pub queued: u64,
+    /// Requests read from it and not yet answered.
+    pub inflight: u64,
+    /// Calls sent on it and not yet answered.
+    pub calls: u64,
+    /// Milliseconds since it last read a byte.
+    pub idle_ms: u64,
 }
 
 /// The names in clusterd's `stat` that are gauges, not counters.
@@ -151,6 +180,8 @@ pub struct Snapshot {
     pub audit: Vec<(String, u64)>,
     /// Audit refusals by action within [`RECENT`] (changes only).
     pub audit_recent: Vec<(String, u64)>,
+    /// The last refusals written to the audit log, oldest first.
+    pub audit_log: Vec<skyhold_core::audit::Recent>,
     /// The warm pool's counters and its target, if there is a pool.
     pub warm: Option<(WarmStats, usize)>,
     /// The cluster's, if clusterd answered.
@@ -282,6 +313,7 @@ impl Collector {
             sockets: sockets(&self.sources.sockets),
             audit: capped(audit, AUDIT_ACTIONS),
             audit_recent,
+            audit_log: node.audit().recent(),
             warm: self.sources.warm.as_ref().map(|w| (w.stats(), w.target())),
             cluster: self.sources.cluster.lock().clone(),
         }

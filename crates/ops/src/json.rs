@@ -1,5 +1,7 @@
 //! The dashboard's data (`/api/services`): a [`Snapshot`] as one JSON
-//! object, written by hand (a few field kinds, every string escaped).
+//! object, written by hand (a few field kinds, every string escaped):
+//! the node's totals, services, the busiest and largest, audit refusals
+//! (counts, and the last ones written), sockets, the cluster and its links.
 
 use std::fmt::Write;
 
@@ -77,13 +79,14 @@ pub fn render(snap: &Snapshot) -> String {
     let mut out = String::with_capacity(1024 + table.len() * 160);
     let _ = write!(
         out,
-        "{{\"uptime\":{:.3},\"live\":{},\"messages\":{},\"busy_seconds\":{:.6},\"timers\":{},\"mailbox\":{},\"lua_memory\":{}",
+        "{{\"uptime\":{:.3},\"live\":{},\"messages\":{},\"busy_seconds\":{:.6},\"timers\":{},\"mailbox\":{},\"mailbox_bytes\":{},\"lua_memory\":{}",
         snap.uptime,
         snap.live,
         snap.messages,
         snap.busy_ns as f64 / 1e9,
         snap.timers,
         snap.mailbox,
+        snap.mailbox_bytes,
         snap.lua_memory
     );
     let counters: Vec<String> = snap
@@ -120,8 +123,25 @@ pub fn render(snap: &Snapshot) -> String {
         s.refused,
         s.slow_readers_closed
     );
+    // The last refusals, newest first.
+    let log: Vec<String> = snap
+        .audit_log
+        .iter()
+        .rev()
+        .map(|r| {
+            format!(
+                "{{\"time_ms\":{},\"who\":{},\"what\":{},\"whom\":{},\"why\":{}}}",
+                r.unix_ms,
+                string(&r.who),
+                string(&r.what),
+                string(&r.whom),
+                string(&r.why)
+            )
+        })
+        .collect();
+    let _ = write!(out, ",\"audit_log\":[{}]", log.join(","));
     match &snap.cluster {
-        None => out.push_str(",\"cluster\":null"),
+        None => out.push_str(",\"cluster\":null,\"cluster_links\":[]"),
         Some(c) => {
             let fields: Vec<String> = c
                 .gauges
@@ -130,6 +150,24 @@ pub fn render(snap: &Snapshot) -> String {
                 .map(|(k, v)| format!("{}:{v}", string(k)))
                 .collect();
             let _ = write!(out, ",\"cluster\":{{{}}}", fields.join(","));
+            let links: Vec<String> = c
+                .links
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{{\"link\":{},\"peer\":{},\"direction\":{},\"up\":{},\"queued\":{},\"inflight\":{},\"calls\":{},\"idle_ms\":{}}}",
+                        l.id,
+                        string(&l.peer),
+                        string(&l.direction),
+                        l.up,
+                        l.queued,
+                        l.inflight,
+                        l.calls,
+                        l.idle_ms
+                    )
+                })
+                .collect();
+            let _ = write!(out, ",\"cluster_links\":[{}]", links.join(","));
         }
     }
     out.push('}');
@@ -168,6 +206,22 @@ mod tests {
                 },
             ],
             audit: vec![("kill".into(), 4)],
+            audit_log: vec![
+                skyhold_core::audit::Recent {
+                    unix_ms: 1,
+                    who: "127.0.0.1:5000".into(),
+                    what: "console:kill".into(),
+                    whom: ":0000000c".into(),
+                    why: "not logged in".into(),
+                },
+                skyhold_core::audit::Recent {
+                    unix_ms: 2,
+                    who: "<b>".into(),
+                    what: "kill".into(),
+                    whom: ":00000001".into(),
+                    why: "no grant".into(),
+                },
+            ],
             ..Snapshot::default()
         };
         let j = render(&snap);
@@ -177,7 +231,15 @@ mod tests {
         assert!(j.contains("\"busiest\":[{\"handle\":\":00000008\""), "{j}");
         assert!(j.contains("\"largest\":[{\"handle\":\":00000009\""), "{j}");
         assert!(j.contains("\"refusals\":[{\"action\":\"kill\",\"count\":4}]"));
-        assert!(j.contains("\"cluster\":null"));
+        assert!(j.contains("\"cluster\":null,\"cluster_links\":[]"));
+        // Newest first, every string escaped.
+        assert!(
+            j.contains(
+                "\"audit_log\":[{\"time_ms\":2,\"who\":\"\\u003cb\\u003e\",\"what\":\"kill\""
+            ),
+            "{j}"
+        );
+        assert!(j.contains("{\"time_ms\":1,\"who\":\"127.0.0.1:5000\",\"what\":\"console:kill\",\"whom\":\":0000000c\",\"why\":\"not logged in\"}]"), "{j}");
         assert!(j.ends_with('}'));
     }
 }

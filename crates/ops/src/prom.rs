@@ -429,6 +429,47 @@ fn cluster(out: &mut String, snap: &Snapshot) {
             one(out, &format!("skyhold_cluster_{name}"), "gauge", help, v);
         }
     }
+    let labels = |l: &crate::collect::ClusterLink| {
+        format!(
+            "link=\"{}\",peer=\"{}\",direction=\"{}\"",
+            l.id,
+            escape_label(&l.peer),
+            escape_label(&l.direction)
+        )
+    };
+    type Field = fn(&crate::collect::ClusterLink) -> String;
+    let families: [(&str, &str, Field); 5] = [
+        (
+            "skyhold_cluster_link_up",
+            "1 if the link is connected, 0 while an outbound one connects.",
+            |l| u8::from(l.up).to_string(),
+        ),
+        (
+            "skyhold_cluster_link_queued_bytes",
+            "Bytes waiting to be written on the link.",
+            |l| l.queued.to_string(),
+        ),
+        (
+            "skyhold_cluster_link_inflight_requests",
+            "Requests read from the link and not yet answered.",
+            |l| l.inflight.to_string(),
+        ),
+        (
+            "skyhold_cluster_link_calls",
+            "Calls sent on the link and not yet answered.",
+            |l| l.calls.to_string(),
+        ),
+        (
+            "skyhold_cluster_link_idle_seconds",
+            "Seconds since the link last read a byte.",
+            |l| format!("{:.3}", l.idle_ms as f64 / 1000.0),
+        ),
+    ];
+    for (name, help, field) in families {
+        let samples: Vec<(String, String)> =
+            c.links.iter().map(|l| (labels(l), field(l))).collect();
+        family(out, name, "gauge", help, &samples);
+    }
 }
 
 /// A metric-name-safe form of a counter name (`[a-z0-9_]`).
@@ -508,6 +549,14 @@ mod tests {
         let mut cluster = crate::collect::ClusterStat::default();
         cluster.counters.insert("links_up".into(), 1);
         cluster.gauges.insert("links".into(), 1);
+        cluster.links.push(crate::collect::ClusterLink {
+            id: 2,
+            peer: "db\"x".into(),
+            direction: "out".into(),
+            up: true,
+            queued: 5,
+            ..Default::default()
+        });
         let snap = Snapshot {
             services: vec![row(1, 1, 2, 3), row(2, 0, 0, 0)],
             node_counters: crate::collect::NODE_COUNTERS
@@ -543,5 +592,14 @@ mod tests {
             let name = l.split(['{', ' ']).next().unwrap();
             assert!(kinds.contains_key(name), "no TYPE for {l}");
         }
+        assert!(
+            text.contains(
+                "skyhold_cluster_link_queued_bytes{link=\"2\",peer=\"db\\\"x\",direction=\"out\"} 5\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "skyhold_cluster_link_up{link=\"2\",peer=\"db\\\"x\",direction=\"out\"} 1\n"
+        ));
     }
 }
