@@ -35,6 +35,7 @@ use crate::agent::LinkAgent;
 use crate::config::ClusterConfig;
 use crate::hub::{self, Event, Hub, LinkId, LinkShared, SendFailure, Target};
 use crate::reconnect::Reconnect;
+use crate::report;
 use crate::tls::Tls;
 use crate::wire::{self, Address};
 use crate::{inbound, link};
@@ -586,36 +587,15 @@ impl Clusterd {
                 let mut list = Table::default();
                 for id in ids {
                     let l = &self.links[id];
-                    let inbound = l.agent.is_some();
-                    let field = |k: &str, v: Value| (Value::String(k.as_bytes().to_vec()), v);
-                    let int = |v: usize| Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
-                    let last = l.shared.last_read.load(Ordering::Relaxed);
-                    let t = Table {
-                        array: Vec::new(),
-                        hash: vec![
-                            field("id", Value::Integer(i64::from(*id))),
-                            field("peer", Value::String(l.peer.as_bytes().to_vec())),
-                            field(
-                                "direction",
-                                Value::String(if inbound {
-                                    b"in".to_vec()
-                                } else {
-                                    b"out".to_vec()
-                                }),
-                            ),
-                            field("up", Value::Boolean(inbound || l.up)),
-                            field("queued", int(l.shared.queued.load(Ordering::Relaxed))),
-                            field("inflight", int(l.shared.inflight.load(Ordering::Relaxed))),
-                            field("calls", int(l.calls.len())),
-                            field(
-                                "idle_ms",
-                                Value::Integer(
-                                    i64::try_from(now.saturating_sub(last)).unwrap_or(i64::MAX),
-                                ),
-                            ),
-                        ],
-                    };
-                    list.array.push(Value::Table(t));
+                    list.array.push(report::link_row(report::LinkView {
+                        id: *id,
+                        peer: &l.peer,
+                        inbound: l.agent.is_some(),
+                        up: l.up,
+                        shared: &l.shared,
+                        calls: l.calls.len(),
+                        now_ms: now,
+                    }));
                 }
                 Ok(Some(packed(&[Value::Table(list)])))
             }

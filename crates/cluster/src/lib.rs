@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod link;
 pub mod reassembly;
 pub mod reconnect;
+mod report;
 pub mod tls;
 pub mod wire;
 
