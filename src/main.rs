@@ -11,8 +11,6 @@ use signal_hook::iterator::Signals;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
@@ -44,16 +42,11 @@ fn main() -> ExitCode {
     let signals = watch_signals();
     match skyhold::boot(settings) {
         Ok(node) => {
-            let forced = Arc::new(AtomicBool::new(false));
             if let Some(signals) = signals {
-                handle_signals(signals, node.handle(), grace, forced.clone());
+                handle_signals(signals, node.handle(), grace);
             }
             node.wait();
-            if forced.load(Ordering::Acquire) {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("skyhold: {e}");
@@ -76,6 +69,14 @@ fn watch_signals() -> Option<Signals> {
     }
 }
 
+/// Ends the process now, with status 1: a worker stuck in a handler
+/// would never let the node's threads be joined.
+fn stop_at_once(node: &skyhold_core::NodeRef) -> ! {
+    node.stop_now();
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    std::process::exit(1);
+}
+
 /// SIGHUP makes the logger reopen its file, as skynet's does: logrotate
 /// moves the file away, then signals.
 ///
@@ -83,14 +84,8 @@ fn watch_signals() -> Option<Signals> {
 /// (its listeners and connections closed), the logger last once it has
 /// written every line queued before it; the process then exits 0. If that
 /// takes longer than `shutdown_grace` (a handler that does not return),
-/// or a second SIGTERM comes, scheduling stops where it is and the process
-/// exits 1.
-fn handle_signals(
-    mut signals: Signals,
-    node: skyhold_core::NodeRef,
-    grace: Duration,
-    forced: Arc<AtomicBool>,
-) {
+/// or a second SIGTERM comes, the process exits 1 where it is.
+fn handle_signals(mut signals: Signals, node: skyhold_core::NodeRef, grace: Duration) {
     let spawned = std::thread::Builder::new()
         .name("skyhold-signals".into())
         .spawn(move || {
@@ -110,8 +105,7 @@ fn handle_signals(
                         }
                         SIGTERM => {
                             eprintln!("skyhold: a second SIGTERM: stopping at once");
-                            forced.store(true, Ordering::Release);
-                            node.stop_now();
+                            stop_at_once(&node);
                         }
                         _ => {}
                     }
@@ -125,9 +119,7 @@ fn handle_signals(
                          shutdown_grace); stopping at once",
                         grace.as_secs_f64()
                     );
-                    forced.store(true, Ordering::Release);
-                    node.stop_now();
-                    return;
+                    stop_at_once(&node);
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

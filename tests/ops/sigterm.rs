@@ -185,3 +185,61 @@ fn shutdown_grace_and_log_format_are_checked() {
         Duration::from_secs(skyhold::SHUTDOWN_GRACE)
     );
 }
+
+#[test]
+fn a_service_that_never_returns_meets_shutdown_grace() {
+    let dir = std::env::temp_dir().join(format!("skyhold-grace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Spins in one message for far longer than the test (the budget is
+    // raised so that it is not what stops it).
+    std::fs::write(
+        dir.join("spin.lua"),
+        "local skynet = require 'skynet'\n\
+         skynet.start(function()\n\
+         \tskynet.fork(function()\n\
+         \t\tskynet.error('SPINNING')\n\
+         \t\twhile true do end\n\
+         \tend)\n\
+         end)\n",
+    )
+    .unwrap();
+    let log = dir.join("node.log");
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "thread = 2\nstart = \"spin\"\nluaservice = \"{0}/?.lua\"\nlogger = \"{1}\"\n\
+             shutdown_grace = \"1\"\nlua_instruction_budget = \"1000000000000000\"\n",
+            dir.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut node = NodeProcess::start(
+        env!("CARGO_BIN_EXE_skyhold"),
+        &dir.join("config"),
+        &[("SKYHOLD_ROOT", env!("CARGO_MANIFEST_DIR"))],
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || read(&log).contains("SPINNING")),
+        "the spinner never started:\n{}",
+        read(&log)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &node.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = node
+        .wait_exit(Duration::from_secs(20))
+        .expect("the node did not give up after shutdown_grace");
+    let took = signalled.elapsed();
+    assert_eq!(exit.code(), Some(1), "exit status: {exit}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "gave up after {took:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
