@@ -163,6 +163,11 @@ local function docmd(cmdline, print, conn)
 		end
 		print("<CMD OK>")
 	else
+		-- An error raised by the runtime's Rust functions carries a Lua
+		-- traceback; the operator gets its message, as from a Lua error.
+		if list ~= nil and type(list) ~= "table" then
+			list = (tostring(list):gsub("\nstack traceback:.*$", ""):gsub("^runtime error: ", ""))
+		end
 		print(list)
 		print("<CMD Error>")
 	end

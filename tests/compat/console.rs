@@ -454,3 +454,114 @@ fn console_inject_needs_the_grant() {
     assert!(out.join("\n").contains(".lua files only"), "{out:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every command of skynet's console is there, and each answers a
+/// logged-in operator in skynet's shape (or, for what skyhold has not,
+/// fails saying why).
+#[test]
+fn console_every_skynet_command_answers() {
+    let node = boot(&[("secret_console_users", USERS)]);
+    let victim = victim_of(&node);
+    let mut c = Console::connect(port(&node));
+    c.ok("login alice wonder-land");
+
+    // help: skynet's commands, one `name<TAB>text` line each, sorted.
+    let help = c.ok("help");
+    let names: Vec<&str> = help.iter().map(|l| l.split('\t').next().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "{help:?}");
+    for cmd in [
+        "help",
+        "list",
+        "stat",
+        "info",
+        "exit",
+        "kill",
+        "mem",
+        "gc",
+        "start",
+        "snax",
+        "clearcache",
+        "service",
+        "task",
+        "uniqtask",
+        "inject",
+        "logon",
+        "logoff",
+        "log",
+        "debug",
+        "signal",
+        "cmem",
+        "jmem",
+        "ping",
+        "call",
+        "trace",
+        "netstat",
+        "profactive",
+        "dumpheap",
+        "killtask",
+        "dbgcmd",
+        "getenv",
+        "setenv",
+        "shrtbl",
+    ] {
+        assert!(names.contains(&cmd), "help lacks {cmd}: {help:?}");
+    }
+
+    // start and log: `<address>\t<name>`; exit ends the service.
+    let started = c.ok("start console_victim extra");
+    assert_eq!(started.len(), 1, "{started:?}");
+    let (addr, name) = started[0].split_once('\t').unwrap();
+    assert!(is_address(addr) && name == "console_victim", "{started:?}");
+    let logged = c.ok("log console_victim");
+    let (laddr, lname) = logged[0].split_once('\t').unwrap();
+    assert!(is_address(laddr) && lname == "console_victim", "{logged:?}");
+    assert!(c.ok(&format!("exit {addr}")).is_empty());
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !c.ok("list").iter().any(|l| l.starts_with(addr))
+    });
+    assert!(gone, "exit did not end {addr}");
+    assert_eq!(c.ok("start no_such_service"), ["Failed"]);
+
+    // gc: the launcher collects everywhere and answers with mem's lines.
+    let gc = c.ok("gc");
+    assert!(
+        gc.iter()
+            .any(|l| l.starts_with(&victim) && l.ends_with(" Kb (snlua console_victim)")),
+        "{gc:?}"
+    );
+
+    // Debug commands to one service.
+    c.ok(&format!("uniqtask {victim}"));
+    c.ok(&format!("killtask {victim} nothing"));
+    c.ok(&format!("dbgcmd {victim} PING"));
+    assert!(c.ok(&format!("trace {victim} on")).is_empty());
+    assert!(c.ok(&format!("trace {victim} off")).is_empty());
+    assert!(c.ok("clearcache").is_empty());
+
+    // The memory reports skynet gets from jemalloc and its string table.
+    assert_eq!(c.ok("profactive"), ["heap profilling is deactive"]);
+    let shrtbl = c.ok("shrtbl");
+    let keys: Vec<&str> = shrtbl
+        .iter()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(keys, ["longest", "n", "space", "total"], "{shrtbl:?}");
+
+    // What skyhold has not: an error that says why, never a silent OK.
+    for (cmd, why) in [
+        ("jmem".to_string(), "jemalloc"),
+        ("dumpheap".to_string(), "jemalloc"),
+        ("profactive on".to_string(), "jemalloc"),
+        (format!("logon {victim}"), "trace"),
+        (format!("logoff {victim}"), "trace"),
+        (format!("signal {victim} 0"), "lua_instruction_budget"),
+    ] {
+        let e = c.err(&cmd);
+        assert!(e.contains(why), "'{cmd}': {e}");
+    }
+    assert_eq!(c.ok("logout"), ["Bye alice"]);
+    assert!(c.err("gc").contains("Permission denied"));
+}
