@@ -507,10 +507,18 @@ function COMMAND.logoff(address)
 	error("logoff: skyhold keeps no per-service message log file; use trace address off")
 end
 
+-- signal address [sig]: 0 (the default) breaks the code the service is
+-- running with the error "signal 0" (an endless loop, say); 1 logs the
+-- memory it holds.
 function COMMAND.signal(address, sig)
-	adjust_address(address)
-	error("signal: skyhold sends services no signals; a service stuck in a loop is stopped by "
-		.. "its instruction budget (lua_instruction_budget), and kill address retires it")
+	address = adjust_address(address)
+	local n = 0
+	if sig then
+		n = assert(math.tointeger(tonumber(sig)), "signal address sig: sig is a number")
+	end
+	if not console.signal(address, n) then
+		error("signal: no service " .. skynet.address(address))
+	end
 end
 
 function COMMAND.cmem()

@@ -557,11 +557,58 @@ fn console_every_skynet_command_answers() {
         ("profactive on".to_string(), "jemalloc"),
         (format!("logon {victim}"), "trace"),
         (format!("logoff {victim}"), "trace"),
-        (format!("signal {victim} 0"), "lua_instruction_budget"),
     ] {
         let e = c.err(&cmd);
         assert!(e.contains(why), "'{cmd}': {e}");
     }
     assert_eq!(c.ok("logout"), ["Bye alice"]);
     assert!(c.err("gc").contains("Permission denied"));
+}
+
+/// signal breaks a service stuck in a loop (skynet's `signal address`):
+/// the loop ends with the error `signal 0` and the service lives on;
+/// `signal address 1` logs its memory. It needs a login.
+#[test]
+fn console_signal_breaks_a_loop() {
+    // A budget so large that only the signal can end the loop in time.
+    let node = boot(&[
+        ("secret_console_users", USERS),
+        ("lua_instruction_budget", "1000000000000000"),
+    ]);
+    let victim = victim_of(&node);
+    let port = port(&node);
+    let mut c = Console::connect(port);
+    assert!(c
+        .err(&format!("signal {victim}"))
+        .contains("Permission denied"));
+    assert!(node.eventually(&["AUDIT refused console:signal"]));
+    c.ok("login alice wonder-land");
+    // Another connection sets the victim spinning; its call waits.
+    let target = victim.clone();
+    let spinner = std::thread::spawn(move || {
+        let mut s = Console::connect(port);
+        s.ok("login bob builder");
+        s.run(&format!("call {target} 'spin'"))
+    });
+    assert!(
+        node.wait_for("SPINNING", Duration::from_secs(20)).is_some(),
+        "{}",
+        node.dump()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(c.ok(&format!("signal {victim}")).is_empty());
+    let (lines, ok) = spinner.join().unwrap();
+    assert!(!ok, "the spinning call answered: {lines:?}");
+    assert!(
+        node.eventually(&["signal 0"]),
+        "the loop did not end with 'signal 0':\n{}",
+        node.dump()
+    );
+    // The service lives on and answers.
+    let ping = c.ok(&format!("ping {victim}"));
+    assert!(ping[0].parse::<u64>().is_ok(), "{ping:?}");
+    assert!(c.ok(&format!("signal {victim} 1")).is_empty());
+    assert!(node.eventually(&["Current Memory", "K"]), "{}", node.dump());
+    assert!(c.err("signal :0fffffff").contains("no service"));
+    assert!(node.eventually(&["AUDIT console: alice@", "signal"]));
 }

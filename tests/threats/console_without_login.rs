@@ -1,7 +1,8 @@
 //! Threat: someone who can reach the operator console — any local user, or a
 //! compromised service, on 127.0.0.1 — runs what changes the node (kill,
 //! exit, inject, call, start, setenv, gc, ...) without logging in, or guesses
-//! the password. Every such command is refused and audited; guessing stops
+//! the password, or uses the console's module to signal a service. Every
+//! such command is refused and audited; guessing stops
 //! after three failures a connection and ten a minute for the node; the
 //! console will not listen beyond loopback without credentials.
 
@@ -46,6 +47,17 @@ fn console_commands_without_login_are_refused_and_guessing_is_stopped() {
         "nothing ran:\n{dump}"
     );
     assert!(!dump.contains("hunter2"), "the password is never logged");
+    // A service without the kill grant cannot signal through the module.
+    assert!(
+        log.iter()
+            .any(|l| l.contains("SIGNAL REFUSED") && l.contains("does not hold kill")),
+        "{dump}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("AUDIT refused signal") && l.contains("does not hold kill")),
+        "{dump}"
+    );
 }
 
 #[test]

@@ -27,6 +27,9 @@ pub struct ServiceStats {
     pub errors: AtomicU64,
     /// Set by the monitor when a message ran too long; read and cleared by `endless`.
     pub endless: AtomicBool,
+    /// Set by an operator's `signal address 0` (skynet's SIGNAL): the
+    /// service's host breaks the code it is running, then clears it.
+    pub interrupt: std::sync::Arc<AtomicBool>,
 }
 
 /// One live service. `S` is what its worker keeps in the slot (the node

@@ -390,6 +390,31 @@ impl NodeRef {
         self.0.live.load(Ordering::Acquire)
     }
 
+    /// skynet's SIGNAL for service `h` (operator action): `0` asks its host
+    /// to break the code it is running (a Lua host raises `signal 0` in
+    /// it), `1` logs the memory it holds; false if there is no such service.
+    pub fn signal(&self, h: Handle, sig: i64) -> bool {
+        let Some(c) = self.0.registry.get(h) else {
+            return false;
+        };
+        match sig {
+            0 => c
+                .stats
+                .interrupt
+                .store(true, std::sync::atomic::Ordering::Release),
+            1 => {
+                let bytes = match c.reported_memory.load(Ordering::Relaxed) {
+                    crate::memory::RETIRED => 0,
+                    b => b,
+                };
+                self.0
+                    .log_system(h, &format!("Current Memory {:.3}K", bytes as f64 / 1024.0));
+            }
+            _ => {}
+        }
+        true
+    }
+
     /// Retires a service as the runtime (operator action).
     pub fn kill(&self, h: Handle) -> bool {
         match self.0.registry.get(h) {

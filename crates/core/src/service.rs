@@ -311,6 +311,13 @@ impl Context {
         self.cell.stats.endless.swap(false, Ordering::Relaxed)
     }
 
+    /// The flag an operator's `signal address 0` sets (see
+    /// `ServiceStats::interrupt`): a script host checks it while its code
+    /// runs and breaks that code.
+    pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.cell.stats.interrupt.clone()
+    }
+
     /// This service's counters as `name → value`.
     pub fn stats(&self) -> BTreeMap<&'static str, u64> {
         stats_of(&self.cell)

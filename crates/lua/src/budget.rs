@@ -25,7 +25,14 @@ pub struct Budget {
     budget: i64,
     /// A Lua table the wrappers read: `[1] = true` once the budget is spent.
     flag: Table,
+    /// The service's interrupt flag (an operator's `signal address 0`),
+    /// once the state is bound to a service.
+    interrupt: Arc<std::sync::OnceLock<Arc<AtomicBool>>>,
 }
+
+/// The error an operator's `signal address 0` raises in running code
+/// (skynet's text).
+pub const SIGNAL_ERROR: &str = "signal 0";
 
 /// Instructions between two looks of the hook. skyhold's Lua calls its
 /// checkpoint count's hook after the same number
@@ -76,7 +83,14 @@ impl Budget {
             flagged: Arc::new(AtomicBool::new(false)),
             budget: i64::try_from(instructions).unwrap_or(i64::MAX),
             flag: lua.create_table()?,
+            interrupt: Arc::new(std::sync::OnceLock::new()),
         })
+    }
+
+    /// Watches `flag` from now on: when set, the code running is broken
+    /// with [`SIGNAL_ERROR`] and the flag cleared.
+    pub fn watch_interrupt(&self, flag: Arc<AtomicBool>) {
+        let _ = self.interrupt.set(flag);
     }
 
     /// Starts a message's budget.
@@ -142,6 +156,11 @@ impl Budget {
     pub(crate) fn on_hook(&self) -> mlua::Result<()> {
         if !self.armed.load(Ordering::Relaxed) {
             return Ok(());
+        }
+        if let Some(flag) = self.interrupt.get() {
+            if flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::AcqRel) {
+                return Err(mlua::Error::runtime(SIGNAL_ERROR));
+            }
         }
         if self.spent() {
             self.flag_spent();

@@ -19,6 +19,11 @@
 //! - `refused(who, what, why)`: writes a refusal to the audit log for
 //!   someone who is not a service (a console connection).
 //! - `loopback(ip)`: true for a loopback address (or `localhost`).
+//! - `signal(address, sig)`: skynet's SIGNAL, for a caller whose role
+//!   holds `kill` (the console's does): `0` breaks the code the service is
+//!   running with the error `signal 0`, `1` logs its memory. False if there
+//!   is no such service; a caller without the grant gets an error, and the
+//!   refusal is audited.
 //! - `script(path)`: the text of a `.lua` file of at most
 //!   [`SCRIPT_LIMIT`] bytes, for `inject` (which needs a login and the
 //!   `debug_run` grant before it gets here).
@@ -373,7 +378,7 @@ pub fn module(lua: &Lua, ctx: &Context) -> mlua::Result<Value> {
             Ok(())
         })?,
     )?;
-    let c = console;
+    let c = console.clone();
     t.set(
         "refused",
         lua.create_function(move |_, (who, what, why): (Value, Value, Value)| {
@@ -384,6 +389,30 @@ pub fn module(lua: &Lua, ctx: &Context) -> mlua::Result<Value> {
                 &text(&why),
             );
             Ok(())
+        })?,
+    )?;
+    let c = console;
+    t.set(
+        "signal",
+        lua.create_function(move |_, (address, sig): (i64, Option<i64>)| {
+            let me = c.ctx.handle();
+            let target = u32::try_from(address)
+                .map(skyhold_core::Handle)
+                .map_err(|_| {
+                    mlua::Error::runtime(format!("signal: {address} is not an address"))
+                })?;
+            if !c.ctx.identity().has(Grant::Kill) {
+                c.ctx.node().audit_refused(
+                    me,
+                    "signal",
+                    &target.to_string(),
+                    "the caller's role does not hold kill",
+                );
+                return Err(mlua::Error::runtime(
+                    "signal: not permitted (the caller's role does not hold kill)",
+                ));
+            }
+            Ok(c.ctx.node().signal(target, sig.unwrap_or(0)))
         })?,
     )?;
     t.set(

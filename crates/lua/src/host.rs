@@ -128,6 +128,7 @@ impl LuaService {
             None => sandbox::new_unbound(&self.config.sandbox).map_err(|e| e.to_string())?,
         };
         sandbox::bind(&lua, ctx.clone()).map_err(|e| e.to_string())?;
+        budget.watch_interrupt(ctx.interrupt_flag());
         let dispatcher = Arc::new(Dispatcher::new(&lua, ctx.clone()).map_err(|e| e.to_string())?);
         let core = skynet_core::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
             .map_err(|e| e.to_string())?;

@@ -88,6 +88,9 @@ skynet.start(function()
 		fail("the right password after ten failures: " .. out)
 	end
 
+	-- The console's module does not give its powers to other services.
+	skynet.newservice("console_signal_attacker", v)
+
 	skynet.call(victim, "debug", "PING")
 	if skynet.getenv("owned") then
 		fail("setenv ran")
