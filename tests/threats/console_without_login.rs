@@ -1,7 +1,8 @@
 //! Threat: someone who can reach the operator console — any local user, or a
 //! compromised service, on 127.0.0.1 — runs what changes the node (kill,
 //! exit, inject, call, start, setenv, gc, ...) without logging in, or guesses
-//! the password, or uses the console's module to signal a service. Every
+//! the password, or uses the console's module to signal a service or to
+//! write audit lines in the console's name. Every
 //! such command is refused and audited; guessing stops
 //! after three failures a connection and ten a minute for the node; the
 //! console will not listen beyond loopback without credentials.
@@ -56,6 +57,18 @@ fn console_commands_without_login_are_refused_and_guessing_is_stopped() {
     assert!(
         log.iter()
             .any(|l| l.contains("AUDIT refused signal") && l.contains("does not hold kill")),
+        "{dump}"
+    );
+    // Nor write audit lines in the console's name.
+    assert!(
+        log.iter().any(|l| l.contains("AUDIT FORGERY REFUSED")),
+        "{dump}"
+    );
+    assert!(!dump.contains("FAIL a forged"), "{dump}");
+    assert!(!dump.contains("ran \"kill :00000001\""), "{dump}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("AUDIT refused console_audit") && l.contains("read_secrets")),
         "{dump}"
     );
 }

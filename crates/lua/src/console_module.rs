@@ -18,6 +18,8 @@
 //!   command that changes the node).
 //! - `refused(who, what, why)`: writes a refusal to the audit log for
 //!   someone who is not a service (a console connection).
+//!   Both write in the console's name: they need `read_secrets` in the
+//!   caller's role (the console's has it); anyone else is refused, audited.
 //! - `loopback(ip)`: true for a loopback address (or `localhost`).
 //! - `signal(address, sig)`: skynet's SIGNAL, for a caller whose role
 //!   holds `kill` (the console's does): `0` breaks the code the service is
@@ -238,6 +240,25 @@ impl Console {
         )
     }
 
+    /// Only the console writes audit lines in its own name: a service
+    /// whose role lacks `read_secrets` (the console's role has it) would
+    /// otherwise forge `AUDIT console: … ran …` lines, unbounded. The
+    /// attempt is itself audited.
+    fn may_write_audit(&self, what: &str) -> mlua::Result<()> {
+        if self.ctx.identity().has(Grant::ReadSecrets) {
+            return Ok(());
+        }
+        self.ctx.node().audit_refused(
+            self.ctx.handle(),
+            "console_audit",
+            what,
+            "the caller's role does not hold read_secrets",
+        );
+        Err(mlua::Error::runtime(format!(
+            "skyhold.console.{what}: not permitted (the caller's role does not hold read_secrets)"
+        )))
+    }
+
     fn refuse(&self, who: &str, why: &str) {
         self.ctx
             .node()
@@ -371,6 +392,7 @@ pub fn module(lua: &Lua, ctx: &Context) -> mlua::Result<Value> {
     t.set(
         "audit",
         lua.create_function(move |_, (who, what): (Value, Value)| {
+            c.may_write_audit("audit")?;
             c.ctx
                 .node()
                 .audit()
@@ -382,6 +404,7 @@ pub fn module(lua: &Lua, ctx: &Context) -> mlua::Result<Value> {
     t.set(
         "refused",
         lua.create_function(move |_, (who, what, why): (Value, Value, Value)| {
+            c.may_write_audit("refused")?;
             c.ctx.node().audit_refused_by(
                 &text(&who),
                 &format!("console:{}", text(&what)),
