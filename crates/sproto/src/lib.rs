@@ -8,18 +8,22 @@
 //! `meter` (charging the caller's budget), `encode`/`decode` (Lua values
 //! and sproto bytes), `dump`, `slots` (the node's write-once saved
 //! schemas), `parser` (schema text to binary), and on top `core` (the Lua
-//! module).
+//! module). Beside the Lua side, `value` and `host` are the same bytes
+//! for Rust programs (a client, a tool): messages as plain Rust values and
+//! the request/response framing of `sproto.lua`'s host.
 #![forbid(unsafe_code)]
 
 pub mod core;
 pub mod decode;
 pub mod dump;
 pub mod encode;
+pub mod host;
 pub mod meter;
 pub mod pack;
 pub mod parser;
 pub mod schema;
 pub mod slots;
+pub mod value;
 pub mod wire;
 
 use skyhold_lua::host::ModuleFactory;
