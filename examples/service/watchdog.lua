@@ -1,5 +1,9 @@
 -- The watchdog: one agent per connection, as skynet's examples do it.
+-- Its argument names the agent's script (`agent` unless given: the sproto
+-- game starts it with `sproto_agent`).
 local skynet = require "skynet"
+
+local agent_script = ... or "agent"
 
 local CMD = {}
 local SOCKET = {}
@@ -8,7 +12,7 @@ local agents = {}   -- fd -> agent
 
 function SOCKET.open(fd, addr)
 	skynet.error("new client from " .. addr)
-	local agent = skynet.newservice("agent")
+	local agent = skynet.newservice(agent_script)
 	agents[fd] = agent
 	skynet.call(agent, "lua", "start", { gate = gate, client = fd, watchdog = skynet.self() })
 end

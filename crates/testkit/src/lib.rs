@@ -31,6 +31,6 @@ pub use cases::{lua_case, lua_check};
 pub use core_node::{idle, node, node_with, on_message, CoreNode, FnService};
 #[cfg(feature = "node")]
 pub use game::{game, legit_ping, Client, Game};
-pub use process::NodeProcess;
+pub use process::{NodeProcess, Piped};
 pub use proxy::{Fault, FaultProxy};
 pub use wait::{expect, expect_nothing, expect_within, wait_until};

@@ -1,0 +1,132 @@
+//! The sproto game (`examples/config.sproto`) as a user runs it: the
+//! `skyhold` binary on the example config, and the `skyhold-sproto-client`
+//! binary typing handshake, set/get, waiting for a heartbeat and quitting.
+
+use skyhold_testkit::{repo, Piped};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A config that includes the example's and moves the gate to a free port,
+/// with heartbeats every 0.3 s (paths made absolute, as the copy lives in
+/// a temporary directory).
+fn config(tag: &str) -> PathBuf {
+    let root = repo();
+    let dir =
+        std::env::temp_dir().join(format!("skyhold-sproto-game-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config");
+    let ex = root.join("examples");
+    std::fs::write(
+        &path,
+        format!(
+            "include \"{ex}/config.sproto\"\ngate_port = 0\nheartbeat_interval = 0.3\n\
+             policy = \"{ex}/policy.lua\"\nfile_read_roots = \"{ex}/proto\"\n",
+            ex = ex.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The node, once its gate listens, and the gate's port.
+fn node(tag: &str) -> (Piped, u16) {
+    let cfg = config(tag);
+    let node = Piped::start(
+        env!("CARGO_BIN_EXE_skyhold"),
+        &[cfg.to_str().unwrap()],
+        &repo(),
+        &[],
+    );
+    let line = node
+        .wait_for("sproto game listening on ", WAIT)
+        .unwrap_or_else(|| panic!("the sproto game did not start:\n{}", node.dump()));
+    let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    (node, port)
+}
+
+fn client(port: u16) -> Piped {
+    Piped::start(
+        env!("CARGO_BIN_EXE_skyhold-sproto-client"),
+        &[&format!("127.0.0.1:{port}")],
+        &repo(),
+        &[],
+    )
+}
+
+/// Waits for `part` in the client's output after line `from`; the index
+/// of the line it is in.
+fn expect(c: &Piped, node: &Piped, from: usize, part: &str) -> usize {
+    c.wait_for_after(from, part, WAIT)
+        .unwrap_or_else(|| {
+            panic!(
+                "client never printed {part:?}; client:\n{}\nnode:\n{}",
+                c.dump(),
+                node.dump()
+            )
+        })
+        .0
+}
+
+#[test]
+fn the_sproto_client_plays_a_session() {
+    let (node, port) = node("session");
+    let mut c = client(port);
+    c.write(b"handshake alice\n");
+    let at = expect(&c, &node, 0, "welcome, alice (heartbeat every 1 s)");
+    c.write(b"set colour deep blue\n");
+    let at = expect(&c, &node, at, "ok");
+    c.write(b"get colour\n");
+    let at = expect(&c, &node, at, "= deep blue");
+    c.write(b"get nothing\n");
+    let at = expect(&c, &node, at, "(not set)");
+    let long = "k".repeat(65);
+    c.write(format!("set {long} v\n").as_bytes());
+    let at = expect(&c, &node, at, "refused: a key is 1 to 64 bytes");
+    // The server pushes heartbeats on its own.
+    let at = expect(&c, &node, at, "heartbeat ");
+    // A second player sees the first one's note: one store for the node.
+    let mut bob = client(port);
+    bob.write(b"handshake bob\nget colour\n");
+    expect(&bob, &node, 0, "= deep blue");
+    c.write(b"quit\n");
+    let at = expect(&c, &node, at, "bye, alice");
+    expect(&c, &node, at, "(connection closed)");
+    assert!(
+        c.exited_within(WAIT),
+        "the client did not exit:\n{}",
+        c.dump()
+    );
+    // bob is still served.
+    bob.write(b"get colour\n");
+    let n = bob.lines().len();
+    expect(&bob, &node, n, "= deep blue");
+}
+
+#[test]
+fn a_client_that_skips_the_handshake_or_sends_garbage_is_closed() {
+    let (node, port) = node("rude");
+    let mut c = client(port);
+    c.write(b"get colour\n");
+    expect(&c, &node, 0, "(connection closed)");
+    // Bytes that are no sproto package: the agent closes the connection.
+    let mut raw = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    raw.set_read_timeout(Some(WAIT)).unwrap();
+    raw.write_all(&[0, 4, 0xff, 0xff, 0xff, 0xff]).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        raw.read(&mut buf).unwrap_or(0),
+        0,
+        "the connection stays open"
+    );
+    assert!(node
+        .wait_for("closing a client that sent a bad message", WAIT)
+        .is_some());
+    // The node still serves others.
+    let mut ok = client(port);
+    ok.write(b"handshake carol\n");
+    expect(&ok, &node, 0, "welcome, carol");
+}
