@@ -9,6 +9,7 @@ pub mod config;
 pub mod keys;
 pub mod native;
 pub mod policy_file;
+pub mod stdin_console;
 
 use skyhold_core::{Grant, Limits, LogTarget, Node, NodeConfig, Policy, Role, Subject};
 use skyhold_lua::paths::SearchPath;
@@ -43,6 +44,8 @@ const OWN_KEYS: &[&str] = &[
     "lua_on_limit",
     "metrics",
     "metrics_max_services",
+    "console_stdin",
+    "console_max_line",
 ];
 
 /// Where skyhold's own `lualib/` and `service/` are: `SKYHOLD_ROOT`, else a
@@ -80,6 +83,9 @@ pub struct Settings {
     pub cluster_tls: Option<skyhold_cluster::tls::Tls>,
     /// The metrics endpoint and dashboard (config key `metrics`), if on.
     pub ops: Option<skyhold_ops::OpsConfig>,
+    /// skynet's stdin console (`console_stdin`, `console_max_line`); the
+    /// binary sets `read_stdin`.
+    pub console: stdin_console::ConsoleConfig,
     /// Notes for the operator (keys that are ignored, and why).
     pub warnings: Vec<String>,
     /// How long SIGTERM waits for the services to retire before stopping
@@ -280,6 +286,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         }
     };
     let ops = skyhold_ops::OpsConfig::from_env(&env)?;
+    let console = stdin_console::ConsoleConfig::from_env(&env)?;
     let bootstrap = env
         .get("bootstrap")
         .cloned()
@@ -316,6 +323,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         cluster,
         cluster_tls,
         ops,
+        console,
         warnings,
         shutdown_grace,
     })
@@ -393,6 +401,10 @@ pub fn boot(s: Settings) -> Result<Node, String> {
         skyhold_net::socketdriver::module(sockets.clone()),
     ));
     lua.modules.extend(native::modules());
+    lua.modules.push((
+        stdin_console::MODULE.into(),
+        stdin_console::module(s.console),
+    ));
     let warm = skyhold_lua::register(&node, Arc::new(lua));
     if let Some(ops) = s.ops {
         let at = skyhold_ops::start(&node, ops, skyhold_ops::Parts { sockets, warm })?;

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         }
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    let settings = match skyhold::settings(env, base) {
+    let mut settings = match skyhold::settings(env, base) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -36,6 +36,9 @@ fn main() -> ExitCode {
         }
     };
     let grace = settings.shutdown_grace;
+    // The binary alone reads its stdin for the console (when the config
+    // allows it: console_stdin).
+    settings.console.read_stdin = true;
     // Watched before the node starts: a SIGHUP or SIGTERM during boot is
     // then held for the node instead of ending the process at once (their
     // default action).

@@ -11,6 +11,7 @@ mod metrics;
 mod netstat;
 mod sighup;
 mod sigterm;
+mod stdin_console;
 
 use skyhold_testkit::{repo, BootedNode};
 use std::io::{Read, Write};
