@@ -131,9 +131,6 @@ fn encode_struct(
     deep: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    if deep >= MAX_DEPTH {
-        return Err(TOO_DEEP.into());
-    }
     let st = &sp.types[ti];
     let header_at = out.len();
     let header_len = 2 + 2 * st.maxn;
@@ -141,6 +138,10 @@ fn encode_struct(
     let mut n = 0usize;
     let mut last: i64 = -1;
     for f in &st.fields {
+        // As sproto.core: too deep once a type with fields is reached there.
+        if deep >= MAX_DEPTH {
+            return Err(TOO_DEEP.into());
+        }
         let Some(v) = obj.get(lossy(&f.name).as_str()) else {
             continue;
         };
@@ -456,7 +457,8 @@ fn decode_array(sp: &Sproto, f: &Field, part: &[u8], deep: usize) -> Result<Valu
         T_INTEGER | T_DOUBLE => {
             let body = &part[1..];
             let width = usize::from(part[0]);
-            if !body.is_empty() && ((width != 4 && width != 8) || !body.len().is_multiple_of(width)) {
+            if !body.is_empty() && ((width != 4 && width != 8) || !body.len().is_multiple_of(width))
+            {
                 return Err(DECODE_ERROR.into());
             }
             for c in body.chunks_exact(width.max(1)) {
