@@ -11,9 +11,9 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A config that includes the example's and moves the gate to a free port,
-/// with heartbeats every 0.3 s (paths made absolute, as the copy lives in
-/// a temporary directory).
-fn config(tag: &str) -> PathBuf {
+/// with heartbeats every 0.3 s and `extra` keys (paths made absolute, as
+/// the copy lives in a temporary directory).
+fn config(tag: &str, extra: &str) -> PathBuf {
     let root = repo();
     let dir =
         std::env::temp_dir().join(format!("skyhold-sproto-game-{tag}-{}", std::process::id()));
@@ -24,7 +24,7 @@ fn config(tag: &str) -> PathBuf {
         &path,
         format!(
             "include \"{ex}/config.sproto\"\ngate_port = 0\nheartbeat_interval = 0.3\n\
-             policy = \"{ex}/policy.lua\"\nfile_read_roots = \"{ex}/proto\"\n",
+             policy = \"{ex}/policy.lua\"\nfile_read_roots = \"{ex}/proto\"\n{extra}\n",
             ex = ex.display()
         ),
     )
@@ -33,8 +33,8 @@ fn config(tag: &str) -> PathBuf {
 }
 
 /// The node, once its gate listens, and the gate's port.
-fn node(tag: &str) -> (Piped, u16) {
-    let cfg = config(tag);
+fn node(tag: &str, extra: &str) -> (Piped, u16) {
+    let cfg = config(tag, extra);
     let node = Piped::start(
         env!("CARGO_BIN_EXE_skyhold"),
         &[cfg.to_str().unwrap()],
@@ -73,7 +73,7 @@ fn expect(c: &Piped, node: &Piped, from: usize, part: &str) -> usize {
 
 #[test]
 fn the_sproto_client_plays_a_session() {
-    let (node, port) = node("session");
+    let (node, port) = node("session", "");
     let mut c = client(port);
     c.write(b"handshake alice\n");
     let at = expect(&c, &node, 0, "welcome, alice (heartbeat every 1 s)");
@@ -108,7 +108,7 @@ fn the_sproto_client_plays_a_session() {
 
 #[test]
 fn a_client_that_skips_the_handshake_or_sends_garbage_is_closed() {
-    let (node, port) = node("rude");
+    let (node, port) = node("rude", "");
     let mut c = client(port);
     c.write(b"get colour\n");
     expect(&c, &node, 0, "(connection closed)");
@@ -129,4 +129,22 @@ fn a_client_that_skips_the_handshake_or_sends_garbage_is_closed() {
     let mut ok = client(port);
     ok.write(b"handshake carol\n");
     expect(&ok, &node, 0, "welcome, carol");
+}
+
+#[test]
+fn the_note_store_is_bounded() {
+    let (node, port) = node("full", "kv_max_keys = 2");
+    let mut c = client(port);
+    c.write(b"handshake dave\nset a 1\nset b 2\n");
+    let at = expect(&c, &node, 0, "ok");
+    let at = expect(&c, &node, at + 1, "ok");
+    c.write(b"set c 3\n");
+    let at = expect(&c, &node, at + 1, "refused: the store is full (2 keys)");
+    // A key already there may change.
+    c.write(b"set a 10\nget a\n");
+    let at = expect(&c, &node, at + 1, "ok");
+    expect(&c, &node, at + 1, "= 10");
+    c.write(format!("set big {}\n", "v".repeat(1025)).as_bytes());
+    let n = c.lines().len();
+    expect(&c, &node, n, "refused: a value is at most 1024 bytes");
 }
