@@ -193,7 +193,12 @@ fn build(lua: &Lua, ctx: &Context, shared: Arc<Shared>) -> mlua::Result<Value> {
                     "{MODULE}: audit is for the console that reads stdin"
                 )));
             }
-            let outcome: String = outcome.chars().take(300).collect();
+            // One audit line: an error text's line breaks become spaces.
+            let outcome: String = outcome
+                .chars()
+                .take(300)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
             node.audit()
                 .note(&format!("console: stdin line {line:?} {outcome}"));
             Ok(())
