@@ -101,8 +101,8 @@ fn the_sproto_client_plays_a_session() {
         c.dump()
     );
     // bob is still served.
-    bob.write(b"get colour\n");
     let n = bob.lines().len();
+    bob.write(b"get colour\n");
     expect(&bob, &node, n, "= deep blue");
 }
 
@@ -144,7 +144,7 @@ fn the_note_store_is_bounded() {
     c.write(b"set a 10\nget a\n");
     let at = expect(&c, &node, at + 1, "ok");
     expect(&c, &node, at + 1, "= 10");
-    c.write(format!("set big {}\n", "v".repeat(1025)).as_bytes());
     let n = c.lines().len();
+    c.write(format!("set big {}\n", "v".repeat(1025)).as_bytes());
     expect(&c, &node, n, "refused: a value is at most 1024 bytes");
 }
