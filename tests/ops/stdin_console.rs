@@ -1,7 +1,8 @@
 //! skynet's stdin console, with lines piped into a `skyhold` process: each
 //! names a service to start through the launcher and the policy, audited;
 //! long or non-text lines are dropped; the end of input stops the console
-//! and not the node; a pipe is read only when the config says so.
+//! and not the node; a pipe is read only when the config says so; a
+//! service cannot pass its own messages off as stdin's lines.
 
 use skyhold_testkit::{repo, Piped};
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ fn piped_lines_start_services_through_the_launcher_with_audit() {
         !node.dump().contains("xxxxxxxxxx"),
         "a dropped line reached the console"
     );
+    // A service's message in stdin's form started nothing.
+    expect(&node, "FORGED LINE SENT");
+    assert!(!node.dump().contains("HELLO forged"), "{}", node.dump());
     // The node runs on without its console.
     assert!(
         !node.exited_within(Duration::from_millis(500)),
