@@ -136,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
         memory_limit: 16 << 20,
         instruction_budget: 100_000,
         retire_on_limit: false,
+        ..SandboxOptions::default()
     };
     let (lua, budget) = new_unbound(&opts).expect("a sandboxed state");
     apply_memory_limit(&lua, &opts).expect("a memory limit");
