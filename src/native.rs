@@ -42,5 +42,6 @@ pub fn modules() -> Vec<(String, ModuleFactory)> {
         skyhold_lua::stm::NAME.into(),
         skyhold_lua::stm::factory(skyhold_lua::stm::Stm::new()),
     ));
+    v.push(("protobuf.c".into(), skyhold_pb::pbc::module()));
     v
 }

@@ -19,6 +19,7 @@ pub mod encode;
 pub mod load;
 pub mod lowlevel;
 pub mod meter;
+pub mod pbc;
 pub mod schema;
 pub mod state;
 pub mod table;
@@ -206,6 +207,7 @@ pub fn preload(lua: &Lua) -> mlua::Result<()> {
     loaded.set("pb.slice", open_slice(lua)?)?;
     loaded.set("pb.conv", open_conv(lua)?)?;
     loaded.set("pb.io", open_io(lua)?)?;
+    loaded.set("protobuf.c", pbc::open(lua)?)?;
     Ok(())
 }
 

@@ -25,43 +25,74 @@ const fn pair(n: u32, w: u32) -> u32 {
     n << 3 | w
 }
 
-#[derive(Default)]
-struct FieldInfo {
-    name: Option<Vec<u8>>,
-    type_name: Option<Vec<u8>>,
-    extendee: Option<Vec<u8>>,
-    default: Option<Vec<u8>>,
-    number: i32,
-    label: i32,
-    ty: i32,
-    oneof: i32,
-    packed: i32,
+/// One `FieldDescriptorProto`, as far as it is read.
+#[derive(Default, Debug)]
+pub struct FieldInfo {
+    /// `name`.
+    pub name: Option<Vec<u8>>,
+    /// `type_name` (a full name with its leading dot).
+    pub type_name: Option<Vec<u8>>,
+    /// `extendee` (for an extension).
+    pub extendee: Option<Vec<u8>>,
+    /// `default_value`, as written.
+    pub default: Option<Vec<u8>>,
+    /// `number`.
+    pub number: i32,
+    /// `label` (1 optional, 2 required, 3 repeated).
+    pub label: i32,
+    /// `type` (descriptor.proto's numbering).
+    pub ty: i32,
+    /// `oneof_index` + 1, 0 for none.
+    pub oneof: i32,
+    /// `options.packed`: -1 when not given.
+    pub packed: i32,
 }
 
-#[derive(Default)]
-struct EnumInfo {
-    name: Option<Vec<u8>>,
-    values: Vec<(Option<Vec<u8>>, i32)>,
+/// One `EnumDescriptorProto`.
+#[derive(Default, Debug)]
+pub struct EnumInfo {
+    /// `name`.
+    pub name: Option<Vec<u8>>,
+    /// The values: name and number, in order.
+    pub values: Vec<(Option<Vec<u8>>, i32)>,
 }
 
-#[derive(Default)]
-struct TypeInfo {
-    name: Option<Vec<u8>>,
-    is_map: bool,
-    fields: Vec<FieldInfo>,
-    extensions: Vec<FieldInfo>,
-    enums: Vec<EnumInfo>,
-    nested: Vec<TypeInfo>,
-    oneofs: Vec<Vec<u8>>,
+/// One `DescriptorProto` (a message type).
+#[derive(Default, Debug)]
+pub struct TypeInfo {
+    /// `name`.
+    pub name: Option<Vec<u8>>,
+    /// `options.map_entry`.
+    pub is_map: bool,
+    /// `field`.
+    pub fields: Vec<FieldInfo>,
+    /// `extension`.
+    pub extensions: Vec<FieldInfo>,
+    /// `enum_type`.
+    pub enums: Vec<EnumInfo>,
+    /// `nested_type`.
+    pub nested: Vec<TypeInfo>,
+    /// `oneof_decl` names.
+    pub oneofs: Vec<Vec<u8>>,
 }
 
-#[derive(Default)]
-struct FileInfo {
-    package: Option<Vec<u8>>,
-    syntax: Option<Vec<u8>>,
-    enums: Vec<EnumInfo>,
-    messages: Vec<TypeInfo>,
-    extensions: Vec<FieldInfo>,
+/// One `FileDescriptorProto`.
+#[derive(Default, Debug)]
+pub struct FileInfo {
+    /// `name`.
+    pub name: Option<Vec<u8>>,
+    /// `dependency`.
+    pub deps: Vec<Vec<u8>>,
+    /// `package`.
+    pub package: Option<Vec<u8>>,
+    /// `syntax`.
+    pub syntax: Option<Vec<u8>>,
+    /// `enum_type`.
+    pub enums: Vec<EnumInfo>,
+    /// `message_type`.
+    pub messages: Vec<TypeInfo>,
+    /// `extension`.
+    pub extensions: Vec<FieldInfo>,
 }
 
 struct Parser<'a, 'm> {
@@ -223,6 +254,8 @@ impl<'a> Parser<'a, '_> {
         self.msg(|p, info: &mut FileInfo| {
             while let Some(tag) = p.tag()? {
                 match tag {
+                    t if t == pair(1, W_BYTES) => info.name = Some(p.bytes()?),
+                    t if t == pair(3, W_BYTES) => info.deps.push(p.bytes()?),
                     t if t == pair(2, W_BYTES) => info.package = Some(p.bytes()?),
                     t if t == pair(4, W_BYTES) => info.messages.push(p.message()?),
                     t if t == pair(5, W_BYTES) => info.enums.push(p.enum_type()?),
@@ -343,6 +376,24 @@ impl Loader<'_> {
 /// the offset reached (the length); a malformed set leaves what was
 /// loaded before the fault in place, as lua-protobuf does.
 pub fn load(schema: &mut Schema, data: &[u8], meter: &mut Meter) -> Result<usize, LoadError> {
+    let (files, end) = parse(data, meter)?;
+    let mut l = Loader {
+        schema,
+        prefix: Vec::new(),
+        proto3: false,
+    };
+    for f in &files {
+        if l.load_file(f).is_err() {
+            return Err(LoadError::At(end));
+        }
+    }
+    Ok(end)
+}
+
+/// Reads the files of the descriptor set in `data` (nesting bounded by
+/// [`MAX_NESTING`], each tag charged to `meter`), with the offset reached.
+/// pbc's `protobuf.c` builds its own type tables from the same reading.
+pub fn parse(data: &[u8], meter: &mut Meter) -> Result<(Vec<FileInfo>, usize), LoadError> {
     let mut p = Parser {
         s: Rd::new(data),
         meter,
@@ -357,15 +408,5 @@ pub fn load(schema: &mut Schema, data: &[u8], meter: &mut Meter) -> Result<usize
         }
     }
     let end = p.s.pos();
-    let mut l = Loader {
-        schema,
-        prefix: Vec::new(),
-        proto3: false,
-    };
-    for f in &files {
-        if l.load_file(f).is_err() {
-            return Err(LoadError::At(end));
-        }
-    }
-    Ok(end)
+    Ok((files, end))
 }
