@@ -282,7 +282,9 @@ fn decode(lua: &Lua, a: MultiValue) -> R<bool> {
     let ty = check_str(lua, &a, 4, F)?;
     let data = match arg(&a, 5) {
         Some(Value::String(s)) => s.as_bytes().to_vec(),
-        v => return Err(bad(5, F, &format!("string expected, got {}", type_name(v)))),
+        // pbc takes a pointer here (and a size as argument 6).
+        Some(Value::UserData(_)) => return Err(bad(5, F, "string expected, got userdata")),
+        _ => return Err(err("userdata 5 is nil")),
     };
     let types = env.snap();
     let mut meter = Meter::new(lua);
