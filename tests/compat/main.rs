@@ -12,6 +12,7 @@ mod crypt;
 mod files;
 mod lpeg;
 mod pb;
+mod pbc;
 mod sproto;
 
 use skyhold_testkit::repo;
