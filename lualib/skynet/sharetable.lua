@@ -20,6 +20,7 @@ local skynet = require "skynet"
 local service = require "skynet.service"
 local sharedata = require "skynet.sharedata"
 local source = require "skynet.sharedata.source"
+local refresh = require "skynet.sharetable.refresh"
 
 -- The shared service's code, run by a service_cell as skynet's is. It may
 -- use no variable of this file (skynet.service passes only its text).
@@ -87,29 +88,6 @@ function sharetable.queryall(names)
 	return list
 end
 
--- Makes `old` hold what `new` holds; a nested table that both have under one
--- key is refreshed in place as well, so references into it stay good.
-local function refresh(old, new, seen)
-	if seen[old] then
-		return
-	end
-	seen[old] = true
-	for k, v in pairs(old) do
-		local nv = new[k]
-		if not (type(v) == "table" and type(nv) == "table") then
-			old[k] = nil
-		end
-	end
-	for k, nv in pairs(new) do
-		local v = rawget(old, k)
-		if type(v) == "table" and type(nv) == "table" then
-			refresh(v, nv, seen)
-		else
-			old[k] = nv
-		end
-	end
-end
-
 -- Refreshes the tables this service got for the given names (all of them
 -- when none is given) to their newest versions.
 function sharetable.update(...)
@@ -125,7 +103,7 @@ function sharetable.update(...)
 			local _, blob = skynet.call(shared(), "lua", "query", name)
 			if blob then
 				for t in pairs(set) do
-					refresh(t, skynet.unpack(blob), {})
+					refresh(t, skynet.unpack(blob))
 				end
 			end
 		end

@@ -84,6 +84,7 @@ cases!(
     udp,
     cgate,
     sharedata,
+    datasheet,
     filter,
 );
 
