@@ -94,6 +94,22 @@ fn room() {
     check_with("room", &[("sender_messages", "4")]);
 }
 
+/// A handler that never answers: skynet's warning, with where the handler
+/// was defined.
+#[test]
+fn forgot_response() {
+    let log = run_case("forgot_response");
+    assert!(log.iter().any(|l| l.contains("PASS")), "{}", log.join("\n"));
+    let line = log
+        .iter()
+        .find(|l| l.contains("Maybe forgot response session"))
+        .unwrap_or_else(|| panic!("no warning; log:\n{}", log.join("\n")));
+    assert!(
+        line.contains(" : @") && line.ends_with("forgot_response.lua:10"),
+        "{line}"
+    );
+}
+
 /// skynet.stm, with small limits to reach.
 #[test]
 fn stm() {

@@ -59,7 +59,9 @@ struct State {
     room: Room,
     trace: Tags,
     /// thread → (session, source) of the request it still has to answer.
-    requests: IntMap<usize, (i32, Handle)>,
+    /// A task's request: session, source, and the message type (whose
+    /// handler a "Maybe forgot response" line names).
+    requests: IntMap<usize, (i32, Handle, u8)>,
     /// The key of the task being resumed.
     current: Option<usize>,
     quitting: bool,
@@ -111,13 +113,17 @@ impl Dispatcher {
     pub fn take_request(&self) -> Option<(i32, Handle)> {
         let mut st = self.state.lock();
         let k = st.current?;
-        st.requests.remove(&k)
+        st.requests
+            .remove(&k)
+            .map(|(session, source, _)| (session, source))
     }
 
     /// The request the running task answers, left in place (`context`).
     pub fn request(&self) -> Option<(i32, Handle)> {
         let st = self.state.lock();
-        st.requests.get(&st.current?).copied()
+        st.requests
+            .get(&st.current?)
+            .map(|&(session, source, _)| (session, source))
     }
 
     /// True (once) if a task failed for want of memory since the last look.
@@ -140,7 +146,7 @@ impl Dispatcher {
             st.forks.retain(|f| f.task.key != k);
             known |= st.forks.len() != before;
             self.set_tag(&mut st, k, None);
-            if let Some((session, source)) = st.requests.remove(&k) {
+            if let Some((session, source, _)) = st.requests.remove(&k) {
                 known = true;
                 if session != 0 {
                     let _ = self.ctx.reply_error(source, session, Payload::empty());
@@ -161,7 +167,7 @@ impl Dispatcher {
             st.forks.clear();
             st.trace.clear();
             self.traced.store(0, Ordering::Relaxed);
-            for (_, (session, source)) in st.requests.drain() {
+            for (_, (session, source, _)) in st.requests.drain() {
                 if session != 0 {
                     let _ = self.ctx.reply_error(source, session, Payload::empty());
                 }

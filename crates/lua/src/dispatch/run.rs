@@ -176,7 +176,7 @@ impl Dispatcher {
             }
             return Err(e);
         }
-        let (task, traced) = self.begin_request(lua, dispatch, session, source)?;
+        let (task, traced) = self.begin_request(lua, dispatch, session, source, ty)?;
         if let Some(tag) = traced {
             self.trace_log(&tag, &format!("request from {source}"));
         }
@@ -195,10 +195,11 @@ impl Dispatcher {
         dispatch: Function,
         session: i32,
         source: Handle,
+        ty: u8,
     ) -> mlua::Result<(Task, Option<String>)> {
         let task = self.task_for(lua, dispatch)?;
         let mut st = self.state.lock();
-        st.requests.insert(task.key, (session, source));
+        st.requests.insert(task.key, (session, source, ty));
         let traced = self.trace_request(&mut st, task.key, source);
         st.current = Some(task.key);
         Ok((task, traced))
@@ -290,7 +291,7 @@ impl Dispatcher {
         let (first, second, third, rest) = match r {
             Ok(v) => v,
             Err(e) => {
-                if let Some((session, source)) = st.requests.remove(&task.key) {
+                if let Some((session, source, _)) = st.requests.remove(&task.key) {
                     if session != 0 {
                         let _ = self.ctx.reply_error(source, session, Payload::empty());
                     }
@@ -322,10 +323,17 @@ impl Dispatcher {
         // coroutine is parked finished, to be reset with the next function.
         if task.thread.is_finished() {
             self.trace_end(&mut st, task.key, "end");
-            if let Some((session, source)) = st.requests.remove(&task.key) {
+            if let Some((session, source, ty)) = st.requests.remove(&task.key) {
                 if session != 0 {
+                    // skynet names where the handler was defined.
+                    let place = st
+                        .protocols
+                        .handler(ty)
+                        .map(|(f, _)| f.info())
+                        .and_then(|i| Some(format!(" : {}:{}", i.source?, i.line_defined?)))
+                        .unwrap_or_default();
                     self.ctx.log(&format!(
-                        "Maybe forgot response session {session} from {source}"
+                        "Maybe forgot response session {session} from {source}{place}"
                     ));
                 }
             }
@@ -339,7 +347,7 @@ impl Dispatcher {
                     errors.push("a call yielded without its session".into());
                     // The task is dropped: what it owes is failed, not left
                     // waiting until the service exits.
-                    if let Some((session, source)) = st.requests.remove(&task.key) {
+                    if let Some((session, source, _)) = st.requests.remove(&task.key) {
                         if session != 0 {
                             let _ = self.ctx.reply_error(source, session, Payload::empty());
                         }
@@ -401,7 +409,7 @@ impl Dispatcher {
                 // coroutine, and so do we; a request it had not answered
                 // gets an error now (skynet would leave its caller waiting
                 // until the service exits).
-                if let Some((session, source)) = st.requests.remove(&task.key) {
+                if let Some((session, source, _)) = st.requests.remove(&task.key) {
                     if session != 0 {
                         let _ = self.ctx.reply_error(source, session, Payload::empty());
                     }
