@@ -41,6 +41,7 @@ const OWN_KEYS: &[&str] = &[
     "lua_memory_limit",
     "lua_instruction_budget",
     "lua_warm_states",
+    "lua_shared_code",
     "lua_on_limit",
     "metrics",
     "metrics_max_services",
@@ -262,6 +263,15 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             .parse()
             .map_err(|_| format!("config key lua_warm_states: '{v}' is not a number"))?;
     }
+    match env.get("lua_shared_code").map(String::as_str) {
+        None | Some("true") => {}
+        Some("false") => lua.shared_code = false,
+        Some(other) => {
+            return Err(format!(
+                "config key lua_shared_code: '{other}' is neither true nor false"
+            ))
+        }
+    }
     match env.get("lua_on_limit").map(String::as_str) {
         None | Some("fail") => {}
         Some("retire") => lua.sandbox.retire_on_limit = true,
@@ -479,6 +489,13 @@ mod tests {
         assert_eq!(s.lua.warm_states, skyhold_lua::warm::DEFAULT_WARM_STATES);
         let s = settings(env(&[("lua_warm_states", "0")]), Path::new(".")).unwrap();
         assert_eq!(s.lua.warm_states, 0);
+        assert!(s.lua.shared_code, "on by default");
+        let s = settings(env(&[("lua_shared_code", "false")]), Path::new(".")).unwrap();
+        assert!(!s.lua.shared_code);
+        let e = settings(env(&[("lua_shared_code", "no")]), Path::new("."))
+            .err()
+            .unwrap();
+        assert!(e.contains("lua_shared_code"), "{e}");
         let e = settings(env(&[("lua_warm_states", "-1")]), Path::new("."))
             .err()
             .unwrap();

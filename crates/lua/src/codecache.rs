@@ -91,11 +91,7 @@ struct Preloaded(Vec<(String, Arc<Vec<u8>>, Function)>);
 /// Loads `compiled` into `lua` now and keeps the function for the next
 /// [`load_binary`] of the same chunk name and compiled form.
 fn preload_binary(lua: &Lua, name: &str, compiled: Arc<Vec<u8>>) -> mlua::Result<()> {
-    let f = lua
-        .load(compiled.as_slice())
-        .set_name(name)
-        .set_mode(ChunkMode::Binary)
-        .into_function()?;
+    let f = load_compiled(lua, name, &compiled)?;
     if lua.app_data_ref::<Preloaded>().is_none() {
         lua.set_app_data(Preloaded::default());
     }
@@ -116,12 +112,21 @@ fn load_binary(lua: &Lua, name: &str, compiled: &Arc<Vec<u8>>) -> mlua::Result<F
     });
     match preloaded {
         Some(f) => Ok(f),
-        None => lua
-            .load(compiled.as_slice())
-            .set_name(name)
-            .set_mode(ChunkMode::Binary)
-            .into_function(),
+        None => load_compiled(lua, name, compiled),
     }
+}
+
+/// `compiled` loaded into `lua`: a new closure over the prototypes the
+/// process shares for it ([`crate::shared_code`]) when there are some and
+/// `lua` can reach them, its own copy undumped from `compiled` otherwise.
+fn load_compiled(lua: &Lua, name: &str, compiled: &Arc<Vec<u8>>) -> mlua::Result<Function> {
+    if let Some(f) = crate::shared_code::load(lua, name, compiled) {
+        return Ok(f);
+    }
+    lua.load(compiled.as_slice())
+        .set_name(name)
+        .set_mode(ChunkMode::Binary)
+        .into_function()
 }
 
 /// Drops what was preloaded into `lua` and not asked for.
@@ -149,10 +154,20 @@ pub fn preload_internal(lua: &Lua, names: &[&'static str]) -> mlua::Result<()> {
 /// Loads one of the runtime's own chunks, `text`, named `name`, compiling it
 /// on first use only.
 pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Result<Function> {
+    let compiled = compile_internal(name, text)?;
+    load_binary(lua, name, &compiled)
+}
+
+/// The compiled form of one of the runtime's own chunks, compiled now if
+/// it was not yet.
+pub(crate) fn compile_internal(
+    name: &'static str,
+    text: &'static str,
+) -> mlua::Result<Arc<Vec<u8>>> {
     let cache = INTERNAL.get_or_init(|| Mutex::new(HashMap::new()));
     let compiled = cache.lock().get(name).cloned();
-    let compiled = match compiled {
-        Some(c) => c,
+    match compiled {
+        Some(c) => Ok(c),
         None => {
             let compiler = Lua::new_with(StdLib::NONE, LuaOptions::default())?;
             let f = compiler
@@ -162,10 +177,17 @@ pub fn internal(lua: &Lua, name: &'static str, text: &'static str) -> mlua::Resu
                 .into_function()?;
             let c = Arc::new(dump(&f, true));
             cache.lock().insert(name, c.clone());
-            c
+            Ok(c)
         }
-    };
-    load_binary(lua, name, &compiled)
+    }
+}
+
+/// Every runtime chunk compiled so far, by name.
+pub(crate) fn internal_compiled() -> Vec<(&'static str, Arc<Vec<u8>>)> {
+    let cache = INTERNAL.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut all: Vec<_> = cache.lock().iter().map(|(n, c)| (*n, c.clone())).collect();
+    all.sort_by_key(|(n, _)| *n);
+    all
 }
 
 impl CodeCache {
@@ -221,6 +243,12 @@ impl CodeCache {
     pub fn load(&self, lua: &Lua, path: &Path, source: &[u8]) -> mlua::Result<Function> {
         let (name, compiled) = self.compiled(path, source, FileId::read(path))?;
         load_binary(lua, &name, &compiled)
+    }
+
+    /// The chunk name and compiled form of a file [`CodeCache::find`]
+    /// found, compiled now unless the cache holds it.
+    pub fn compiled_found(&self, found: &Found) -> mlua::Result<(String, Arc<Vec<u8>>)> {
+        self.compiled(&found.path, &found.text, Some(found.id))
     }
 
     /// [`CodeCache::load`] of a file [`CodeCache::find`] found.

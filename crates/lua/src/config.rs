@@ -28,6 +28,10 @@ pub struct LuaConfig {
     pub pins: Arc<crate::pins::Pins>,
     /// Sandboxed states kept built ahead of need (`lua_warm_states`; 0: none).
     pub warm_states: usize,
+    /// Whether the runtime's library code is shared between the process's
+    /// states (`lua_shared_code`, on by default; see
+    /// [`crate::shared_code`]). Off, every state loads its own copy.
+    pub shared_code: bool,
 }
 
 /// Builds a Rust-backed Lua module for one service.
@@ -51,6 +55,7 @@ impl LuaConfig {
             modules: Vec::new(),
             pins: Arc::default(),
             warm_states: crate::warm::DEFAULT_WARM_STATES,
+            shared_code: true,
         }
     }
 }

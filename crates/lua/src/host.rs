@@ -23,6 +23,7 @@ pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> 
     // Idle workers fill the pool; boots empty it. A pooled state also has
     // the runtime's boot chunks and `skynet.lua` loaded (not run) for the
     // boot and the `require "skynet"` to come.
+    share_library(&config);
     let (code, lua_path) = (config.code.clone(), config.lua_path.clone());
     let prepare: Prepare = Arc::new(move |lua: &Lua| {
         crate::codecache::preload_internal(
@@ -58,6 +59,38 @@ pub fn register(node: &Node, config: Arc<LuaConfig>) -> Option<Arc<WarmStates>> 
         },
     );
     pool
+}
+
+/// Shares the runtime's library between the process's states
+/// ([`crate::shared_code`]), once per process, before the first node makes
+/// any service state: the chunks every boot loads and `skynet.lua`, and the
+/// names a sandboxed state interns.
+fn share_library(config: &LuaConfig) {
+    if !config.shared_code {
+        return;
+    }
+    crate::shared_code::share_once(|| {
+        let (template, budget) = sandbox::new_unbound(&config.sandbox)?;
+        std::mem::forget(budget);
+        for (name, text) in [
+            (
+                crate::dispatch::TASK_CHUNK,
+                crate::dispatch::TASK_TRAMPOLINE,
+            ),
+            (skynet_core::INSTALL_CHUNK, skynet_core::INSTALL_TEXT),
+            (crate::modules::REQUIRE_CHUNK, crate::modules::REQUIRE_TEXT),
+        ] {
+            crate::codecache::compile_internal(name, text)?;
+        }
+        let mut chunks: Vec<_> = crate::codecache::internal_compiled()
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        if let Ok(found) = config.code.find(&config.lua_path, "skynet", true) {
+            chunks.push(config.code.compiled_found(&found)?.1);
+        }
+        Ok((template, chunks))
+    });
 }
 
 /// One Lua service.
@@ -406,6 +439,50 @@ mod tests {
         assert!(s.taken >= 1, "{s:?}");
         assert_eq!(s.taken + s.missed, 3, "{s:?}");
         wait_until("the pool refilled", || pool.stats().ready == 2);
+        node.shutdown();
+    }
+
+    /// A node shares the runtime's library with its services: their boots
+    /// load closures over the shared prototypes (patched Lua 5.4), and a
+    /// service that changes `skynet`'s table changes only its own.
+    #[cfg(not(feature = "lua55"))]
+    #[test]
+    fn services_share_the_library_and_keep_their_own_tables() {
+        const CHANGER: &str = r#"
+            local skynet = require "skynet"
+            skynet.send = nil
+            print("changed", type(skynet.send))
+            skynet.start(function() end)
+        "#;
+        const KEEPER: &str = r#"
+            local skynet = require "skynet"
+            print("kept", type(skynet.send))
+            skynet.start(function() end)
+        "#;
+        let dir = service_dir("changer", CHANGER);
+        std::fs::write(dir.join("keeper.lua"), KEEPER).unwrap();
+        let (node, _pool, log) = node(&dir, 0);
+        assert!(
+            crate::shared_code::available(),
+            "{:?}",
+            crate::shared_code::stats()
+        );
+        let before = crate::shared_code::stats().shared_loads;
+        let a = node.launch("snlua", "changer").unwrap();
+        let line = format!("[{a}] changed\tnil");
+        wait_until("the changer's line", || {
+            log.lock().iter().any(|l| l.contains(&line))
+        });
+        let b = node.launch("snlua", "keeper").unwrap();
+        let line = format!("[{b}] kept\tfunction");
+        wait_until("the other service's line", || {
+            log.lock().iter().any(|l| l.contains(&line))
+        });
+        let after = crate::shared_code::stats().shared_loads;
+        assert!(
+            after >= before + 4,
+            "boots load shared chunks: {before} -> {after}"
+        );
         node.shutdown();
     }
 

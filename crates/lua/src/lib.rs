@@ -23,6 +23,7 @@ pub mod sandbox;
 pub mod seal_store;
 pub mod sending;
 pub mod seri;
+pub mod shared_code;
 pub mod skyhold_code;
 pub mod skynet_core;
 pub mod stm;

@@ -16,6 +16,22 @@ pub type LazyModule = Box<dyn Fn(&Lua) -> mlua::Result<Value> + Send>;
 /// The name the chunk wrapping `require` is loaded under.
 pub(crate) const REQUIRE_CHUNK: &str = "=require";
 
+/// The text of [`REQUIRE_CHUNK`].
+pub(crate) const REQUIRE_TEXT: &str = r#"
+            local raw = ...
+            local pcall, error, tostring, type = pcall, error, tostring, type
+            return function(name)
+                local ok, r = pcall(raw, name)
+                if ok then
+                    return r
+                end
+                if type(r) ~= "string" then
+                    r = tostring(r):gsub("^runtime error: ", "")
+                end
+                error(r, 2)
+            end
+            "#;
+
 /// The registry table the native modules built on demand are kept in.
 const BUILT: &str = "skyhold.modules";
 
@@ -82,24 +98,7 @@ pub fn install(
     lua.globals().set("package", package)?;
     // Errors raised from Rust reach Lua as userdata; skynet code reads error
     // messages as strings, so require re-raises them as strings.
-    let wrap: mlua::Function = crate::codecache::internal(
-        lua,
-        REQUIRE_CHUNK,
-        r#"
-            local raw = ...
-            local pcall, error, tostring, type = pcall, error, tostring, type
-            return function(name)
-                local ok, r = pcall(raw, name)
-                if ok then
-                    return r
-                end
-                if type(r) ~= "string" then
-                    r = tostring(r):gsub("^runtime error: ", "")
-                end
-                error(r, 2)
-            end
-            "#,
-    )?;
+    let wrap: mlua::Function = crate::codecache::internal(lua, REQUIRE_CHUNK, REQUIRE_TEXT)?;
     let require: mlua::Function = wrap.call(require)?;
     lua.globals().set("require", require)?;
     Ok(())

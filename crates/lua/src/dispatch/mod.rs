@@ -35,7 +35,7 @@ mod waiters;
 
 pub use crate::lua_error::error_text;
 pub use crate::sending::{send_result, Outgoing, SendResult};
-pub(crate) use task::TASK_CHUNK;
+pub(crate) use task::{TASK_CHUNK, TASK_TRAMPOLINE};
 pub use trace::hpc_ns;
 
 use protocols::Protocols;

@@ -18,7 +18,7 @@ pub(crate) const TASK_CHUNK: &str = "=task";
 /// ends by returning. This trampoline is the body only for what is called
 /// but is not a function (a table with `__call` given to `skynet.fork`),
 /// and what a closed coroutine is reset to.
-const TASK_TRAMPOLINE: &str = r#"
+pub(crate) const TASK_TRAMPOLINE: &str = r#"
 return function(f, ...)
 	return f(...)
 end

@@ -31,6 +31,39 @@ pub struct Shared {
 /// The name the chunk that installs `skynet.core`'s table is loaded under.
 pub(crate) const INSTALL_CHUNK: &str = "=skynet.core";
 
+/// The text of [`INSTALL_CHUNK`].
+pub(crate) const INSTALL_TEXT: &str = r#"
+            local core, build = ...
+            local pcall, error, tostring, type, rawset = pcall, error, tostring, type, rawset
+            local function check(ok, ...)
+                if ok then
+                    return ...
+                end
+                local e = ...
+                if type(e) ~= "string" then
+                    e = tostring(e)
+                end
+                -- mlua prefixes messages raised from Rust; keep only the text.
+                e = e:gsub("^runtime error: ", "")
+                error(e, 0)
+            end
+            setmetatable(core, {
+                __index = function(t, name)
+                    local f, fallible = build(name)
+                    if f == nil then
+                        return nil
+                    end
+                    if fallible then
+                        local raw = f
+                        f = function(...) return check(pcall(raw, ...)) end
+                    end
+                    rawset(t, name, f)
+                    return f
+                end,
+                __metatable = false,
+            })
+            "#;
+
 fn payload(msg: &Value) -> mlua::Result<Payload> {
     match msg {
         Value::Nil => Ok(Payload::empty()),
@@ -236,41 +269,7 @@ fn install_lazy(
         Ok((f, fallible))
     })?;
     crate::finalizers::keep_function(lua, &build)?;
-    let install: Function = crate::codecache::internal(
-        lua,
-        INSTALL_CHUNK,
-        r#"
-            local core, build = ...
-            local pcall, error, tostring, type, rawset = pcall, error, tostring, type, rawset
-            local function check(ok, ...)
-                if ok then
-                    return ...
-                end
-                local e = ...
-                if type(e) ~= "string" then
-                    e = tostring(e)
-                end
-                -- mlua prefixes messages raised from Rust; keep only the text.
-                e = e:gsub("^runtime error: ", "")
-                error(e, 0)
-            end
-            setmetatable(core, {
-                __index = function(t, name)
-                    local f, fallible = build(name)
-                    if f == nil then
-                        return nil
-                    end
-                    if fallible then
-                        local raw = f
-                        f = function(...) return check(pcall(raw, ...)) end
-                    end
-                    rawset(t, name, f)
-                    return f
-                end,
-                __metatable = false,
-            })
-            "#,
-    )?;
+    let install: Function = crate::codecache::internal(lua, INSTALL_CHUNK, INSTALL_TEXT)?;
     install.call::<()>((core.clone(), build))
 }
 
