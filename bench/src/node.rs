@@ -141,6 +141,16 @@ fn config_with(
             keys.push(("max_services", "100000".into()));
             keys.push(("spawn_burst", "100000".into()));
             keys.push(("spawn_rate", "100000".into()));
+            // Extra keys for measuring one setting against another with the
+            // same binary, e.g. `SKYHOLD_BENCH_KEYS="lua_shared_code=false"`.
+            if let Ok(extra) = std::env::var("SKYHOLD_BENCH_KEYS") {
+                for kv in extra.split(',') {
+                    if let Some((k, v)) = kv.split_once('=') {
+                        let k: &'static str = Box::leak(k.trim().to_string().into_boxed_str());
+                        keys.push((k, v.trim().to_string()));
+                    }
+                }
+            }
         }
         Runtime::Skynet { profile } => {
             let root = setup
