@@ -443,9 +443,8 @@ mod tests {
     }
 
     /// A node shares the runtime's library with its services: their boots
-    /// load closures over the shared prototypes (patched Lua 5.4), and a
+    /// load closures over the shared prototypes (the patched VM), and a
     /// service that changes `skynet`'s table changes only its own.
-    #[cfg(not(feature = "lua55"))]
     #[test]
     fn services_share_the_library_and_keep_their_own_tables() {
         const CHANGER: &str = r#"

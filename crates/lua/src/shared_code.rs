@@ -10,8 +10,9 @@
 //! own upvalues, its own environment) over the shared prototypes, with no
 //! undump and no interning. A state made before the freeze, a chunk that
 //! was not registered (a service's own code, a file changed since: hot
-//! reload makes new prototypes) and a VM without the patch (Lua 5.5 today)
-//! all load their own copy as before.
+//! reload makes new prototypes) and a VM without the patch (stock Lua
+//! answers the registration with "version mismatch") all load their own
+//! copy as before.
 //!
 //! Everything goes through `lua_load` of binary chunks, which only the
 //! runtime can make: the sandbox's `load` takes text only, so a service can

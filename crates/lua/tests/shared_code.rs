@@ -65,14 +65,8 @@ fn shared_library_between_states() {
         Ok((template, vec![compiled]))
     });
     let stats = shared_code::stats();
-    if cfg!(feature = "lua55") {
-        // Not carried for 5.5 yet: detectably absent, loads as before.
-        assert!(!shared_code::available(), "{stats:?}");
-        assert!(stats.absent.is_some(), "{stats:?}");
-    } else {
-        assert!(shared_code::available(), "{stats:?}");
-        assert_eq!(stats.chunks, 1);
-    }
+    assert!(shared_code::available(), "{stats:?}");
+    assert_eq!(stats.chunks, 1);
     let shared_before = stats.shared_loads;
     let own_before = stats.own_loads;
 
