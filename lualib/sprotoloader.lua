@@ -10,6 +10,10 @@ local loader = {}
 
 -- Parses the schema file `filename` and saves it in slot `index`.
 function loader.register(filename, index)
+	if not io then
+		error("sprotoloader.register: reading " .. tostring(filename)
+			.. " needs a file root (file_read_roots in the config; docs/migration.md, Files)", 2)
+	end
 	local f = assert(io.open(filename), "Can't open sproto file")
 	local text = f:read "a"
 	f:close()
