@@ -265,7 +265,23 @@ mod tests {
         ] {
             let files = parse(text).unwrap();
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-            assert_eq!(names, ["ldebug.c", "ldebug.h", "ldo.c", "lvm.c"]);
+            assert_eq!(
+                names,
+                [
+                    "ldebug.c",
+                    "ldebug.h",
+                    "ldo.c",
+                    "lgc.c",
+                    "lgc.h",
+                    "llex.c",
+                    "lstate.c",
+                    "lstate.h",
+                    "lstring.c",
+                    "lstring.h",
+                    "lundump.c",
+                    "lvm.c"
+                ]
+            );
         }
     }
 }
