@@ -110,6 +110,18 @@ fn forgot_response() {
     );
 }
 
+/// package.path may choose among the operator's lua_path and luaservice
+/// templates; here lua_path is a subdirectory, so the case's own directory
+/// is reachable only as the luaservice template.
+#[test]
+fn package_path() {
+    let lib = repo().join("tests/compat/lua/pkgpath/?.lua");
+    check_with(
+        "package_path",
+        &[("lua_path", lib.to_str().expect("a path"))],
+    );
+}
+
 /// skynet.stm, with small limits to reach.
 #[test]
 fn stm() {

@@ -191,9 +191,16 @@ impl LuaService {
             .config
             .lua_path
             .for_service(&self.config.luaservice, &name, &script);
+        // package.path may name the operator's code directories only.
+        let allowed = crate::paths::SearchPath::parse(&format!(
+            "{};{}",
+            lua_path.spec(),
+            self.config.luaservice.spec()
+        ));
         crate::modules::install(
             &lua,
             &lua_path,
+            &allowed,
             self.config.code.clone(),
             self.config.pins.clone(),
             vec![("skynet.core".to_string(), Value::Table(core))],

@@ -1,6 +1,9 @@
 //! `require` confined to the configured `lua_path`, checked against the pin
-//! manifest if there is one. Changing `package.path` has no effect: the
-//! search path is the one the operator configured.
+//! manifest if there is one. `package.path` starts as that path; a service
+//! that sets it (skynet's `examples/protoloader.lua` puts `./examples/?.lua`
+//! first) is searched in its order, but only through the templates the
+//! operator configured in `lua_path` or `luaservice`: any other entry is
+//! left out, and a failed `require` names it.
 
 use mlua::{Lua, Value};
 
@@ -40,6 +43,7 @@ const BUILT: &str = "skyhold.modules";
 pub fn install(
     lua: &Lua,
     path: &SearchPath,
+    allowed: &SearchPath,
     code: Arc<CodeCache>,
     pins: Arc<Pins>,
     preloaded: Vec<(String, Value)>,
@@ -55,7 +59,12 @@ pub fn install(
         loaded.set(lib, lua.globals().get::<Value>(lib)?)?;
     }
     let path = path.clone();
+    let initial = path.spec();
+    let package_path = initial.clone();
+    let allowed = allowed.clone();
     let cache = loaded.clone();
+    let package = lua.create_table()?;
+    let package_ref = package.clone();
     let require = lua.create_function(move |lua, name: String| {
         let hit: Value = cache.get(name.as_str())?;
         if !hit.is_nil() {
@@ -75,9 +84,24 @@ pub fn install(
             cache.set(name.as_str(), v.clone())?;
             return Ok(v);
         }
-        let found = code
-            .find(&path, &name, true)
-            .map_err(|e| mlua::Error::runtime(format!("module '{name}' not found:{e}")))?;
+        // The service's own package.path, if it changed it.
+        let spec = match package_ref.raw_get::<Value>("path")? {
+            Value::String(s) => Some(s.to_string_lossy()),
+            _ => None,
+        };
+        let (chosen, left) = match spec {
+            Some(spec) if spec != initial => SearchPath::chosen(&spec, &allowed),
+            _ => (path.clone(), Vec::new()),
+        };
+        let found = code.find(&chosen, &name, true).map_err(|e| {
+            let mut text = format!("module '{name}' not found:{e}");
+            for t in &left {
+                text.push_str(&format!(
+                    "\n\tnot searched '{t}' (package.path may only name lua_path and luaservice templates)"
+                ));
+            }
+            mlua::Error::runtime(text)
+        })?;
         pins.check(&name, &found.text)
             .map_err(mlua::Error::runtime)?;
         let f = code.load_found(lua, &found)?;
@@ -92,9 +116,8 @@ pub fn install(
         }
     })?;
     crate::finalizers::keep_function(lua, &require)?;
-    let package = lua.create_table()?;
     package.set("loaded", loaded)?;
-    package.set("path", "")?;
+    package.set("path", package_path)?;
     lua.globals().set("package", package)?;
     // Errors raised from Rust reach Lua as userdata; skynet code reads error
     // messages as strings, so require re-raises them as strings.

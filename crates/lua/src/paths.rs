@@ -131,6 +131,30 @@ impl SearchPath {
         &self.templates
     }
 
+    /// The search path a service asked for by setting `package.path` to
+    /// `spec`, kept to the templates of `allowed` (the operator's
+    /// `lua_path` and `luaservice`): the service may reorder and choose
+    /// among the directories the operator named for code, never add one.
+    /// Returns the path and the templates left out.
+    pub fn chosen(spec: &str, allowed: &SearchPath) -> (SearchPath, Vec<String>) {
+        let (mut kept, mut left) = (Vec::new(), Vec::new());
+        for t in SearchPath::parse(spec).templates {
+            if allowed.templates.contains(&t) {
+                if !kept.contains(&t) {
+                    kept.push(t);
+                }
+            } else if !left.contains(&t) {
+                left.push(t);
+            }
+        }
+        (SearchPath { templates: kept }, left)
+    }
+
+    /// The templates as a `package.path` string.
+    pub fn spec(&self) -> String {
+        self.templates.join(";")
+    }
+
     /// Finds `name` (with `.` standing for `/` when `dots_are_dirs`) and
     /// returns its path and bytes.
     pub fn find_with(
@@ -258,6 +282,17 @@ fn template_root(t: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chosen_path_keeps_only_the_operators_templates() {
+        let allowed = SearchPath::parse("./lualib/?.lua;./examples/?.lua");
+        let (p, left) = SearchPath::chosen(
+            "./examples/?.lua;/tmp/?.lua;./lualib/?.lua;./examples/?.lua",
+            &allowed,
+        );
+        assert_eq!(p.templates(), ["./examples/?.lua", "./lualib/?.lua"]);
+        assert_eq!(left, ["/tmp/?.lua"]);
+    }
 
     #[test]
     fn names_are_checked() {

@@ -1,0 +1,2 @@
+-- A module on the case's lua_path (tests/compat/lua/pkgpath).
+return { where = "lua_path" }
