@@ -28,6 +28,8 @@ const play = (params.get("play") || "").split(";").filter((c) => c);
 ws.onopen = () => show("* connected to " + url);
 ws.onmessage = (ev) => {
   show(ev.data);
+  // the keep-alive's answer is not an answer to a played command
+  if (ev.data === "pong") return;
   const next = play.shift();
   if (next) { show("> " + next); ws.send(next); }
 };
