@@ -17,7 +17,6 @@
 -- loadfile(filename, ...), loadstring(name, source, ...), loadtable(name, t),
 -- query(name), queryall(names?), update(...).
 local skynet = require "skynet"
-local service = require "skynet.service"
 local sharedata = require "skynet.sharedata"
 local source = require "skynet.sharedata.source"
 local refresh = require "skynet.sharetable.refresh"
@@ -29,22 +28,10 @@ local function sharetable_service()
 end
 
 local sharetable = {}
-local address
 local got = {}   -- name -> weak set of the tables this service was given
 
--- skynet.service needs the lua54 build (it checks a function's text
--- against Lua 5.4 bytecode); the lua55 build runs the same code as the
--- unique service sharetabled.
-local function shared()
-	if not address then
-		if _VERSION == "Lua 5.4" then
-			address = service.new("sharetable", sharetable_service)
-		else
-			address = skynet.uniqueservice "sharetabled"
-		end
-	end
-	return address
-end
+-- skynet.service's "sharetable", as skynet's (sharetabled in the lua55 build).
+local shared = require("skynet.service.unique")("sharetable", sharetable_service, "sharetabled")
 
 local function load(name, t)
 	skynet.call(shared(), "lua", "load", name, t)
