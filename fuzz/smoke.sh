@@ -12,5 +12,7 @@ fi
 for target in $(cargo fuzz list); do
     echo "== fuzz $target for ${secs}s"
     mkdir -p "corpus/$target"
-    cargo fuzz run -s none "$target" "corpus/$target" -- -max_total_time="$secs"
+    # An input that runs past two minutes is a hang: fail now, not after
+    # libFuzzer's default twenty.
+    cargo fuzz run -s none "$target" "corpus/$target" -- -max_total_time="$secs" -timeout=120
 done

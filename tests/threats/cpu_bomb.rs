@@ -1,9 +1,11 @@
 //! Threat: a compromised or buggy service loops forever in a message
 //! handler — plainly, inside pcall/xpcall, inside coroutines, inside a
 //! callback from C (gsub, sort, a metamethod, a `<close>` handler), or with
-//! a pattern that backtracks for hours. The instruction budget per message
-//! stops each one (pattern matching counts its steps too); the caller gets
-//! "call failed", and the service and the node go on.
+//! a pattern that backtracks for hours — or repeats one call whose work
+//! grows with its data (a copy, a collection, a library loop of 2^63
+//! steps). The instruction budget per message stops each one (pattern
+//! matching counts its steps too); the caller gets "call failed", and the
+//! service and the node go on.
 
 use skyhold_testkit::*;
 
@@ -20,6 +22,10 @@ fn every_kind_of_endless_loop_is_stopped_by_the_budget() {
         "sort",
         "index_metamethod",
         "close_handler",
+        "empty_rep",
+        "huge_move",
+        "collect_loop",
+        "big_concat",
     ] {
         assert!(
             log.iter()

@@ -268,17 +268,24 @@ mod tests {
             assert_eq!(
                 names,
                 [
+                    "lbaselib.c",
                     "ldebug.c",
                     "ldebug.h",
                     "ldo.c",
                     "lgc.c",
                     "lgc.h",
                     "llex.c",
+                    "lmem.c",
                     "lstate.c",
                     "lstate.h",
                     "lstring.c",
                     "lstring.h",
+                    "lstrlib.c",
+                    "ltable.c",
+                    "ltablib.c",
+                    "lualib.h",
                     "lundump.c",
+                    "lutf8lib.c",
                     "lvm.c"
                 ]
             );

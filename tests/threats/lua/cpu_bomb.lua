@@ -45,6 +45,19 @@ if mode == "bomb" then
 		local guard <close> = setmetatable({}, { __close = function() while true do end end })
 		error("leave")
 	end
+	-- One call whose work grows with its data, in a loop: the VM charges
+	-- that work (crates/lua-src-patched/PATCH.md), not one instruction.
+	function bombs.empty_rep() return string.rep("", 1e15) end
+	function bombs.huge_move() return table.move({}, 1, math.maxinteger - 1, 2) end
+	function bombs.collect_loop()
+		local t = {}
+		for i = 1, 200000 do t[i] = { i } end
+		while true do collectgarbage() end
+	end
+	function bombs.big_concat()
+		local s = string.rep("a", 1 << 22)
+		while true do local _ = s .. "x" end
+	end
 	skynet.start(function()
 		skynet.dispatch("lua", function(_, _, what)
 			if what == "ok" then
@@ -58,7 +71,7 @@ if mode == "bomb" then
 else
 	skynet.start(function()
 		local bomb = skynet.newservice("cpu_bomb", "bomb")
-		for _, what in ipairs { "plain", "pcall_loop", "xpcall_loop", "coroutine_loop", "gsub_callback", "pattern", "sort", "index_metamethod", "close_handler" } do
+		for _, what in ipairs { "plain", "pcall_loop", "xpcall_loop", "coroutine_loop", "gsub_callback", "pattern", "sort", "index_metamethod", "close_handler", "empty_rep", "huge_move", "collect_loop", "big_concat" } do
 			local t0 = skynet.now()
 			local ok, err = pcall(skynet.call, bomb, "lua", what)
 			assert(not ok and err:find("call failed"), what .. ": " .. tostring(err))
