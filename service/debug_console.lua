@@ -497,14 +497,18 @@ function COMMANDX.debug(cmd)
 	error("debug: skyhold has no remote debugger (debug REMOTEDEBUG); use inject to run code in the service")
 end
 
+-- logon address: every message the service receives is written to
+-- <logpath>/<handle>.log under the file write root (skynet's format) until
+-- logoff; the runtime says why when it cannot (no such service, no
+-- directory configured, the file).
 function COMMAND.logon(address)
-	adjust_address(address)
-	error("logon: skyhold keeps no per-service message log file; use trace address on")
+	address = adjust_address(address)
+	core.command("LOGON", skynet.address(address))
 end
 
 function COMMAND.logoff(address)
-	adjust_address(address)
-	error("logoff: skyhold keeps no per-service message log file; use trace address off")
+	address = adjust_address(address)
+	core.command("LOGOFF", skynet.address(address))
 end
 
 -- signal address [sig]: 0 (the default) breaks the code the service is

@@ -21,10 +21,6 @@ pub const IGNORED_KEYS: &[(&str, &str)] = &[
         "enablessl",
         "skyhold has no ltls module; cluster links are TLS (cluster_cert, cluster_key, cluster_ca)",
     ),
-    (
-        "logpath",
-        "skyhold writes no per-service log files (debug LOGON)",
-    ),
 ];
 
 /// The keys of skynet's harbor network, which skyhold does not run.

@@ -281,7 +281,9 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             ))
         }
     }
-    lua.sandbox.files = Some(Arc::new(file_roots(&env, base)?));
+    let roots = Arc::new(file_roots(&env, base)?);
+    lua.sandbox.files = Some(roots.clone());
+    let service_log = service_log_place(roots, env.get("logpath").cloned(), &mut warnings);
     if let Some(manifest) = env.get("lua_pin") {
         let strict = env.get("lua_pin_strict").is_some_and(|v| v == "true");
         lua.pins = Arc::new(skyhold_lua::pins::Pins::load(&base.join(manifest), strict)?);
@@ -325,6 +327,7 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
             log,
             log_format,
             profile,
+            service_log,
             ..NodeConfig::default()
         },
         lua,
@@ -359,6 +362,33 @@ fn file_roots(
         }
     }
     Ok(roots)
+}
+
+/// Where `logon` opens a service's message log (skynet's
+/// `<logpath>/<handle>.log`): under the file write root only, in `logpath`
+/// if set (a directory under it) or the root itself. Without a write root
+/// there is no place, and `logon` says why; a `logpath` that cannot be
+/// used is said at boot too.
+fn service_log_place(
+    roots: Arc<skyhold_lua::files::FileRoots>,
+    logpath: Option<String>,
+    warnings: &mut Vec<String>,
+) -> skyhold_core::msglog::LogPlace {
+    if let Err(e) = roots.log_dir(logpath.as_deref()) {
+        if !roots.has_write_root() {
+            if logpath.is_some() {
+                warnings.push(format!("config key logpath: logon will be refused: {e}"));
+            }
+            return Err(e);
+        }
+        // The directory may yet be made; each logon looks again.
+        warnings.push(format!(
+            "config key logpath: {e}; logon is refused until it can be used"
+        ));
+    }
+    Ok(Arc::new(move |h: skyhold_core::Handle| {
+        roots.open_log(logpath.as_deref(), &format!("{:08x}.log", h.0))
+    }))
 }
 
 /// Starts a node from settings and launches its bootstrap service.

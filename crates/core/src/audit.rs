@@ -3,7 +3,10 @@
 //! Every refusal is counted. Lines are written up to a rate limit per second
 //! so that a misbehaving service cannot flood the log; refusals past the limit
 //! are counted and reported in the next line that is written. The last
-//! [`RECENT_REFUSALS`] written refusals are kept for the dashboard.
+//! written refusals are kept for the dashboard: [`RECENT_REFUSALS`] of them
+//! and [`RECENT_FIELD`] bytes of each part unless the config says otherwise
+//! (`audit_recent_refusals`, `audit_recent_field_bytes`), with counters of
+//! the ones pushed out and the parts cut.
 
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
@@ -24,10 +27,12 @@ pub struct AuditLine<'a> {
 /// Where audit lines go.
 pub type AuditSink = Arc<dyn Fn(&AuditLine<'_>) + Send + Sync>;
 
-/// How many written refusals the audit keeps for the dashboard.
+/// How many written refusals the audit keeps for the dashboard, unless
+/// `audit_recent_refusals` says.
 pub const RECENT_REFUSALS: usize = 50;
 
-/// The longest part of a kept refusal; longer ones are cut.
+/// The longest part of a kept refusal in bytes, unless
+/// `audit_recent_field_bytes` says; longer ones are cut.
 pub const RECENT_FIELD: usize = 200;
 
 /// A refusal as kept for the dashboard.
@@ -45,15 +50,17 @@ pub struct Recent {
     pub why: String,
 }
 
-fn cut(s: &str) -> String {
-    if s.len() <= RECENT_FIELD {
-        return s.to_string();
+/// `s` cut to at most `max` bytes (at a character boundary, then `…`),
+/// and whether it was cut.
+fn cut(s: &str, max: usize) -> (String, bool) {
+    if s.len() <= max {
+        return (s.to_string(), false);
     }
-    let mut end = RECENT_FIELD;
+    let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    (format!("{}…", &s[..end]), true)
 }
 
 /// One refused action.
@@ -78,6 +85,10 @@ pub struct Audit {
     by_action: Mutex<BTreeMap<String, u64>>,
     window: Mutex<Window>,
     recent: Mutex<VecDeque<Recent>>,
+    recent_max: usize,
+    field_max: usize,
+    recent_evicted: AtomicU64,
+    recent_cut: AtomicU64,
 }
 
 #[derive(Default)]
@@ -98,7 +109,20 @@ impl Audit {
             by_action: Mutex::new(BTreeMap::new()),
             window: Mutex::new(Window::default()),
             recent: Mutex::new(VecDeque::with_capacity(RECENT_REFUSALS)),
+            recent_max: RECENT_REFUSALS,
+            field_max: RECENT_FIELD,
+            recent_evicted: AtomicU64::new(0),
+            recent_cut: AtomicU64::new(0),
         }
+    }
+
+    /// The same audit keeping at most `entries` refusals for the dashboard,
+    /// each part cut to `field_bytes` (both at least 1).
+    pub fn with_recent_limits(mut self, entries: usize, field_bytes: usize) -> Audit {
+        self.recent_max = entries.max(1);
+        self.field_max = field_bytes.max(1);
+        self.recent = Mutex::new(VecDeque::with_capacity(self.recent_max.min(1024)));
+        self
     }
 
     /// Replaces where lines go (the node points it at its logger once that runs).
@@ -135,20 +159,31 @@ impl Audit {
             ));
         }
         {
-            let mut recent = self.recent.lock();
-            if recent.len() >= RECENT_REFUSALS {
-                recent.pop_front();
-            }
             let unix_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-            recent.push_back(Recent {
+            let mut cuts = 0;
+            let mut part = |s: &str| {
+                let (kept, was_cut) = cut(s, self.field_max);
+                cuts += u64::from(was_cut);
+                kept
+            };
+            let kept = Recent {
                 unix_ms,
-                who: cut(r.who),
-                what: cut(r.what),
-                whom: cut(r.whom),
-                why: cut(r.why),
-            });
+                who: part(r.who),
+                what: part(r.what),
+                whom: part(r.whom),
+                why: part(r.why),
+            };
+            if cuts > 0 {
+                self.recent_cut.fetch_add(cuts, Ordering::Relaxed);
+            }
+            let mut recent = self.recent.lock();
+            while recent.len() >= self.recent_max {
+                recent.pop_front();
+                self.recent_evicted.fetch_add(1, Ordering::Relaxed);
+            }
+            recent.push_back(kept);
         }
         let fields = [
             ("event", "refused"),
@@ -166,9 +201,20 @@ impl Audit {
     }
 
     /// The refusals written lately, oldest first (at most
-    /// [`RECENT_REFUSALS`]; those past the rate limit are only counted).
+    /// `audit_recent_refusals`; those past the rate limit are only counted).
     pub fn recent(&self) -> Vec<Recent> {
         self.recent.lock().iter().cloned().collect()
+    }
+
+    /// Kept refusals pushed out of the dashboard's list by newer ones
+    /// (`audit_recent_refusals`).
+    pub fn recent_evicted(&self) -> u64 {
+        self.recent_evicted.load(Ordering::Relaxed)
+    }
+
+    /// Parts of kept refusals cut to `audit_recent_field_bytes`.
+    pub fn recent_cut(&self) -> u64 {
+        self.recent_cut.load(Ordering::Relaxed)
     }
 
     /// Writes a line that is no refusal but belongs beside them — a policy
@@ -267,10 +313,37 @@ mod tests {
         );
         assert!(recent[0].who.len() <= RECENT_FIELD + '…'.len_utf8());
         assert!(recent[0].unix_ms > 1_700_000_000_000);
+        assert_eq!(a.recent_evicted(), 7);
+        // `who` was cut in every one; the other parts fit.
+        assert_eq!(a.recent_cut(), (RECENT_REFUSALS + 7) as u64);
         assert_eq!(
             fields.lock()[0],
             format!("event=refused who={long} what=kill whom=:00000000 why=no grant suppressed=0")
         );
+    }
+
+    #[test]
+    fn the_kept_list_and_its_parts_follow_the_configured_limits() {
+        let (sink, _lines) = collector();
+        let a = Audit::new(1000, sink).with_recent_limits(3, 8);
+        for i in 0..5 {
+            a.refused(Refusal {
+                who: "short",
+                what: "kill",
+                whom: &format!("target-number-{i}"),
+                why: "é1234567",
+            });
+        }
+        let recent = a.recent();
+        assert_eq!(recent.len(), 3);
+        assert_eq!(a.recent_evicted(), 2);
+        // "target-number-N" is 15 bytes: cut to 8 and marked.
+        assert_eq!(recent[0].whom, "target-n…");
+        assert_eq!(recent[2].whom, "target-n…");
+        // "é1234567" is 9 bytes; the cut stays on a character boundary.
+        assert_eq!(recent[0].why, "é123456…");
+        assert_eq!(recent[0].who, "short");
+        assert_eq!(a.recent_cut(), 10);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use crate::fasthash::IntBuild;
 use crate::handle::{Handle, ServiceId};
 use crate::mailbox::Mailbox;
+use crate::msglog::Tap;
 use crate::policy::Identity;
 use crate::rate::TokenBucket;
 
@@ -60,6 +61,10 @@ pub struct ServiceCell<S> {
     /// How fast it may start services: made on its first launch (most
     /// services never launch one), absent for a role without a limit.
     pub(crate) spawns: Mutex<Option<TokenBucket>>,
+    /// Its message log while an operator has it logged on (`logon`).
+    pub(crate) msglog: Mutex<Option<std::sync::Arc<Tap>>>,
+    /// True while `msglog` holds a log: the one load a message costs.
+    pub(crate) msglog_on: AtomicBool,
     kill: AtomicBool,
     exit: AtomicBool,
 }
@@ -85,6 +90,8 @@ impl<S> ServiceCell<S> {
             timers: AtomicUsize::new(0),
             reported_memory: AtomicUsize::new(0),
             spawns: Mutex::new(None),
+            msglog: Mutex::new(None),
+            msglog_on: AtomicBool::new(false),
             kill: AtomicBool::new(false),
             exit: AtomicBool::new(false),
         }

@@ -18,7 +18,8 @@
 //! 2. Machinery: [`mailbox`] (the bounded, fair mailbox and reply
 //!    checking), [`runq`] (the global run queue and idle workers),
 //!    [`wheel`] (the timing wheel), `probe` (what each worker is doing, for
-//!    the monitor), `errors` (why a send or a launch was refused).
+//!    the monitor), `errors` (why a send or a launch was refused),
+//!    [`msglog`] (per-service message logs and their writer thread).
 //! 3. One service: `cell` (everything kept for a live service, generic over
 //!    what its worker keeps in it), `registry` (the handle table).
 //! 4. `state`: the node's shared state, with the types knotted to it
@@ -51,6 +52,7 @@ mod logging;
 pub mod mailbox;
 pub mod memory;
 pub mod message;
+pub mod msglog;
 pub mod names;
 mod naming;
 pub mod node;

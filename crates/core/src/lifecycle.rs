@@ -216,6 +216,7 @@ impl NodeInner {
             return;
         }
         self.runq.close();
+        self.msglog.shutdown();
         let (lock, cv) = &self.done;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
@@ -248,6 +249,11 @@ pub(crate) fn retire(
     node.release_memory(cell);
     let me = cell.handle();
     node.registry.remove(cell.id);
+    let tap = cell.msglog.lock().take();
+    if let Some(tap) = tap {
+        cell.msglog_on.store(false, Ordering::Relaxed);
+        node.msglog.close(tap, None);
+    }
     let names: Vec<String> = cell.names.lock().drain(..).collect();
     for name in names {
         node.names.release(&name, cell.id);

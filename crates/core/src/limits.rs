@@ -43,6 +43,20 @@ pub struct Limits {
     /// between them (as their hosts report it); past it new Lua services
     /// are refused. The default is [`default_lua_memory_total`].
     pub lua_memory_total: usize,
+    /// `audit_recent_refusals`: the audit refusals kept for the dashboard
+    /// (newer ones push the oldest out, counted).
+    pub audit_recent_refusals: usize,
+    /// `audit_recent_field_bytes`: the longest part (who, what, whom, why)
+    /// of a kept refusal; longer ones are cut (counted).
+    pub audit_recent_field_bytes: usize,
+    /// `logfile_max_bytes`: bytes one per-service message log (`logon`)
+    /// may grow by; the messages past it are not written (counted, and
+    /// said once in the file).
+    pub logfile_max_bytes: usize,
+    /// `logfile_queue_bytes`: bytes of message-log lines waiting for the
+    /// writer thread; past it lines are dropped (counted, and the gap said
+    /// in the file) rather than making a worker wait for the disk.
+    pub logfile_queue_bytes: usize,
 }
 
 /// The socket layer's default accept rate (`socket_accept_rate` in
@@ -76,6 +90,10 @@ impl Default for Limits {
             spawn_rate: GATE_ACCEPTS_PER_SECOND,
             spawn_burst: 2 * GATE_ACCEPTS_PER_SECOND,
             lua_memory_total: default_lua_memory_total(),
+            audit_recent_refusals: crate::audit::RECENT_REFUSALS,
+            audit_recent_field_bytes: crate::audit::RECENT_FIELD,
+            logfile_max_bytes: 64 << 20,
+            logfile_queue_bytes: 4 << 20,
         }
     }
 }
@@ -148,6 +166,10 @@ impl Limits {
             "spawn_rate" => &mut self.spawn_rate,
             "spawn_burst" => &mut self.spawn_burst,
             "lua_memory_total" => &mut self.lua_memory_total,
+            "audit_recent_refusals" => &mut self.audit_recent_refusals,
+            "audit_recent_field_bytes" => &mut self.audit_recent_field_bytes,
+            "logfile_max_bytes" => &mut self.logfile_max_bytes,
+            "logfile_queue_bytes" => &mut self.logfile_queue_bytes,
             "audit_lines_per_second" => {
                 self.audit_lines_per_second = value
                     .trim()
@@ -185,6 +207,10 @@ impl Limits {
         "spawn_rate",
         "spawn_burst",
         "lua_memory_total",
+        "audit_recent_refusals",
+        "audit_recent_field_bytes",
+        "logfile_max_bytes",
+        "logfile_queue_bytes",
     ];
 }
 

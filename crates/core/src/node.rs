@@ -18,6 +18,7 @@ use crate::limits::Limits;
 use crate::logger::{LogFormat, LogTarget, Logger};
 use crate::memory::MemoryBudget;
 use crate::message::{Message, Payload};
+use crate::msglog::{LogPlace, MsgLog, MsgLogCounters};
 use crate::names::Names;
 use crate::policy::{Identity, Policy, Subject, SYSTEM_ROLE};
 use crate::probe::Probe;
@@ -58,6 +59,9 @@ pub struct NodeConfig {
     /// Per-service CPU accounting (skynet's `profile`, on by default): the
     /// time of each turn is added to the service's `cpu` stat.
     pub profile: bool,
+    /// Where `logon` opens a service's message log, or why it cannot
+    /// (the default: no place configured).
+    pub service_log: LogPlace,
 }
 impl Default for NodeConfig {
     fn default() -> Self {
@@ -74,6 +78,7 @@ impl Default for NodeConfig {
             log_format: LogFormat::Text,
             audit_sink: None,
             profile: true,
+            service_log: Err(crate::msglog::NO_PLACE.to_string()),
         }
     }
 }
@@ -128,6 +133,10 @@ impl Node {
         let audit = Audit::new(
             config.limits.audit_lines_per_second,
             Arc::new(|_: &AuditLine<'_>| {}),
+        )
+        .with_recent_limits(
+            config.limits.audit_recent_refusals,
+            config.limits.audit_recent_field_bytes,
         );
         let boot_wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -157,6 +166,11 @@ impl Node {
             ),
             logger: RwLock::new(None),
             log_format: config.log_format,
+            msglog: MsgLog::new(
+                config.service_log.clone(),
+                config.limits.logfile_max_bytes,
+                config.limits.logfile_queue_bytes,
+            ),
             retire_hooks: RwLock::new(Vec::new()),
             idle_work: RwLock::new(Vec::new()),
             live: AtomicUsize::new(0),
@@ -415,6 +429,68 @@ impl NodeRef {
         true
     }
 
+    /// skynet's LOGON (operator action, asked by `by`): from now on every
+    /// message `h` receives is written to its message log. The path of
+    /// the file opened, or `None` if `h` was logged on already; an error
+    /// if there is no such service or the file cannot be opened (no place
+    /// configured, or the file system said no).
+    pub fn logon(&self, by: Handle, h: Handle) -> Result<Option<String>, String> {
+        let Some(c) = self.0.registry.get(h) else {
+            return Err(format!("no service {h}"));
+        };
+        let mut slot = c.msglog.lock();
+        if slot.is_some() {
+            return Ok(None);
+        }
+        let now = self.0.now();
+        let wall = i64::try_from(self.0.start_time + now / 100).unwrap_or(i64::MAX);
+        let tap = self.0.msglog.open(h, now, wall).inspect_err(|e| {
+            self.0
+                .log_system(by, &format!("Open log file for {h} fail: {e}"));
+        })?;
+        let path = tap.path().to_string();
+        *slot = Some(tap);
+        c.msglog_on.store(true, Ordering::Relaxed);
+        drop(slot);
+        self.0.log_system(by, &format!("Open log file {path}"));
+        self.0.audit.note(&format!(
+            "logon {h}: the messages it receives are written to {path} (asked by {})",
+            self.0.describe(by)
+        ));
+        Ok(Some(path))
+    }
+
+    /// skynet's LOGOFF (operator action, asked by `by`): `h`'s message log
+    /// is closed once what was queued for it is written. False if it was
+    /// not logged on; an error if there is no such service.
+    pub fn logoff(&self, by: Handle, h: Handle) -> Result<bool, String> {
+        let Some(c) = self.0.registry.get(h) else {
+            return Err(format!("no service {h}"));
+        };
+        let tap = c.msglog.lock().take();
+        let Some(tap) = tap else {
+            return Ok(false);
+        };
+        c.msglog_on.store(false, Ordering::Relaxed);
+        self.0.msglog.close(tap, Some(self.0.now()));
+        self.0.log_system(by, &format!("Close log file {h}"));
+        self.0
+            .audit
+            .note(&format!("logoff {h} (asked by {})", self.0.describe(by)));
+        Ok(true)
+    }
+
+    /// The counters of the per-service message logs.
+    pub fn service_log_counters(&self) -> &MsgLogCounters {
+        self.0.msglog.counters()
+    }
+
+    /// Waits (up to `timeout`) until every message-log line queued so far
+    /// is written and flushed; false if that did not happen in time.
+    pub fn sync_service_logs(&self, timeout: Duration) -> bool {
+        self.0.msglog.sync(timeout)
+    }
+
     /// Retires a service as the runtime (operator action).
     pub fn kill(&self, h: Handle) -> bool {
         match self.0.registry.get(h) {
@@ -495,6 +571,83 @@ mod tests {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn the_dashboards_refusals_follow_the_configured_limits() {
+        let mut limits = Limits::default();
+        limits.set("audit_recent_refusals", "2").unwrap();
+        limits.set("audit_recent_field_bytes", "4").unwrap();
+        let node = Node::start(NodeConfig {
+            threads: 1,
+            limits,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        let n = node.handle();
+        for whom in ["first", "second", "third"] {
+            n.audit_refused_by("tester", "kill", whom, "no");
+        }
+        let recent = n.audit().recent();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].whom, "seco…");
+        assert_eq!(recent[1].who, "test…");
+        assert_eq!(n.audit().recent_evicted(), 1);
+        // who, whom (and `kill`, 4 bytes, fits) in each of the three.
+        assert_eq!(n.audit().recent_cut(), 6);
+    }
+
+    #[test]
+    fn a_service_log_is_refused_without_a_place_and_written_with_one() {
+        let node = Node::start(NodeConfig {
+            threads: 1,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        let n = node.handle();
+        let e = n.logon(Handle::SYSTEM, Handle(0x0fff_ffff)).unwrap_err();
+        assert!(e.contains("no service"), "{e}");
+        let logger = n.list().first().map(|(h, _)| *h).unwrap();
+        let e = n.logon(Handle::SYSTEM, logger).unwrap_err();
+        assert!(e.contains("file_write_root"), "{e}");
+        assert_eq!(n.logoff(Handle::SYSTEM, logger), Ok(false));
+        drop(node);
+
+        let dir = std::env::temp_dir().join(format!("skyhold-node-logon-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.clone();
+        let node = Node::start(NodeConfig {
+            threads: 1,
+            service_log: Ok(Arc::new(move |h: Handle| {
+                let p = d.join(format!("{:08x}.log", h.0));
+                let f = std::fs::File::create(&p).map_err(|e| e.to_string())?;
+                Ok((f, p.display().to_string()))
+            })),
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        let n = node.handle();
+        let logger = n.list().first().map(|(h, _)| *h).unwrap();
+        let path = n.logon(Handle::SYSTEM, logger).unwrap().unwrap();
+        assert!(path.ends_with(&format!("{:08x}.log", logger.0)), "{path}");
+        assert_eq!(n.logon(Handle::SYSTEM, logger), Ok(None));
+        // A line to the logger is a TEXT message (type 0) from the system.
+        n.log(Handle::SYSTEM, "hello");
+        wait_until("the line", || {
+            n.sync_service_logs(Duration::from_secs(1));
+            std::fs::read_to_string(&path).is_ok_and(|t| t.contains("68656c6c6f"))
+        });
+        assert_eq!(n.logoff(Handle::SYSTEM, logger), Ok(true));
+        assert!(n.sync_service_logs(Duration::from_secs(10)));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(":00000000 0 0 "), "{text}");
+        assert!(
+            text.ends_with('\n') && text.lines().last().unwrap().starts_with("close time: "),
+            "{text}"
+        );
+        assert_eq!(n.service_log_counters().opened.load(Ordering::Relaxed), 1);
+        drop(node);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

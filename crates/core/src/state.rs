@@ -156,6 +156,8 @@ pub(crate) struct NodeInner {
     pub(crate) logger: RwLock<Option<Arc<Cell>>>,
     /// How the logger writes lines; audit lines are built to match.
     pub(crate) log_format: crate::logger::LogFormat,
+    /// Per-service message logs (`logon`).
+    pub(crate) msglog: crate::msglog::MsgLog,
     pub(crate) retire_hooks: RwLock<Vec<RetireHook>>,
     pub(crate) idle_work: RwLock<Vec<IdleWork>>,
     pub(crate) live: AtomicUsize,

@@ -245,6 +245,14 @@ fn dispatch(
     if owes {
         cell.owed.lock().insert((source, session));
     }
+    if cell.msglog_on.load(Ordering::Relaxed) {
+        // An operator's `logon`: the line is queued for the log's writer
+        // thread, never written here.
+        let tap = cell.msglog.lock().clone();
+        if let Some(tap) = tap {
+            node.msglog.record(&tap, &msg, node.now());
+        }
+    }
     probe.enter(source, cell.handle());
     let result = catch_unwind(AssertUnwindSafe(|| service.handle(ctx, msg)));
     probe.leave();

@@ -33,7 +33,7 @@
 use mlua::{Lua, Value};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
-use skyhold_core::{Context, Grant, NodeRef};
+use skyhold_core::{Context, Grant, Handle, NodeRef};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -321,6 +321,36 @@ pub fn is_loopback(ip: &str) -> bool {
         Ok(a) => a.is_loopback(),
         Err(_) => false,
     }
+}
+
+/// skynet's LOGON (`on`) or LOGOFF of `target` (`skynet.core.command`'s,
+/// which the debug console calls as skynet's does), asked by the service of
+/// `ctx`: its role must hold `read_secrets`, else the refusal is audited.
+/// LOGON opens `<logpath>/<handle as 8 hex digits>.log` under the file
+/// write root and writes every message `target` receives there, until
+/// LOGOFF (or until it retires); doing either twice changes nothing. An
+/// error says why not: no such service, no place for logs, the file.
+pub fn service_log(ctx: &Context, on: bool, target: Handle) -> Result<(), String> {
+    let what = if on { "logon" } else { "logoff" };
+    if !ctx.identity().has(Grant::ReadSecrets) {
+        ctx.node().audit_refused(
+            ctx.handle(),
+            what,
+            &target.to_string(),
+            "the caller's role does not hold read_secrets",
+        );
+        return Err(format!(
+            "{what}: not permitted (the caller's role does not hold read_secrets; \
+             a message log shows everything the service receives)"
+        ));
+    }
+    let node = ctx.node();
+    let done = if on {
+        node.logon(ctx.handle(), target).map(|_| ())
+    } else {
+        node.logoff(ctx.handle(), target).map(|_| ())
+    };
+    done.map_err(|e| format!("{what} {target}: {e}"))
 }
 
 /// The text of the script `inject` runs.

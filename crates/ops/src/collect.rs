@@ -190,7 +190,7 @@ pub struct Snapshot {
 
 /// The node's counters that are refusals or failures, by the name of
 /// their metric (`skyhold_<name>_total`).
-pub const NODE_COUNTERS: [&str; 12] = [
+pub const NODE_COUNTERS: [&str; 17] = [
     "dropped_replies",
     "mailbox_full_refusals",
     "timer_refusals",
@@ -203,11 +203,18 @@ pub const NODE_COUNTERS: [&str; 12] = [
     "limit_breaks",
     "limit_retirements",
     "overload_warnings",
+    "service_log_over_limit",
+    "service_log_dropped",
+    "service_log_write_errors",
+    "audit_recent_evicted",
+    "audit_recent_cut",
 ];
 
 /// The values of [`NODE_COUNTERS`], in that order.
 fn node_counters(node: &NodeRef) -> Vec<(&'static str, u64)> {
     let c = node.counters();
+    let logs = node.service_log_counters();
+    let audit = node.audit();
     let values = [
         &c.dropped_replies,
         &c.full_refusals,
@@ -221,12 +228,15 @@ fn node_counters(node: &NodeRef) -> Vec<(&'static str, u64)> {
         &c.limit_breaks,
         &c.limit_retirements,
         &c.overload_warnings,
+        &logs.over_limit,
+        &logs.dropped,
+        &logs.write_errors,
     ];
-    NODE_COUNTERS
-        .iter()
-        .zip(values)
-        .map(|(name, v)| (*name, v.load(Ordering::Relaxed)))
-        .collect()
+    let values = values
+        .into_iter()
+        .map(|v| v.load(Ordering::Relaxed))
+        .chain([audit.recent_evicted(), audit.recent_cut()]);
+    NODE_COUNTERS.iter().copied().zip(values).collect()
 }
 
 /// What was last seen of a service, for the totals.

@@ -186,6 +186,19 @@ fn node_help(name: &str) -> String {
         "limit_breaks" => "Messages stopped for breaking a per-message limit.".into(),
         "limit_retirements" => "Services retired for breaking a limit.".into(),
         "overload_warnings" => "Mailboxes found past an overload threshold.".into(),
+        "service_log_over_limit" => {
+            "Messages not written to a message log (logon) past logfile_max_bytes.".into()
+        }
+        "service_log_dropped" => {
+            "Messages not written to a message log (logon) past logfile_queue_bytes.".into()
+        }
+        "service_log_write_errors" => "Message log (logon) writes the file system refused.".into(),
+        "audit_recent_evicted" => {
+            "Refusals pushed out of the dashboard's list (audit_recent_refusals).".into()
+        }
+        "audit_recent_cut" => {
+            "Parts of the dashboard's refusals cut to audit_recent_field_bytes.".into()
+        }
         other => format!("The node's {other} counter."),
     }
 }

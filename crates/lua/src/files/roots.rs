@@ -284,6 +284,11 @@ impl FileRoots {
         Ok(())
     }
 
+    /// True if a write root is configured.
+    pub fn has_write_root(&self) -> bool {
+        self.write.is_some()
+    }
+
     /// True if anything at all can be reached: a root, or the DNS files.
     pub fn any(&self) -> bool {
         !self.read.is_empty() || self.write.is_some() || self.dns
@@ -426,6 +431,56 @@ impl FileRoots {
         let mut o = cap_std::fs::OpenOptions::new();
         o.write(true).create(true).truncate(true);
         self.open(cwd, path, &o, Access::Write)
+    }
+
+    /// The directory per-service message logs (`logon`) go to: `logpath`
+    /// as a service names a path (relative to the node's working
+    /// directory, as skynet takes it), or the write root itself when
+    /// unset; it must lie under the write root and be a directory there.
+    /// Its whole path, or why it cannot be used.
+    pub fn log_dir(&self, logpath: Option<&str>) -> Result<PathBuf, String> {
+        let Some(w) = &self.write else {
+            return Err(
+                "no file_write_root is configured: per-service message logs go only under it \
+                 (set file_write_root, and logpath to a directory under it or leave it unset)"
+                    .into(),
+            );
+        };
+        let Some(dir) = logpath.map(str::trim).filter(|p| !p.is_empty()) else {
+            return Ok(w.path.clone());
+        };
+        let r = self
+            .resolve(&self.start_dir, dir.as_bytes(), Access::Write)
+            .map_err(|e| format!("logpath {dir}: {}", e.describe().0))?;
+        match r.dir().metadata(r.rel()) {
+            Ok(m) if m.is_dir() => Ok(r.full()),
+            Ok(_) => Err(format!("logpath {dir}: not a directory")),
+            Err(e) => Err(format!("logpath {dir}: {}", strerror(&e))),
+        }
+    }
+
+    /// Opens the message log `name` (`0000000a.log`) in [`Self::log_dir`]
+    /// for appending, created if missing, through the write root's handle
+    /// (so no symlink leads it out). The file and its whole path.
+    pub fn open_log(
+        &self,
+        logpath: Option<&str>,
+        name: &str,
+    ) -> Result<(std::fs::File, String), String> {
+        let dir = self.log_dir(logpath)?;
+        let path = dir.join(name);
+        let r = self
+            .resolve(&self.start_dir, path.as_os_str().as_bytes(), Access::Write)
+            .map_err(|e| format!("{}: {}", path.display(), e.describe().0))?;
+        let mut o = cap_std::fs::OpenOptions::new();
+        o.append(true).create(true);
+        let f = r
+            .dir()
+            .open_with(r.rel(), &o)
+            .map_err(|e| FileError::from_io(e, Access::Write))
+            .map_err(|e| format!("{}: {}", path.display(), e.describe().0))?;
+        self.count_open();
+        Ok((f.into_std(), r.full().display().to_string()))
     }
 
     /// True if `target`, the text of a symlink to be made at `link` (a

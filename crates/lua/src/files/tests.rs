@@ -386,3 +386,59 @@ fn the_unavailable_functions_say_why() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn message_logs_go_under_the_write_root_only() {
+    let base = scratch("msglog");
+    let (root, outside) = (base.join("var"), base.join("elsewhere"));
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let roots = |write: Option<&Path>| {
+        FileRoots::from_config(
+            None,
+            write.map(|p| p.to_str().unwrap()),
+            Path::new("/"),
+            &base,
+        )
+        .unwrap()
+    };
+
+    let none = roots(None);
+    let e = none.log_dir(None).unwrap_err();
+    assert!(e.contains("no file_write_root"), "{e}");
+    assert!(none.open_log(Some("."), "0000000a.log").is_err());
+
+    let r = roots(Some(&root));
+    let canon = root.canonicalize().unwrap();
+    assert_eq!(r.log_dir(None).unwrap(), canon);
+    // logpath as a service names a path: from the working directory.
+    assert_eq!(r.log_dir(Some("var/logs")).unwrap(), canon.join("logs"));
+    let e = r.log_dir(Some(".")).unwrap_err();
+    assert!(
+        e.contains("logpath .: not under the file write root"),
+        "{e}"
+    );
+    let e = r.log_dir(Some("var/missing")).unwrap_err();
+    assert!(e.contains("logpath var/missing"), "{e}");
+
+    let (mut f, path) = r.open_log(Some("var/logs"), "0000000a.log").unwrap();
+    assert_eq!(Path::new(&path), canon.join("logs/0000000a.log"));
+    std::io::Write::write_all(&mut f, b"one\n").unwrap();
+    drop(f);
+    // Appends, never truncates.
+    let (mut f, _) = r.open_log(Some("var/logs"), "0000000a.log").unwrap();
+    std::io::Write::write_all(&mut f, b"two\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("logs/0000000a.log")).unwrap(),
+        "one\ntwo\n"
+    );
+
+    // A link planted where the file goes does not lead it out.
+    let target = outside.join("victim");
+    std::fs::write(&target, "untouched").unwrap();
+    std::os::unix::fs::symlink(&target, root.join("0000000b.log")).unwrap();
+    let e = r.open_log(None, "0000000b.log").unwrap_err();
+    assert!(e.contains("leads out of its file root"), "{e}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    std::fs::remove_dir_all(&base).ok();
+}

@@ -152,6 +152,7 @@ const FALLIBLE: &[&str] = &[
     "killthread",
     "exit_tasks",
     "start_on_timer",
+    "command",
 ];
 
 /// The functions `lualib/skynet.lua` reads from `skynet.core` while it
@@ -487,6 +488,36 @@ fn service_functions(lazy: &mut LazyCore) {
                 Err(SendError::UnknownAddress(_)) => Ok(false),
                 Err(e) => Err(mlua::Error::runtime(e.to_string())),
             }
+        })
+    });
+
+    // command(name, param): skynet's text commands; skyhold keeps only
+    // LOGON and LOGOFF (skynet's debug_console calls them so), the others
+    // being functions of their own here.
+    lazy.add("command", |lua, env| {
+        let c = env.ctx.clone();
+        lua.create_function(move |_, (name, param): (String, Option<String>)| {
+            let on = match name.as_str() {
+                "LOGON" => true,
+                "LOGOFF" => false,
+                other => {
+                    return Err(mlua::Error::runtime(format!(
+                        "skynet.core.command: {other} is not supported (skyhold keeps LOGON and LOGOFF; \
+                         the other commands are skynet.* functions)"
+                    )))
+                }
+            };
+            let param = param.unwrap_or_default();
+            let param = param.trim();
+            let target = if param.starts_with('.') {
+                c.query_name(param)
+            } else {
+                skyhold_core::Handle::parse(param)
+            };
+            let target = target.ok_or_else(|| {
+                mlua::Error::runtime(format!("Can't convert {param} to handle"))
+            })?;
+            crate::console_module::service_log(&c, on, target).map_err(mlua::Error::runtime)
         })
     });
 
