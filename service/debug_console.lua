@@ -118,7 +118,7 @@ local function refusal(conn, command, cmdline)
 		return nil
 	end
 	local why = local_only and "it changes the node" or "this console listens on " .. ip
-	console.refused(conn.addr, command, "not logged in (" .. why .. ")")
+	console.refused(conn.addr, command, "not logged in (" .. why .. ")", cmdline:match("^%S+%s+(.-)%s*$"))
 	return string.format("Permission denied: %s needs an operator login (%s): login <user> <password>",
 		command, why)
 end

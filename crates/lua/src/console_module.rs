@@ -16,8 +16,10 @@
 //! - `forget(conn)`: the connection closed.
 //! - `audit(who, what)`: writes `AUDIT console: <who> ran <what>` (every
 //!   command that changes the node).
-//! - `refused(who, what, why)`: writes a refusal to the audit log for
-//!   someone who is not a service (a console connection).
+//! - `refused(who, what, why [, whom])`: writes a refusal to the audit log
+//!   for someone who is not a service (a console connection); `whom` is
+//!   what the command was aimed at (cut to [`WHOM_LIMIT`] bytes), the
+//!   console if absent.
 //!   Both write in the console's name: they need `read_secrets` in the
 //!   caller's role (the console's has it); anyone else is refused, audited.
 //! - `loopback(ip)`: true for a loopback address (or `localhost`).
@@ -353,6 +355,22 @@ pub fn service_log(ctx: &Context, on: bool, target: Handle) -> Result<(), String
     done.map_err(|e| format!("{what} {target}: {e}"))
 }
 
+/// The longest target of a refused console command written to the audit
+/// log (a command line may be 64 KiB).
+pub const WHOM_LIMIT: usize = 200;
+
+/// `s` cut to at most `max` bytes at a character boundary, `…` marking a cut.
+fn cut_at(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// The text of the script `inject` runs.
 pub fn read_script(path: &str) -> Result<Vec<u8>, String> {
     if !path.ends_with(".lua") {
@@ -433,16 +451,25 @@ pub fn module(lua: &Lua, ctx: &Context) -> mlua::Result<Value> {
     let c = console.clone();
     t.set(
         "refused",
-        lua.create_function(move |_, (who, what, why): (Value, Value, Value)| {
-            c.may_write_audit("refused")?;
-            c.ctx.node().audit_refused_by(
-                &text(&who),
-                &format!("console:{}", text(&what)),
-                &c.ctx.handle().to_string(),
-                &text(&why),
-            );
-            Ok(())
-        })?,
+        lua.create_function(
+            move |_, (who, what, why, whom): (Value, Value, Value, Value)| {
+                c.may_write_audit("refused")?;
+                // What the refused command was aimed at (its arguments),
+                // else the console itself.
+                let whom = text(&whom);
+                let whom = match whom.trim() {
+                    "" => c.ctx.handle().to_string(),
+                    w => cut_at(w, WHOM_LIMIT),
+                };
+                c.ctx.node().audit_refused_by(
+                    &text(&who),
+                    &format!("console:{}", text(&what)),
+                    &whom,
+                    &text(&why),
+                );
+                Ok(())
+            },
+        )?,
     )?;
     let c = console;
     t.set(
@@ -529,6 +556,15 @@ mod tests {
         assert!((59..=60).contains(&w), "{w}");
         assert!(f.open(t0 + NODE_WINDOW));
         assert_eq!(f.wait(t0 + NODE_WINDOW), 0);
+    }
+
+    #[test]
+    fn refused_targets_are_cut_at_a_character_boundary() {
+        assert_eq!(cut_at(":0000000a", WHOM_LIMIT), ":0000000a");
+        let long = "é".repeat(WHOM_LIMIT);
+        let cut = cut_at(&long, WHOM_LIMIT);
+        assert_eq!(cut, format!("{}…", "é".repeat(WHOM_LIMIT / 2)));
+        assert_eq!(cut_at("aé", 2), "a…");
     }
 
     #[test]
