@@ -103,6 +103,11 @@ fn the_dashboard_shows_a_service_and_updates_in_chromium() {
             && second.contains("\"what\":\"console:kill\""),
         "no refusal in the dashboard's data: {second}"
     );
+    // The kill came before the first look, and is recent all the same.
+    assert!(
+        first.contains("\"recent_refusals\":[{\"action\":\"console:kill\",\"count\":1}]"),
+        "the kill is not among the last five minutes' refusals: {first}"
+    );
     let (status, page) = http_get(at, "/", "");
     assert!(
         status.contains("200") && page.contains("<script>"),

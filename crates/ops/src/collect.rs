@@ -266,10 +266,17 @@ pub struct Collector {
 impl Collector {
     /// A collector of `sources`.
     pub fn new(sources: Sources) -> Collector {
+        // The audit's counts as the endpoint starts are the first base of
+        // "recent": a refusal before the first look counts as recent.
+        let started = Instant::now();
+        let mut memory = Memory::default();
+        memory
+            .audit_history
+            .push_back((started, sources.node.audit().counts()));
         Collector {
             sources,
-            started: Instant::now(),
-            memory: Mutex::new(Memory::default()),
+            started,
+            memory: Mutex::new(memory),
         }
     }
 
