@@ -461,7 +461,8 @@ impl FileRoots {
 
     /// Opens the message log `name` (`0000000a.log`) in [`Self::log_dir`]
     /// for appending, created if missing, through the write root's handle
-    /// (so no symlink leads it out). The file and its whole path.
+    /// (so no symlink leads it out), readable by the node's user only when
+    /// made. The file and its whole path.
     pub fn open_log(
         &self,
         logpath: Option<&str>,
@@ -473,6 +474,8 @@ impl FileRoots {
             .resolve(&self.start_dir, path.as_os_str().as_bytes(), Access::Write)
             .map_err(|e| format!("{}: {}", path.display(), e.describe().0))?;
         let mut o = cap_std::fs::OpenOptions::new();
+        // Readable by the node's user only: it holds what services said.
+        cap_std::fs::OpenOptionsExt::mode(&mut o, 0o600);
         o.append(true).create(true);
         let f = r
             .dir()

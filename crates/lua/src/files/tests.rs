@@ -423,6 +423,8 @@ fn message_logs_go_under_the_write_root_only() {
 
     let (mut f, path) = r.open_log(Some("var/logs"), "0000000a.log").unwrap();
     assert_eq!(Path::new(&path), canon.join("logs/0000000a.log"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&f.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     std::io::Write::write_all(&mut f, b"one\n").unwrap();
     drop(f);
     // Appends, never truncates.
