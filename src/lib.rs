@@ -45,6 +45,8 @@ const OWN_KEYS: &[&str] = &[
     "lua_on_limit",
     "metrics",
     "metrics_max_services",
+    "dashboard_rows",
+    "logpath",
     "console_stdin",
     "console_max_line",
 ];

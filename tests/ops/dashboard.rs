@@ -158,3 +158,27 @@ fn the_dashboard_shows_a_service_and_updates_in_chromium() {
     assert!(size > 1000, "no screenshot at {}", shot.display());
     eprintln!("dashboard screenshot: {}", shot.display());
 }
+
+/// `dashboard_rows` bounds the table; the data says how many were left out.
+#[test]
+fn the_dashboards_table_keeps_to_dashboard_rows() {
+    let (node, at) = boot(&[("dashboard_rows", "3")]);
+    let live = node.node.handle().live();
+    assert!(live > 3, "only {live} services");
+    let (status, data) = http_get(at, "/api/services", "");
+    assert!(status.contains("200"), "{status}");
+    let table = data
+        .split_once("\"services\":[")
+        .and_then(|(_, rest)| rest.split_once("],\"services_left_out\":"))
+        .unwrap_or_else(|| panic!("no table and count: {data}"));
+    assert_eq!(table.0.matches("{\"handle\":").count(), 3, "{data}");
+    let left: usize = table
+        .1
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The node may have started another service between the two looks.
+    assert!(left + 3 >= live, "{left} left out of {live}: {data}");
+}

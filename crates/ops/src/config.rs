@@ -4,6 +4,8 @@
 //!   run). Port 0 takes any free port; the node's log says which.
 //! - `metrics_max_services = 30`: how many services get series of their
 //!   own; the rest are summed into `service="other"`.
+//! - `dashboard_rows = 200`: how many services the dashboard's table lists
+//!   (deepest mailbox first); its data says how many were left out.
 //!
 //! On a loopback address everything it serves may be read without a
 //! login. On any other address every request needs HTTP Basic credentials
@@ -19,8 +21,16 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 pub const METRICS_KEY: &str = "metrics";
 /// The key of the per-service series cap.
 pub const MAX_SERVICES_KEY: &str = "metrics_max_services";
+/// The key of the dashboard's table size.
+pub const DASHBOARD_ROWS_KEY: &str = "dashboard_rows";
 /// The config keys this crate reads (besides the console's credentials).
-pub const KEYS: &[&str] = &[METRICS_KEY, MAX_SERVICES_KEY];
+pub const KEYS: &[&str] = &[METRICS_KEY, MAX_SERVICES_KEY, DASHBOARD_ROWS_KEY];
+
+/// Services the dashboard's table lists unless `dashboard_rows` says.
+pub const DEFAULT_DASHBOARD_ROWS: usize = 200;
+
+/// The most `dashboard_rows` may be.
+pub const MAX_DASHBOARD_ROWS: usize = 10_000;
 
 /// Services with series of their own unless `metrics_max_services` says.
 pub const DEFAULT_MAX_SERVICES: usize = 30;
@@ -35,6 +45,8 @@ pub struct OpsConfig {
     pub address: SocketAddr,
     /// Services with series of their own.
     pub max_services: usize,
+    /// Services the dashboard's table lists.
+    pub dashboard_rows: usize,
     /// Operator logins (`user`, `password`); required off loopback.
     pub users: Vec<(String, String)>,
 }
@@ -65,11 +77,23 @@ impl OpsConfig {
                 }
             },
         };
+        let dashboard_rows = match env.get(DASHBOARD_ROWS_KEY) {
+            None => DEFAULT_DASHBOARD_ROWS,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_DASHBOARD_ROWS).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "config key {DASHBOARD_ROWS_KEY}: '{v}' is not a number from 1 to {MAX_DASHBOARD_ROWS}"
+                    ))
+                }
+            },
+        };
         let user = env.get(USER_KEY).map(String::as_str).unwrap_or("admin");
         let password = env.get(PASSWORD_KEY).map(|p| (user, p.as_str()));
         let config = OpsConfig {
             address,
             max_services,
+            dashboard_rows,
             users: Vec::new(),
         };
         let users = match parse_users(env.get(USERS_KEY).map(String::as_str), password) {
@@ -135,6 +159,7 @@ mod tests {
             .unwrap();
         assert!(c.loopback());
         assert_eq!(c.max_services, DEFAULT_MAX_SERVICES);
+        assert_eq!(c.dashboard_rows, DEFAULT_DASHBOARD_ROWS);
         let c = OpsConfig::from_env(&env(&[("metrics", "9100")]))
             .unwrap()
             .unwrap();
@@ -171,5 +196,20 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(e.contains(MAX_SERVICES_KEY), "{e}");
+        for bad in ["0", "10001", "many"] {
+            let e = OpsConfig::from_env(&env(&[
+                ("metrics", "127.0.0.1:1"),
+                (DASHBOARD_ROWS_KEY, bad),
+            ]))
+            .unwrap_err();
+            assert!(e.contains(DASHBOARD_ROWS_KEY), "{bad}: {e}");
+        }
+        let c = OpsConfig::from_env(&env(&[
+            ("metrics", "127.0.0.1:1"),
+            (DASHBOARD_ROWS_KEY, "7"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.dashboard_rows, 7);
     }
 }

@@ -187,7 +187,7 @@ impl Server {
                 status: "200 OK",
                 content_type: "application/json",
                 extra: Vec::new(),
-                body: json::render(&self.collector.snapshot()),
+                body: json::render(&self.collector.snapshot(), self.config.dashboard_rows),
             },
             "/" | "/index.html" => Answer {
                 status: "200 OK",

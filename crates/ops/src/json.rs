@@ -7,9 +7,6 @@ use std::fmt::Write;
 
 use crate::collect::{ServiceRow, Snapshot};
 
-/// How many services the dashboard's table lists (deepest mailbox first).
-pub const TABLE_ROWS: usize = 200;
-
 /// How many services the "busiest" and "largest" lists hold.
 pub const TOP: usize = 5;
 
@@ -72,10 +69,11 @@ fn top(snap: &Snapshot, key: fn(&ServiceRow) -> u64) -> Vec<&ServiceRow> {
 }
 
 /// The dashboard's object.
-pub fn render(snap: &Snapshot) -> String {
+pub fn render(snap: &Snapshot, rows: usize) -> String {
     let mut table: Vec<&ServiceRow> = snap.services.iter().collect();
     table.sort_by(|a, b| b.mailbox.cmp(&a.mailbox).then(a.handle.cmp(&b.handle)));
-    table.truncate(TABLE_ROWS);
+    let left_out = table.len().saturating_sub(rows);
+    table.truncate(rows);
     let mut out = String::with_capacity(1024 + table.len() * 160);
     let _ = write!(
         out,
@@ -96,6 +94,8 @@ pub fn render(snap: &Snapshot) -> String {
         .collect();
     let _ = write!(out, ",\"counters\":{{{}}}", counters.join(","));
     let _ = write!(out, ",\"services\":{}", list(table.into_iter()));
+    // The services past `dashboard_rows` (the shallowest mailboxes).
+    let _ = write!(out, ",\"services_left_out\":{left_out}");
     let _ = write!(
         out,
         ",\"busiest\":{}",
@@ -224,7 +224,7 @@ mod tests {
             ],
             ..Snapshot::default()
         };
-        let j = render(&snap);
+        let j = render(&snap, 10);
         assert!(j.starts_with("{\"uptime\":"), "{j}");
         assert!(j.contains("\"live\":2"));
         assert!(j.contains("\"name\":\"snlua worker\",\"mailbox\":3"), "{j}");
@@ -241,5 +241,18 @@ mod tests {
         );
         assert!(j.contains("{\"time_ms\":1,\"who\":\"127.0.0.1:5000\",\"what\":\"console:kill\",\"whom\":\":0000000c\",\"why\":\"not logged in\"}]"), "{j}");
         assert!(j.ends_with('}'));
+        assert!(j.contains("\"services_left_out\":0"), "{j}");
+        // dashboard_rows = 1: the deepest mailbox only, and the count of
+        // the rest.
+        let j = render(&snap, 1);
+        let table = j
+            .split_once("\"services\":[")
+            .and_then(|(_, rest)| rest.split_once("],\"services_left_out\":1,"))
+            .map(|(table, _)| table)
+            .unwrap_or_else(|| panic!("no table and count: {j}"));
+        assert!(
+            table.starts_with("{\"handle\":\":00000008\"") && !table.contains("snlua big"),
+            "{table}"
+        );
     }
 }
