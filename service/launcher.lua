@@ -110,8 +110,21 @@ function command.LAUNCH(caller, service, ...)
 	return NORET
 end
 
+-- LOGLAUNCH: a launch whose service has its message log on from the start
+-- (skynet's LOGON), for a caller that may read what services are sent
+-- (read_secrets, as the console's role). When the log cannot be opened (no
+-- file_write_root, say) the service runs all the same, and the log says why.
 function command.LOGLAUNCH(caller, service, ...)
-	launch(caller, service, ...)
+	if not allowed(caller, "read_secrets", "logged launch of " .. tostring(service)) then
+		error("not permitted: read_secrets, which a logged launch needs (see the audit log)")
+	end
+	local inst = launch(caller, service, ...)
+	if inst then
+		local ok, err = pcall(core.command, "LOGON", skynet.address(inst))
+		if not ok then
+			skynet.error(string.format("LOGLAUNCH %s: %s", skynet.address(inst), tostring(err)))
+		end
+	end
 	return NORET
 end
 

@@ -244,4 +244,32 @@ fn core_command_logon_needs_read_secrets() {
             .any(|l| l.contains("AUDIT refused logon by") && l.contains("read_secrets")),
         "{text}"
     );
+    assert!(
+        log.iter().any(|l| l.contains("AUDIT refused read_secrets by")
+            && l.contains("logged launch of snlua through .launcher")),
+        "{text}"
+    );
+}
+
+/// skynet's `log` command: a service launched with its message log on from
+/// the start (the launcher's LOGLAUNCH).
+#[test]
+fn console_log_launches_a_service_with_its_message_log_on() {
+    let root = log_root("loglaunch");
+    let node = boot(&[
+        ("secret_console_users", USERS),
+        ("file_write_root", root.to_str().unwrap()),
+    ]);
+    let mut c = Console::connect(port(&node));
+    assert!(c.err("log console_victim").contains("Permission denied"));
+    c.ok("login alice wonder-land");
+    let logged = c.ok("log console_victim");
+    let (addr, name) = logged[0].split_once('\t').unwrap();
+    assert_eq!(name, "console_victim", "{logged:?}");
+    c.ok(&format!("call {addr} 'traced'"));
+    c.ok(&format!("logoff {addr}"));
+    let text = text_with(&file_of(&root, addr), "close time: ");
+    assert!(text.starts_with("open time: "), "{text}");
+    assert!(text.contains(&hex(b"traced")), "{text}");
+    std::fs::remove_dir_all(&root).ok();
 }
