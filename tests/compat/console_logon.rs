@@ -245,8 +245,9 @@ fn core_command_logon_needs_read_secrets() {
         "{text}"
     );
     assert!(
-        log.iter().any(|l| l.contains("AUDIT refused read_secrets by")
-            && l.contains("logged launch of snlua through .launcher")),
+        log.iter()
+            .any(|l| l.contains("AUDIT refused read_secrets by")
+                && l.contains("logged launch of snlua through .launcher")),
         "{text}"
     );
 }

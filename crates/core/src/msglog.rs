@@ -103,6 +103,8 @@ pub struct MsgLog {
     queued: Arc<AtomicUsize>,
     counters: Arc<MsgLogCounters>,
     writer: Mutex<Option<(mpsc::Sender<Op>, JoinHandle<()>)>>,
+    /// Set by `shutdown`: no writer starts again.
+    closed: AtomicBool,
 }
 
 impl MsgLog {
@@ -116,6 +118,7 @@ impl MsgLog {
             queued: Arc::new(AtomicUsize::new(0)),
             counters: Arc::new(MsgLogCounters::default()),
             writer: Mutex::new(None),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -208,7 +211,11 @@ impl MsgLog {
 
     /// Writes what is queued, closes the files and ends the writer thread.
     pub fn shutdown(&self) {
-        let writer = self.writer.lock().take();
+        let writer = {
+            let mut w = self.writer.lock();
+            self.closed.store(true, Ordering::Relaxed);
+            w.take()
+        };
         if let Some((tx, thread)) = writer {
             drop(tx);
             let _ = thread.join();
@@ -224,7 +231,7 @@ impl MsgLog {
         };
         let mut w = self.writer.lock();
         if w.is_none() {
-            if matches!(op, Op::Sync(_)) {
+            if matches!(op, Op::Sync(_)) || self.closed.load(Ordering::Relaxed) {
                 return false;
             }
             let (tx, rx) = mpsc::channel();
@@ -462,6 +469,10 @@ mod tests {
         );
         assert_eq!(log.counters().lines.load(Ordering::Relaxed), 7);
         log.shutdown();
+        // After shutdown nothing starts the writer again.
+        let late = log.open(Handle(0x2b), 1, 0).unwrap();
+        log.record(&late, &msg(9, ptype::LUA, 3, b"x"), 2);
+        assert!(log.writer.lock().is_none());
         std::fs::remove_dir_all(&d).ok();
     }
 
