@@ -7,3 +7,9 @@
 fn pb_service() {
     super::check("pb_service");
 }
+
+/// `require "protoc"`: .proto text compiled at run time in two services.
+#[test]
+fn protoc_service() {
+    super::check("protoc_service");
+}

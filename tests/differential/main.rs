@@ -7,13 +7,15 @@
 //! what the script prints. The two outputs must be the same line for line.
 //!
 //! protobuf has no Lua package in Debian: `pb.rs` checks skyhold's `pb`
-//! against bytes `protoc` (Debian `protobuf-compiler`) writes at test time.
+//! against bytes `protoc` (Debian `protobuf-compiler`) writes at test time,
+//! and `protoc.rs` checks `lualib/protoc.lua` against protoc's descriptors.
 //!
 //! Without the interpreter or a package the test is skipped with a printed
 //! reason, unless `SKYHOLD_DIFF_REQUIRED` is set (`.ci/run` sets it and
 //! installs the packages), which turns a missing one into a failure.
 
 mod pb;
+mod protoc;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
