@@ -1,6 +1,6 @@
 -- The watchdog: one agent per connection, as skynet's examples do it.
 -- Its argument names the agent's script (`agent` unless given: the sproto
--- game starts it with `sproto_agent`).
+-- game starts it with `sproto_agent`, the protobuf game with `pb_agent`).
 local skynet = require "skynet"
 
 local agent_script = ... or "agent"
@@ -47,6 +47,15 @@ end
 
 function CMD.close(fd)
 	close_agent(fd)
+end
+
+-- How many clients are connected (the protobuf game tells new players).
+function CMD.count()
+	local n = 0
+	for _ in pairs(agents) do
+		n = n + 1
+	end
+	return n
 end
 
 skynet.start(function()
