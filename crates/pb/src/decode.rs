@@ -1,11 +1,11 @@
 //! `pb.decode` / `pb.unpack` and the default tables: wire bytes to Lua
 //! tables the way lua-protobuf builds them (table sizes, key order, oneof
 //! names, default values and metatables, hooks), with its error texts.
-//! Nesting is bounded by [`crate::encode::MAX_DEPTH`] and every field read
+//! Nesting is bounded by `pb_max_depth` ([`crate::limits`]) and every field read
 //! is charged to the budget.
 
 use crate::conv::{push_integer, rt, strtod, strtol};
-use crate::encode::MAX_DEPTH;
+use crate::limits;
 use crate::meter::Meter;
 use crate::schema::{Field, Schema};
 use crate::state::{self, DefMode, Slot, Snap};
@@ -28,6 +28,7 @@ pub struct Decoder<'a> {
     hooks: Option<Table>,
     meter: Meter,
     depth: usize,
+    max_depth: usize,
 }
 
 /// `lpb_readbytes`: a length-delimited value, or lua-protobuf's error.
@@ -143,11 +144,14 @@ impl<'a> Decoder<'a> {
             hooks,
             meter: Meter::new(lua),
             depth: 0,
+            max_depth: limits::of(lua).depth,
         })
     }
 
     fn enter(&mut self) -> mlua::Result<()> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= self.max_depth {
+            let why = format!("pb.decode: messages nested deeper than {}", self.max_depth);
+            limits::refused(self.lua, limits::ACTION_PB, limits::MAX_DEPTH_KEY, &why);
             return Err(rt("stack overflow (too many levels)"));
         }
         self.depth += 1;

@@ -3,6 +3,7 @@
 //! order under `encode_order`), with its zero-skipping rules for proto3.
 
 use crate::conv::{arg_error, read_value, rt, to_integer, type_name, write_value};
+use crate::limits;
 use crate::meter::Meter;
 use crate::schema::{Field, Schema, Type};
 use crate::state::{self, Slot, Snap};
@@ -10,11 +11,12 @@ use crate::wire::{self, t, W_BYTES};
 use mlua::{Lua, Table, Value};
 use std::sync::Arc;
 
-/// How deep messages may nest when encoding (and decoding).
-pub const MAX_DEPTH: usize = 100;
+/// How deep messages may nest when encoding (and decoding) by default
+/// (`pb_max_depth`, [`crate::limits`]).
+pub const MAX_DEPTH: usize = crate::limits::DEFAULT_MAX_DEPTH;
 
-/// The largest encoding a call may build.
-pub const MAX_OUTPUT: usize = 256 << 20;
+/// The largest encoding a call may build by default (`pb_max_bytes`).
+pub const MAX_OUTPUT: usize = crate::limits::DEFAULT_MAX_BYTES;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -31,6 +33,8 @@ pub struct Encoder<'a> {
     hooks: Option<Table>,
     meter: Meter,
     depth: usize,
+    max_depth: usize,
+    max_bytes: usize,
     fname: &'static str,
     /// The bytes written so far.
     pub out: Vec<u8>,
@@ -57,6 +61,7 @@ impl<'a> Encoder<'a> {
         } else {
             None
         };
+        let lim = limits::of(lua);
         Ok(Encoder {
             lua,
             schema: snap.schema.clone(),
@@ -64,6 +69,8 @@ impl<'a> Encoder<'a> {
             hooks,
             meter: Meter::new(lua),
             depth: 0,
+            max_depth: lim.depth,
+            max_bytes: lim.bytes,
             fname,
             out,
         })
@@ -90,10 +97,19 @@ impl<'a> Encoder<'a> {
         Ok(if r.is_nil() { v } else { r })
     }
 
-    fn tag(&mut self, f: &Field, w: u32) -> mlua::Result<()> {
-        if self.out.len() > MAX_OUTPUT {
+    /// Fails (`out of memory`, as lua-protobuf when its buffer cannot
+    /// grow) once the output has passed `pb_max_bytes`.
+    fn check_size(&self) -> mlua::Result<()> {
+        if self.out.len() > self.max_bytes {
+            let why = format!("pb.encode: more than {} bytes", self.max_bytes);
+            limits::refused(self.lua, limits::ACTION_PB, limits::MAX_BYTES_KEY, &why);
             return Err(rt("out of memory"));
         }
+        Ok(())
+    }
+
+    fn tag(&mut self, f: &Field, w: u32) -> mlua::Result<()> {
+        self.check_size()?;
         self.meter.step(1)?;
         wire::put_varint(&mut self.out, u64::from((f.number as u32) << 3 | w));
         Ok(())
@@ -290,7 +306,9 @@ impl<'a> Encoder<'a> {
 
     /// Encodes the fields of message table `tbl` of type `ty`.
     pub fn message(&mut self, tbl: &Table, ty: usize) -> mlua::Result<()> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= self.max_depth {
+            let why = format!("pb.encode: messages nested deeper than {}", self.max_depth);
+            limits::refused(self.lua, limits::ACTION_PB, limits::MAX_DEPTH_KEY, &why);
             return Err(rt("stack overflow (message too many levels)"));
         }
         self.depth += 1;
@@ -314,6 +332,6 @@ impl<'a> Encoder<'a> {
             }
         }
         self.depth -= 1;
-        Ok(())
+        self.check_size()
     }
 }

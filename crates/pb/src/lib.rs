@@ -7,7 +7,7 @@
 //! lua-protobuf's rules (field order, proto3 zero skipping, packed
 //! repeated fields, maps, oneofs, defaults, hooks, int64 modes) and its
 //! error texts. Decoding untrusted bytes never panics: lengths are checked
-//! against what is there, nesting is bounded ([`encode::MAX_DEPTH`]), and
+//! against what is there, nesting and output are bounded ([`limits`]), and
 //! the work is charged to the service's instruction budget.
 //! Differences from the C module are listed in docs/native-modules.md.
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ pub mod api;
 pub mod conv;
 pub mod decode;
 pub mod encode;
+pub mod limits;
 pub mod load;
 pub mod lowlevel;
 pub mod meter;
@@ -175,8 +176,23 @@ pub fn open_io(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "io", || glue(lua, None, "io"))
 }
 
+/// Gives a service's state the node's limits ([`limits`]), its refusals
+/// audited (and so counted) as the service's.
+pub(crate) fn install_limits(lua: &Lua, ctx: &skyhold_core::Context) {
+    if lua.app_data_ref::<limits::Limits>().is_some() {
+        return;
+    }
+    let node = ctx.node();
+    let me = ctx.handle();
+    let report: limits::Report = Arc::new(move |action: &str, why: &str| {
+        node.audit_refused(me, action, &me.to_string(), why);
+    });
+    limits::Limits::from_config(|k| ctx.getenv(k), Some(report)).install(lua);
+}
+
 fn factory(open: fn(&Lua) -> mlua::Result<Table>) -> ModuleFactory {
-    Arc::new(move |lua, _ctx| {
+    Arc::new(move |lua, ctx| {
+        install_limits(lua, ctx);
         // Buffers and slices answer methods through their modules'
         // tables, so those exist whichever module a service asks for.
         open_buffer(lua)?;

@@ -245,6 +245,7 @@ fn pack_fmt(
     if level > MAX_FORMAT_LEVEL {
         return Err(arg_error(1, "pack", "format level overflow"));
     }
+    let max = crate::limits::of(lua).bytes;
     let fname = "pack";
     while fc.pos < fc.fmt.len() {
         let c = fc.fmt[fc.pos];
@@ -329,7 +330,14 @@ fn pack_fmt(
                 idx += 1;
             }
         }
-        if out.len() > crate::encode::MAX_OUTPUT {
+        if out.len() > max {
+            let why = format!("pb.buffer: more than {max} bytes");
+            crate::limits::refused(
+                lua,
+                crate::limits::ACTION_PB,
+                crate::limits::MAX_BYTES_KEY,
+                &why,
+            );
             return Err(rt("out of memory"));
         }
     }

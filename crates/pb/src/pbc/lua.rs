@@ -9,7 +9,7 @@ use super::rmsg::RMsg;
 use super::scan::{self, DecodeError, Out};
 use super::wmsg::{WError, WTree};
 use crate::conv::type_name;
-use crate::encode::{MAX_DEPTH, MAX_OUTPUT};
+use crate::limits;
 use crate::meter::Meter;
 use mlua::{AnyUserData, Function, Lua, MultiValue, Table, UserData, Value};
 use parking_lot::Mutex;
@@ -222,6 +222,7 @@ fn wmsg_arg(a: &MultiValue, i: usize) -> R<(Arc<Shared>, Tree, usize)> {
 
 /// Runs `op` on the writer tree of argument 1 with the environment's types.
 fn write_op<T>(
+    lua: &Lua,
     a: &MultiValue,
     op: impl FnOnce(&mut WTree, &Env, usize) -> Result<T, WError>,
 ) -> R<Result<T, &'static str>> {
@@ -237,12 +238,18 @@ fn write_op<T>(
             env.set_error(e);
             Ok(Err(e))
         }
-        Err(WError::TooDeep) => Err(err(format!(
-            "protobuf.c: messages nested deeper than {MAX_DEPTH}"
-        ))),
-        Err(WError::TooBig) => Err(err(format!(
-            "protobuf.c: message larger than {MAX_OUTPUT} bytes"
-        ))),
+        Err(WError::TooDeep) => {
+            let max = limits::of(lua).pbc_depth;
+            let why = format!("protobuf.c: messages nested deeper than {max}");
+            limits::refused(lua, limits::ACTION_PBC, limits::PBC_MAX_DEPTH_KEY, &why);
+            Err(err(why))
+        }
+        Err(WError::TooBig) => {
+            let max = limits::of(lua).pbc_bytes;
+            let why = format!("protobuf.c: message larger than {max} bytes");
+            limits::refused(lua, limits::ACTION_PBC, limits::PBC_MAX_BYTES_KEY, &why);
+            Err(err(why))
+        }
     }
 }
 
@@ -606,7 +613,10 @@ pub fn raw_module(lua: &Lua) -> R<Table> {
         }
         Ok(Value::UserData(lua.create_userdata(WMsgUd {
             env,
-            tree: Arc::new(Mutex::new(Some(WTree::new(&ty)))),
+            tree: Arc::new(Mutex::new(Some({
+                let l = limits::of(lua);
+                WTree::with_limits(&ty, l.pbc_depth, l.pbc_bytes)
+            }))),
             node: 0,
         })?))
     });
@@ -623,7 +633,7 @@ pub fn raw_module(lua: &Lua) -> R<Table> {
         wmsg_arg(&a, 1)?;
         let key = key_arg(lua, &a, F)?;
         let v = check_num(lua, arg(&a, 3), 3, F)?;
-        write_op(&a, |t, e, n| t.real(e, n, &key, v))?.ok();
+        write_op(lua, &a, |t, e, n| t.real(e, n, &key, v))?.ok();
         Ok(())
     });
     def!("_wmessage_int", |lua, a: MultiValue| {
@@ -634,7 +644,7 @@ pub fn raw_module(lua: &Lua) -> R<Table> {
             Some(x) => f2i(lua.coerce_number(x.clone()).ok().flatten().unwrap_or(0.0)),
             None => 0,
         };
-        write_op(&a, |t, e, n| t.integer(e, n, &key, v as u64))?.ok();
+        write_op(lua, &a, |t, e, n| t.integer(e, n, &key, v as u64))?.ok();
         Ok(())
     });
     def!("_wmessage_string", |lua, a: MultiValue| {
@@ -642,7 +652,7 @@ pub fn raw_module(lua: &Lua) -> R<Table> {
         wmsg_arg(&a, 1)?;
         let key = key_arg(lua, &a, F)?;
         let v = check_str(lua, &a, 3, F)?;
-        match write_op(&a, |t, e, n| t.string(e, n, &key, &v))? {
+        match write_op(lua, &a, |t, e, n| t.string(e, n, &key, &v))? {
             Ok(()) => Ok(()),
             Err(_) => {
                 let shown = v.split(|&c| c == 0).next().unwrap_or_default();
@@ -656,7 +666,7 @@ pub fn raw_module(lua: &Lua) -> R<Table> {
     def!("_wmessage_message", |lua, a: MultiValue| {
         let (env, tree, _) = wmsg_arg(&a, 1)?;
         let key = key_arg(lua, &a, "_wmessage_message")?;
-        match write_op(&a, |t, e, n| t.message(e, n, &key))? {
+        match write_op(lua, &a, |t, e, n| t.message(e, n, &key))? {
             Ok(node) => Ok(Value::UserData(lua.create_userdata(WMsgUd {
                 env,
                 tree,
@@ -666,13 +676,13 @@ pub fn raw_module(lua: &Lua) -> R<Table> {
         }
     });
     def!("_wmessage_buffer", |lua, a: MultiValue| {
-        let b = write_op(&a, |t, _, n| Ok(t.buffer(n)))?.unwrap_or_default();
+        let b = write_op(lua, &a, |t, _, n| Ok(t.buffer(n)))?.unwrap_or_default();
         Meter::new(lua).step((b.len() / 64) as u32)?;
         let n = b.len() as i64;
         Ok((lstr(lua, &b)?, n))
     });
     def!("_wmessage_buffer_string", |lua, a: MultiValue| {
-        let b = write_op(&a, |t, _, n| Ok(t.buffer(n)))?.unwrap_or_default();
+        let b = write_op(lua, &a, |t, _, n| Ok(t.buffer(n)))?.unwrap_or_default();
         Meter::new(lua).step((b.len() / 64) as u32)?;
         lstr(lua, &b)
     });

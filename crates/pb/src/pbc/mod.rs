@@ -8,7 +8,7 @@
 //! (`_decode`) or field by field (`_rmessage_*`, which `protobuf.lua`
 //! uses for defaults), and packed or unpacked through patterns. Bytes
 //! match pbc's; reading is bounded by the input, writing by
-//! [`crate::encode::MAX_DEPTH`] and [`crate::encode::MAX_OUTPUT`], and
+//! `pbc_max_depth` and `pbc_max_bytes` ([`crate::limits`]), and
 //! the work is charged to the service's instruction budget. Where this
 //! differs from the C module is listed in docs/native-modules.md.
 
@@ -66,5 +66,8 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
 
 /// The module factory for `src/native.rs`.
 pub fn module() -> ModuleFactory {
-    Arc::new(|lua, _ctx| Ok(Value::Table(open(lua)?)))
+    Arc::new(|lua, ctx| {
+        crate::install_limits(lua, ctx);
+        Ok(Value::Table(open(lua)?))
+    })
 }

@@ -5,7 +5,7 @@
 //! order they were opened.
 
 use super::env::{Env, Label, PField};
-use crate::encode::{MAX_DEPTH, MAX_OUTPUT};
+use crate::limits::{DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH};
 use crate::wire::{put_varint, t};
 
 /// Why a write failed: pbc's error text (what `_last_error` gives), or a
@@ -14,9 +14,9 @@ use crate::wire::{put_varint, t};
 pub enum WError {
     /// pbc's text.
     Pbc(&'static str),
-    /// Sub-messages nested deeper than [`MAX_DEPTH`].
+    /// Sub-messages nested deeper than `pbc_max_depth`.
     TooDeep,
-    /// The message grew past [`MAX_OUTPUT`] bytes.
+    /// The message grew past `pbc_max_bytes` bytes.
     TooBig,
 }
 
@@ -113,6 +113,8 @@ struct Node {
 pub struct WTree {
     nodes: Vec<Node>,
     size: usize,
+    max_depth: usize,
+    max_bytes: usize,
 }
 
 fn tag(out: &mut Vec<u8>, id: i32, wt: u32) {
@@ -127,9 +129,19 @@ fn trunc_nul(s: &[u8]) -> &[u8] {
 }
 
 impl WTree {
-    /// `pbc_wmessage_new`: an empty message of type `msg` (node 0).
+    /// `pbc_wmessage_new`: an empty message of type `msg` (node 0), with
+    /// the default limits.
     pub fn new(msg: &[u8]) -> WTree {
+        WTree::with_limits(msg, DEFAULT_MAX_DEPTH, DEFAULT_MAX_BYTES)
+    }
+
+    /// An empty message whose sub-messages nest less than `max_depth` deep
+    /// and whose bytes stay within `max_bytes` (`pbc_max_depth`,
+    /// `pbc_max_bytes`).
+    pub fn with_limits(msg: &[u8], max_depth: usize, max_bytes: usize) -> WTree {
         WTree {
+            max_depth,
+            max_bytes,
             nodes: vec![Node {
                 msg: msg.to_vec(),
                 depth: 0,
@@ -143,7 +155,7 @@ impl WTree {
 
     fn grow(&mut self, n: usize) -> Result<(), WError> {
         self.size = self.size.saturating_add(n);
-        if self.size > MAX_OUTPUT {
+        if self.size > self.max_bytes {
             return Err(WError::TooBig);
         }
         Ok(())
@@ -289,7 +301,7 @@ impl WTree {
             return Err(WError::Pbc(err));
         }
         let depth = self.nodes[node].depth + 1;
-        if depth >= MAX_DEPTH {
+        if depth >= self.max_depth {
             return Err(WError::TooDeep);
         }
         self.grow(16)?;
