@@ -251,7 +251,14 @@ pub fn open(lua: &Lua, safe: bool) -> mlua::Result<Table> {
 
     m.raw_set(
         "new",
-        lua.create_function(move |lua, _: MultiValue| open(lua, safe))?,
+        lua.create_function(move |lua, _: MultiValue| {
+            // The instance's functions are Rust closures made after the
+            // boot: kept reachable until the state closes, so no
+            // collection frees one while a finalizer may still call it.
+            let t = open(lua, safe)?;
+            skyhold_lua::finalizers::keep(lua, &Value::Table(t.clone()))?;
+            Ok(t)
+        })?,
     )?;
     m.raw_set("null", Value::NULL)?;
     m.raw_set("empty_array_mt", sh.marks.empty_array_mt.clone())?;

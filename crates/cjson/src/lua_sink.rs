@@ -55,7 +55,10 @@ impl Sink for LuaSink<'_> {
         let table = self.lua.create_table()?;
         if array {
             if let Some(mt) = &self.array_mt {
-                table.set_metatable(Some(mt.clone()))?;
+                // `cjson.array_mt` is a table Lua code can change (and give
+                // a __gc): set through the runtime, so the table is
+                // remembered and finalized before the state closes.
+                skyhold_lua::finalizers::set_metatable(self.lua, &table, Some(mt.clone()))?;
             }
         }
         self.open.push(Open {

@@ -227,7 +227,9 @@ impl<'a> Decoder<'a> {
         };
         if !self.slot_dead(s) && arr.metatable().is_none() {
             let m = self.def_meta(s)?;
-            arr.set_metatable(Some(m))?;
+            // Lua code can reach the default metatable and give it a
+            // __gc: set through the runtime, so the array is remembered.
+            skyhold_lua::finalizers::set_metatable(self.lua, &arr, Some(m))?;
         }
         Ok(arr)
     }
@@ -339,7 +341,7 @@ impl<'a> Decoder<'a> {
             DefMode::Meta => {
                 self.set_def_fields(&tbl, ty, USE_REPEAT | USE_MESSAGE)?;
                 let m = self.def_meta(Slot::Type(ty))?;
-                tbl.set_metatable(Some(m))?;
+                skyhold_lua::finalizers::set_metatable(self.lua, &tbl, Some(m))?;
             }
             _ => {
                 if opts.decode_default_array || opts.decode_default_message {
