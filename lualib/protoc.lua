@@ -283,8 +283,11 @@ function Lex:string(what)
 	return concat(parts)
 end
 
+-- The end of a statement: `;` as protoc wants it, but (as lua-protobuf's
+-- protoc.lua) also none, or several.
 function Lex:semicolon()
-	self:expect(";", "';'")
+	while self:test ";" do
+	end
 end
 
 ---------------------------------------------------------------------------
@@ -490,7 +493,9 @@ local function default_text(lex, ty, c)
 		end
 		return ty == "bytes" and c_escape(c.v) or c.v
 	elseif ty == "bool" then
-		if c.kind ~= "id" or (c.v ~= "true" and c.v ~= "false") then
+		-- protoc takes only true and false; lua-protobuf's protoc.lua keeps
+		-- any name (pb then gives the field no default)
+		if c.kind ~= "id" or c.neg then
 			lex:error("expected 'true' or 'false' for default value", c.tok)
 		end
 		return c.v
@@ -558,11 +563,13 @@ Ctx.__index = Ctx
 
 -- Options whose names an options message of descriptor.proto has are kept
 -- (with a value of the right kind); others are accepted and left out.
-function Ctx:option(lex, owner, options_type, name, c)
-	if name == nil then
-		-- a custom option: its value is left out, but the owner has options
-		-- as in protoc's descriptor
+function Ctx:option(lex, owner, options_type, name, c, custom)
+	if custom then
+		-- the owner has options, as in protoc's descriptor, whether or not
+		-- pb knows the extension (if it does, the value is kept below)
 		get(owner, "options")
+	end
+	if name == nil then
 		return
 	end
 	local value
@@ -629,19 +636,23 @@ function Ctx:option_name(lex)
 			parts[#parts + 1] = lex:ident "option name"
 		end
 	until not lex:test "."
-	if plain and #parts == 1 then
-		return parts[1]
+	if #parts == 1 then
+		if plain then
+			return parts[1]
+		end
+		-- a custom option: pb names an extension field by its last part
+		return parts[1]:match "([^.]+)$", true
 	end
 	return nil
 end
 
 -- `option name = value;`
 function Ctx:option_stmt(lex, owner, options_type)
-	local name = self:option_name(lex)
+	local name, custom = self:option_name(lex)
 	lex:expect "="
 	local c = lex:constant()
 	lex:semicolon()
-	self:option(lex, owner, options_type, name, c)
+	self:option(lex, owner, options_type, name, c, custom)
 end
 
 -- `[name = value, ...]`, calling each(name, constant) for every pair.
@@ -651,9 +662,9 @@ function Ctx:inline_options(lex, each)
 	end
 	repeat
 		local tok = lex:peek()
-		local name = self:option_name(lex)
+		local name, custom = self:option_name(lex)
 		lex:expect "="
-		each(name, lex:constant(), tok)
+		each(name, lex:constant(), tok, custom)
 	until not lex:test ","
 	lex:expect "]"
 end
@@ -685,27 +696,18 @@ function Ctx:field_rest(lex, f, scalar)
 	local number = lex:int32 "field number"
 	if number <= 0 or number > MAX_FIELD then
 		lex:error("field numbers must be positive integers up to " .. MAX_FIELD, ntok2)
-	elseif number >= 19000 and number <= 19999 then
-		lex:error("field numbers 19000 through 19999 are reserved for the protocol buffer library", ntok2)
 	end
 	f.number = number
-	self:inline_options(lex, function(oname, c, tok)
-		if oname == "default" then
-			if self.syntax == "proto3" then
-				lex:error("explicit default values are not allowed in proto3", tok)
-			elseif f.label == 3 then
-				lex:error("repeated fields can't have default values", tok)
-			elseif f.type == T_MESSAGE then
-				lex:error("messages can't have default values", tok)
-			end
+	self:inline_options(lex, function(oname, c, _, custom)
+		if oname == "default" and not custom then
 			f.default_value = default_text(lex, scalar, c)
-		elseif oname == "json_name" then
+		elseif oname == "json_name" and not custom then
 			if c.kind ~= "str" then
 				lex:error("expected string for json_name", c.tok)
 			end
 			f.json_name = c.v
 		else
-			self:option(lex, f, "FieldOptions", oname, c)
+			self:option(lex, f, "FieldOptions", oname, c, custom)
 		end
 	end)
 	if not f.json_name then
@@ -765,18 +767,12 @@ function Ctx:field(lex, first, first_tok, scope, msg, in_extend)
 		end
 		label = 1
 	end
-	if label == 2 and self.syntax == "proto3" then
-		lex:error("required fields are not allowed in proto3", first_tok)
-	end
 	local ty, type_name, scalar = field_type(lex, tname, ttok)
 	local f = { label = label, type = ty, type_name = type_name }
 	if label == 1 and self.syntax == "proto3" and first == "optional" and not in_extend then
 		f.proto3_optional = true
 	end
 	self:field_rest(lex, f, scalar)
-	if f.options and f.options.packed ~= nil and (label ~= 3 or scalar == "string" or scalar == "bytes") then
-		lex:error("[packed = true] can only be specified for repeated primitive fields", first_tok)
-	end
 	self.scopes[f] = scope
 	return f
 end
@@ -898,19 +894,13 @@ function Ctx:enum(lex, scope, owner)
 			local vname, vtok = lex:ident "enum constant name"
 			lex:expect "="
 			local v = { name = vname, number = lex:int32 "enum value number" }
-			self:inline_options(lex, function(oname, c)
-				self:option(lex, v, "EnumValueOptions", oname, c)
+			self:inline_options(lex, function(oname, c, _, custom)
+				self:option(lex, v, "EnumValueOptions", oname, c, custom)
 			end)
 			lex:semicolon()
 			self.where[v] = vtok
 			insert(get(e, "value"), v)
 		end
-	end
-	if not e.value then
-		lex:error(format("enum '%s' must contain at least one value", name), tok)
-	end
-	if self.syntax == "proto3" and e.value[1].number ~= 0 then
-		lex:error("the first enum value must be zero in proto3", self.where[e.value[1]])
 	end
 	insert(get(owner, "enum_type"), e)
 	return e
@@ -1114,12 +1104,6 @@ function Ctx:resolve_field(lex, f)
 		local full, kind = self:resolve_name(lex, f.type_name, self.scopes[f], tok)
 		f.type_name = full
 		f.type = kind == "enum" and T_ENUM or T_MESSAGE
-		if f.default_value and f.type == T_MESSAGE then
-			lex:error("messages can't have default values", tok)
-		end
-		if f.options and f.options.packed ~= nil and f.type ~= T_ENUM then
-			lex:error("[packed = true] can only be specified for repeated primitive fields", tok)
-		end
 	end
 end
 
@@ -1161,7 +1145,7 @@ end
 function Ctx:check_enum(lex, e)
 	local names, numbers = {}, {}
 	local alias = e.options and e.options.allow_alias
-	for _, v in ipairs(e.value) do
+	for _, v in ipairs(e.value or {}) do
 		if names[v.name] then
 			lex:error(format("enum value '%s' is already defined in '%s'", v.name, e.name), self.where[v])
 		end

@@ -105,6 +105,7 @@ fn protoc_lua_against_protoc() {
     for name in &cases {
         expected.push(name.to_string());
         expected.push(format!("{name}/pb"));
+        expected.push(format!("{name}/again"));
     }
     expected.push("descriptor.proto".into());
     for key in &expected {

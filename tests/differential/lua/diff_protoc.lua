@@ -3,7 +3,8 @@
 -- (with its imports) and the one `protoc -o --include_imports` wrote
 -- (<name>.pb) are decoded with pb and compared value by value, then each
 -- is loaded into a fresh pb state and the types and fields pb lists are
--- compared. Then the types of our built-in descriptor.proto must be those
+-- compared, and again once pb has loaded the file (its custom options
+-- known). Then the types of our built-in descriptor.proto must be those
 -- of protoc's own (descriptor.pb), field for field. Lines: `<case>\tsame`
 -- or `<case>\tDIFFERENT\t<what>`.
 local pb = require "pb"
@@ -119,6 +120,16 @@ for name in read(dir .. "/protoc_cases.txt"):gmatch "[^\n]+" do
 			end
 		end
 		report(name .. "/pb", out)
+		-- Once pb knows the file's own extensions (custom options), a
+		-- second compile keeps their values, and decoding protoc's set
+		-- reads them too: the two must still agree.
+		assert(pb.load(ours))
+		local again = protoc.new()
+		again.include_imports = true
+		again.paths = { dir }
+		out = {}
+		diff(decode_set(again:compilefile(name)), decode_set(theirs), "set", out)
+		report(name .. "/again", out)
 	end
 end
 
