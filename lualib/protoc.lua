@@ -14,10 +14,11 @@
 --
 -- proto2 and proto3: package, import (plain, public, weak), messages (nested),
 -- enums, oneofs, map<K, V>, labels, packed and other known options, default
--- values, extend and extensions, reserved, services and rpcs. Options this
--- module cannot interpret (custom options in parentheses, names no options
--- message has) are accepted and left out of the descriptor. Groups and
--- editions are not supported.
+-- values, extend and extensions, reserved, services and rpcs. A custom
+-- option is kept when pb knows its extension; other options no options
+-- message has are accepted and left out. What lua-protobuf's parser
+-- accepts and protoc refuses (missing semicolons, proto3 enums not starting
+-- at zero, ...) is accepted too. Groups and editions are not supported.
 --
 -- Descriptors are written as protoc writes them (`protoc -o`): json_name
 -- for every field, exclusive ends for message reserved and extension
@@ -755,7 +756,8 @@ function Ctx:map_field(lex, msg, scope)
 end
 
 -- One labelled (or, in proto3, unlabelled) field in a message or extend.
-function Ctx:field(lex, first, first_tok, scope, msg, in_extend)
+-- One field of a message or an extend block, after its first word.
+function Ctx:field(lex, first, first_tok, scope, in_extend)
 	local label = LABEL[first]
 	local tname, ttok
 	if label then
@@ -810,7 +812,6 @@ function Ctx:reserved(lex, owner, is_enum)
 end
 
 function Ctx:extensions(lex, msg)
-	local ranges = {}
 	repeat
 		local t = lex:peek()
 		local start = lex:int32 "extension number"
@@ -825,9 +826,7 @@ function Ctx:extensions(lex, msg)
 		if start <= 0 or stop < start then
 			lex:error("invalid extension range", t)
 		end
-		local r = { start = start, ["end"] = stop + 1 }
-		ranges[#ranges + 1] = r
-		insert(get(msg, "extension_range"), r)
+		insert(get(msg, "extension_range"), { start = start, ["end"] = stop + 1 })
 	until not lex:test ","
 	self:inline_options(lex, function() end)
 	lex:semicolon()
@@ -841,7 +840,7 @@ function Ctx:extend(lex, scope, owner)
 	while not lex:test "}" do
 		if not lex:test ";" then
 			local first, ftok = lex:ident "field label or type"
-			local f = self:field(lex, first, ftok, scope, nil, true)
+			local f = self:field(lex, first, ftok, scope, true)
 			f.extendee = name
 			self.where[f] = self.where[f] or tok
 			self.extendee_tok[f] = tok
@@ -921,7 +920,7 @@ function Ctx:message(lex, scope, list)
 		if lex:test ";" then
 			-- empty statement
 		elseif t.k == "sym" and t.v == "." and self.syntax == "proto3" then
-			local f = self:field(lex, "", t, inner, m, false)
+			local f = self:field(lex, "", t, inner, false)
 			insert(get(m, "field"), f)
 		elseif t.k ~= "id" then
 			lex:error(format("field or declaration expected, got '%s'", t.v))
@@ -958,7 +957,7 @@ function Ctx:message(lex, scope, list)
 				insert(get(m, "field"), f)
 			else
 				lex.i = lex.i + 1
-				local f = self:field(lex, word, t, inner, m, false)
+				local f = self:field(lex, word, t, inner, false)
 				insert(get(m, "field"), f)
 			end
 		end
