@@ -539,12 +539,14 @@ local LABEL = { optional = 1, required = 2, repeated = 3 }
 local T_MESSAGE, T_ENUM = 11, 14
 local MAX_FIELD = 536870911
 
+-- protoc's json_name: underscores dropped, the letter after them upper case.
 local function json_name(name)
-	return (name:gsub("_(.?)", string.upper))
+	return (name:gsub("_+(.?)", string.upper))
 end
 
+-- protoc's name for a map field's entry type: the same, first letter up.
 local function map_entry_name(name)
-	return (("_" .. name):gsub("_(.?)", string.upper)) .. "Entry"
+	return (("_" .. name):gsub("_+(.?)", string.upper)) .. "Entry"
 end
 
 local function get(t, k)
