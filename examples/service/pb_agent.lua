@@ -1,14 +1,18 @@
 -- The protobuf game's agent: one per connection. It compiles
 -- proto/game.proto with protoc.lua when it starts (pb's types belong to
 -- the service that loads them); each client frame is one game.Request,
--- answered with one game.Response carrying the same session.
+-- answered with one game.Response carrying the same session. Requests are
+-- handled one at a time, in the order they came (skynet.queue): a client
+-- that sends `set` and `quit` at once gets both answers, in order.
 local skynet = require "skynet"
+local queue = require "skynet.queue"
 local socket = require "skynet.socket"
 local pb = require "pb"
 local protoc = require "protoc"
 
 local client_fd, watchdog, store
 local player
+local in_order = queue()
 
 local function send(msg)
 	if client_fd then
@@ -46,7 +50,30 @@ function HANDLE.quit()
 end
 
 local function close()
-	skynet.call(watchdog, "lua", "close", client_fd)
+	if client_fd then
+		skynet.call(watchdog, "lua", "close", client_fd)
+	end
+end
+
+-- One request: answered, or the client closed if it is not one.
+local function handle(ok, req)
+	if not client_fd then
+		return -- the connection is gone: requests still queued are dropped
+	end
+	if not ok or not req.command then
+		skynet.error("pb agent: closing a client that sent a bad message: " .. tostring(req))
+		return close()
+	end
+	if not player and req.command ~= "hello" then
+		skynet.error("pb agent: closing a client that did not say hello first")
+		return close()
+	end
+	local r, done = HANDLE[req.command](req[req.command])
+	r.session = req.session
+	send(r)
+	if done then
+		close()
+	end
 end
 
 skynet.register_protocol {
@@ -58,20 +85,7 @@ skynet.register_protocol {
 	dispatch = function(fd, _, ok, req)
 		assert(fd == client_fd, "message for another connection")
 		skynet.ignoreret()
-		if not ok or not req.command then
-			skynet.error("pb agent: closing a client that sent a bad message: " .. tostring(req))
-			return close()
-		end
-		if not player and req.command ~= "hello" then
-			skynet.error("pb agent: closing a client that did not say hello first")
-			return close()
-		end
-		local r, done = HANDLE[req.command](req[req.command])
-		r.session = req.session
-		send(r)
-		if done then
-			close()
-		end
+		in_order(handle, ok, req)
 	end,
 }
 

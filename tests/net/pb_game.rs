@@ -108,6 +108,31 @@ fn the_pb_client_plays_a_session() {
 }
 
 #[test]
+fn requests_sent_at_once_are_answered_in_order() {
+    // The agent handles one request at a time (skynet.queue), so a quit
+    // sent right behind a set and a get comes after their answers.
+    let (node, port) = node("pipelined", "");
+    let mut c = client(port);
+    c.write(b"hello dora\nset colour green\nget colour\nquit\n");
+    let mut last = 0;
+    for part in [
+        "welcome, dora",
+        "ok",
+        "= green",
+        "bye, dora",
+        "(connection closed)",
+    ] {
+        let at = expect(&c, &node, last, part);
+        assert!(
+            at >= last,
+            "{part:?} came before an earlier answer:\n{}",
+            c.dump()
+        );
+        last = at + 1;
+    }
+}
+
+#[test]
 fn a_client_that_skips_hello_or_sends_garbage_is_closed() {
     let (node, port) = node("rude", "");
     let mut c = client(port);
