@@ -31,12 +31,13 @@ fn pb_limits() {
     let b = skyhold_testkit::BootedNode::boot(&dir, "pb_limits", &keys);
     b.expect_pass("pb_limits");
     let counts = b.node.handle().audit().counts();
-    // encode depth, decode depth, two encodes past the size, one pack
-    assert_eq!(counts.get("pb_limit"), Some(&5), "{counts:?}\n{}", b.dump());
-    // one too deep, one too big
+    // encode depth, decode depth, a descriptor too deep, two encodes past
+    // the size, one pack
+    assert_eq!(counts.get("pb_limit"), Some(&6), "{counts:?}\n{}", b.dump());
+    // one message too deep, one too big, one descriptor too deep
     assert_eq!(
         counts.get("pbc_limit"),
-        Some(&2),
+        Some(&3),
         "{counts:?}\n{}",
         b.dump()
     );

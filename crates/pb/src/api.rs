@@ -129,9 +129,20 @@ fn load_bytes(lua: &Lua, data: &[u8]) -> mlua::Result<MultiValue> {
     let mut g = st.inner.lock();
     let mut meter = Meter::new(lua);
     let schema = Arc::make_mut(&mut g.schema);
-    let (ok, pos) = match crate::load::load(schema, data, &mut meter) {
+    let max = crate::limits::of(lua).depth;
+    let (ok, pos) = match crate::load::load_limited(schema, data, &mut meter, max) {
         Ok(p) => (true, p),
         Err(crate::load::LoadError::At(p)) => (false, p),
+        Err(crate::load::LoadError::TooDeep(p)) => {
+            let why = format!("pb.load: descriptor messages nested deeper than {max}");
+            crate::limits::refused(
+                lua,
+                crate::limits::ACTION_PB,
+                crate::limits::MAX_DEPTH_KEY,
+                &why,
+            );
+            (false, p)
+        }
         Err(crate::load::LoadError::Lua(e)) => return Err(e),
     };
     Ok(mv(vec![Value::Boolean(ok), Value::Integer(pos as i64 + 1)]))

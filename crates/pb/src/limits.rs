@@ -9,13 +9,13 @@
 use mlua::Lua;
 use std::sync::Arc;
 
-/// Config key: how deep `pb` messages nest when encoded or decoded (and
-/// nested descriptors when loaded, unknown groups when skipped, `(` in
-/// `pb.buffer` formats).
+/// Config key: how deep `pb` messages nest when encoded or decoded, and
+/// descriptors when `pb.load` reads them.
 pub const MAX_DEPTH_KEY: &str = "pb_max_depth";
 /// Config key: the most bytes one `pb.encode` (or `pb.buffer` pack) builds.
 pub const MAX_BYTES_KEY: &str = "pb_max_bytes";
-/// Config key: how deep `protobuf.c` sub-messages nest when written.
+/// Config key: how deep `protobuf.c` sub-messages nest when written, and
+/// descriptors when `_env_register` reads them.
 pub const PBC_MAX_DEPTH_KEY: &str = "pbc_max_depth";
 /// Config key: the most bytes one `protobuf.c` message being written holds.
 pub const PBC_MAX_BYTES_KEY: &str = "pbc_max_bytes";

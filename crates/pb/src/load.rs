@@ -8,8 +8,9 @@ use crate::meter::Meter;
 use crate::schema::Schema;
 use crate::wire::{Rd, W_BYTES, W_VARINT};
 
-/// How deep messages may nest in a descriptor.
-pub const MAX_NESTING: usize = 100;
+/// How deep messages may nest in a descriptor by default (`pb_max_depth`,
+/// `pbc_max_depth`: [`crate::limits`]).
+pub const MAX_NESTING: usize = crate::limits::DEFAULT_MAX_DEPTH;
 
 /// Why a load stopped: the descriptor is malformed at `pos` (0-based), or
 /// the budget ran out.
@@ -19,6 +20,8 @@ pub enum LoadError {
     At(usize),
     /// Raised while charging the budget.
     Lua(mlua::Error),
+    /// Messages nested past the depth allowed, at this offset.
+    TooDeep(usize),
 }
 
 const fn pair(n: u32, w: u32) -> u32 {
@@ -99,6 +102,7 @@ struct Parser<'a, 'm> {
     s: Rd<'a>,
     meter: &'m mut Meter,
     depth: usize,
+    max_depth: usize,
 }
 
 type R<T> = Result<T, LoadError>;
@@ -135,8 +139,8 @@ impl<'a> Parser<'a, '_> {
         let Some(inner) = self.s.bytes() else {
             return self.fail();
         };
-        if self.depth >= MAX_NESTING {
-            return self.fail();
+        if self.depth >= self.max_depth {
+            return Err(LoadError::TooDeep(self.s.pos()));
         }
         let outer = std::mem::replace(&mut self.s, inner);
         self.depth += 1;
@@ -376,7 +380,17 @@ impl Loader<'_> {
 /// the offset reached (the length); a malformed set leaves what was
 /// loaded before the fault in place, as lua-protobuf does.
 pub fn load(schema: &mut Schema, data: &[u8], meter: &mut Meter) -> Result<usize, LoadError> {
-    let (files, end) = parse(data, meter)?;
+    load_limited(schema, data, meter, MAX_NESTING)
+}
+
+/// [`load`] with descriptor messages nesting less than `max_depth` deep.
+pub fn load_limited(
+    schema: &mut Schema,
+    data: &[u8],
+    meter: &mut Meter,
+    max_depth: usize,
+) -> Result<usize, LoadError> {
+    let (files, end) = parse_limited(data, meter, max_depth)?;
     let mut l = Loader {
         schema,
         prefix: Vec::new(),
@@ -394,10 +408,20 @@ pub fn load(schema: &mut Schema, data: &[u8], meter: &mut Meter) -> Result<usize
 /// [`MAX_NESTING`], each tag charged to `meter`), with the offset reached.
 /// pbc's `protobuf.c` builds its own type tables from the same reading.
 pub fn parse(data: &[u8], meter: &mut Meter) -> Result<(Vec<FileInfo>, usize), LoadError> {
+    parse_limited(data, meter, MAX_NESTING)
+}
+
+/// [`parse`] with messages nesting less than `max_depth` deep.
+pub fn parse_limited(
+    data: &[u8],
+    meter: &mut Meter,
+    max_depth: usize,
+) -> Result<(Vec<FileInfo>, usize), LoadError> {
     let mut p = Parser {
         s: Rd::new(data),
         meter,
         depth: 0,
+        max_depth,
     };
     let mut files = Vec::new();
     while let Some(tag) = p.tag()? {

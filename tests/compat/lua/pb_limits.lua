@@ -69,6 +69,18 @@ skynet.start(function()
 	expect.fails("out of memory", pb.encode, "Node", { data = string.rep("x", 1000) })
 	expect.fails("out of memory", pb.encode, "Node",
 		{ data = string.rep("x", 600), child = { data = string.rep("y", 600) } })
+	-- descriptors nest within pb_max_depth too (protoc.lua could not even
+	-- encode such a set here, so it is written by hand): file, A, B, C, D, E
+	local function ld(field, body)
+		return string.char(field << 3 | 2, #body) .. body
+	end
+	local desc = ld(1, "E")
+	for _, name in ipairs { "D", "C", "B" } do
+		desc = ld(1, name) .. ld(3, desc)
+	end
+	local set = ld(1, ld(1, "deep.proto") .. ld(4, ld(1, "A") .. ld(3, desc)))
+	local ok, pos = pb.load(set)
+	assert(not ok and pos > 0, "a set nested 6 deep loads")
 	local buffer = require "pb.buffer"
 	assert(#buffer.new():pack("s", string.rep("z", 900)):result() == 902)
 	expect.fails("out of memory", function()
@@ -88,5 +100,9 @@ skynet.start(function()
 	expect.fails("protobuf.c: message larger than 2000 bytes", c._wmessage_string, w, "data",
 		string.rep("x", 200))
 	c._wmessage_delete(w)
+	-- and its descriptors within pbc_max_depth: file, A, B, a field
+	expect.fails("register fail", c._env_register, env,
+		protoc:compile("message A { message B { optional int32 x = 1; } }", "deep.proto"))
+	assert(c._last_error(env) == "register open google.protobuf.FileDescriptorSet fail")
 	skynet.error("PASS")
 end)

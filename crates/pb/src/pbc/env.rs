@@ -160,6 +160,8 @@ pub enum RegisterError {
     Pbc(&'static str),
     /// Raised while charging the budget.
     Lua(mlua::Error),
+    /// The descriptors nest deeper than allowed (`pbc_max_depth`).
+    TooDeep,
 }
 
 fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
@@ -276,6 +278,17 @@ impl Env {
     /// dependencies are registered (in as many rounds as it takes); files
     /// registered before are skipped.
     pub fn register(&mut self, data: &[u8], meter: &mut Meter) -> Result<(), RegisterError> {
+        self.register_limited(data, meter, load::MAX_NESTING)
+    }
+
+    /// [`Env::register`] with descriptor messages nesting less than
+    /// `max_depth` deep (`pbc_max_depth`); past it, [`RegisterError::TooDeep`].
+    pub fn register_limited(
+        &mut self,
+        data: &[u8],
+        meter: &mut Meter,
+        max_depth: usize,
+    ) -> Result<(), RegisterError> {
         let opened = "register open google.protobuf.FileDescriptorSet fail";
         if super::scan::check(data, meter)
             .map_err(RegisterError::Lua)?
@@ -283,10 +296,11 @@ impl Env {
         {
             return Err(self.fail(opened));
         }
-        let files = match load::parse(data, meter) {
+        let files = match load::parse_limited(data, meter, max_depth) {
             Ok((files, _)) => files,
             Err(load::LoadError::Lua(e)) => return Err(RegisterError::Lua(e)),
             Err(load::LoadError::At(_)) => return Err(self.fail(opened)),
+            Err(load::LoadError::TooDeep(_)) => return Err(RegisterError::TooDeep),
         };
         if files.is_empty() {
             return Err(self.fail("register empty"));

@@ -504,10 +504,17 @@ pub fn raw_module(lua: &Lua) -> R<Table> {
         let data = check_str(lua, &a, 2, "_env_register")?;
         let mut meter = Meter::new(lua);
         let mut guard = env.types.lock();
-        let r = Arc::make_mut(&mut guard).register(&data, &mut meter);
+        let max = limits::of(lua).pbc_depth;
+        let r = Arc::make_mut(&mut guard).register_limited(&data, &mut meter, max);
         drop(guard);
         match r {
             Ok(()) => Ok(()),
+            Err(RegisterError::TooDeep) => {
+                env.set_error("register open google.protobuf.FileDescriptorSet fail");
+                let why = format!("protobuf.c: descriptor messages nested deeper than {max}");
+                limits::refused(lua, limits::ACTION_PBC, limits::PBC_MAX_DEPTH_KEY, &why);
+                Err(err("register fail"))
+            }
             Err(RegisterError::Pbc(e)) => {
                 env.set_error(e);
                 Err(err("register fail"))
