@@ -16,14 +16,14 @@ local co_yield, co_running, co_yieldable = coroutine.yield, coroutine.running, c
 -- only running time and puts its own in (skynet.set_framework_yield).
 local suspend = co_yield
 local table_unpack, string_format = table.unpack, string.format
-local c_send, c_tostring = c.send, c.tostring
+local c_send = c.send
 
-local skynet = {
-	PTYPE_TEXT = 0, PTYPE_RESPONSE = 1, PTYPE_MULTICAST = 2, PTYPE_CLIENT = 3,
-	PTYPE_SYSTEM = 4, PTYPE_HARBOR = 5, PTYPE_SOCKET = 6, PTYPE_ERROR = 7,
-	PTYPE_QUEUE = 8, PTYPE_DEBUG = 9, PTYPE_LUA = 10, PTYPE_SNAX = 11, PTYPE_TRACE = 12,
-}
-local PTYPE_RESPONSE, PTYPE_ERROR, PTYPE_TRACE = 1, 7, 12
+-- skynet.PTYPE_* are set the first time they are read (`lazy_field` at the
+-- end of this file): with them the table would need twice the slots.
+local skynet = {}
+-- Constants (`<const>`) are compiled into the code that uses them: no
+-- upvalue for them in every service's state.
+local PTYPE_RESPONSE <const>, PTYPE_ERROR <const> = 1, 7
 
 local proto = {}
 
@@ -58,12 +58,8 @@ function skynet.unpack(msg, sz)
 	return unpacked(c_unpack(msg, sz))
 end
 
-skynet.tostring = c.tostring
-skynet.trash = c.trash
-skynet.now = c.now
-skynet.hpc = c.hpc
-skynet.genid = c.genid
-skynet.identity = c.identity
+-- skynet.tostring, trash, now, hpc, genid, identity and fork are
+-- skynet.core's own functions: see `lazy_field` at the end of this file.
 
 -- Tasks -------------------------------------------------------------------------
 -- Requests, replies, timers and forks are dispatched by the runtime
@@ -71,12 +67,16 @@ skynet.identity = c.identity
 -- bookkeeping. The functions below that wait yield to it: the first value
 -- says what for.
 
--- The numbers are the runtime's (skynet.core.YIELD), so the two cannot disagree.
-local YIELD = c.YIELD
-local CALL, SLEEP, WAIT, ROOM, QUIT, CALL_PACKED =
-	YIELD.CALL, YIELD.SLEEP, YIELD.WAIT, YIELD.ROOM, YIELD.QUIT, YIELD.CALL_PACKED
+-- The numbers are the runtime's (skynet.core.YIELD), compiled in as
+-- constants and checked against it here, so the two cannot disagree.
+local CALL <const>, SLEEP <const>, WAIT <const>, ROOM <const>, QUIT <const>, CALL_PACKED <const> =
+	2, 4, 5, 6, 7, 9
+do
+	local YIELD = c.YIELD
+	assert(YIELD.CALL == CALL and YIELD.SLEEP == SLEEP and YIELD.WAIT == WAIT and YIELD.ROOM == ROOM
+		and YIELD.QUIT == QUIT and YIELD.CALL_PACKED == CALL_PACKED, "skynet.core.YIELD changed")
+end
 local c_sendv, c_ret, c_retpack = c.sendv, c.ret, c.retpack
-local c_take_request = c.take_request
 
 local sleeping = {}       -- token -> session of a sleep or wait
 local unresponse = {}     -- pending response closure -> address
@@ -157,12 +157,12 @@ end
 local hooks = {}
 
 function hooks.unknown_request(session, address, msg, sz, prototype)
-	c.error(string_format("Unknown request (%s): %s", prototype, c_tostring(msg, sz)))
+	c.error(string_format("Unknown request (%s): %s", prototype, c.tostring(msg, sz)))
 	error(string_format("Unknown session : %d from %x", session, address))
 end
 
 function hooks.unknown_response(session, address, msg, sz)
-	c.error(string_format("Response message : %s", c_tostring(msg, sz)))
+	c.error(string_format("Response message : %s", c.tostring(msg, sz)))
 	error(string_format("Unknown session : %d from %x", session, address))
 end
 
@@ -277,12 +277,12 @@ function skynet.retpack(...)
 end
 
 function skynet.ignoreret()
-	c_take_request()
+	c.take_request()
 end
 
 function skynet.response(pack)
 	pack = pack or skynet.pack
-	local session, addr = c_take_request()
+	local session, addr = c.take_request()
 	assert(session, "no session")
 	if session == 0 then
 		return function() end
@@ -386,7 +386,6 @@ function skynet.wakeup(token)
 	end
 end
 
-skynet.fork = c.fork
 
 -- Errors from other services ------------------------------------------------------
 
@@ -520,7 +519,7 @@ end
 
 c.hooks(hooks, skynet.unpack)
 
-skynet.register_protocol { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pack, unpack = skynet.unpack }
+skynet.register_protocol { name = "lua", id = 10, pack = skynet.pack, unpack = skynet.unpack }
 skynet.register_protocol { name = "response", id = PTYPE_RESPONSE }
 skynet.register_protocol {
 	name = "error",
@@ -532,7 +531,7 @@ skynet.register_protocol {
 -- service that is never inspected does not pay for it.
 skynet.register_protocol {
 	name = "debug",
-	id = skynet.PTYPE_DEBUG,
+	id = 9,
 	pack = skynet.pack,
 	unpack = skynet.unpack,
 	dispatch = function(...)
@@ -540,11 +539,50 @@ skynet.register_protocol {
 	end,
 }
 
+-- The fields of `skynet` set the first time they are read: skynet.core's
+-- functions that are skynet's as they are (skynet.core builds each
+-- function the first time it is asked for, and a service that never reads
+-- these does not pay for them in its state), and the message types.
+local function lazy_field(k)
+	if k == "tostring" or k == "trash" or k == "now" or k == "hpc" or k == "genid"
+		or k == "identity" or k == "fork" then
+		return c[k]
+	end
+	-- The message types, skynet.PTYPE_*.
+	if k == "PTYPE_TEXT" then return 0
+	elseif k == "PTYPE_RESPONSE" then return 1
+	elseif k == "PTYPE_MULTICAST" then return 2
+	elseif k == "PTYPE_CLIENT" then return 3
+	elseif k == "PTYPE_SYSTEM" then return 4
+	elseif k == "PTYPE_HARBOR" then return 5
+	elseif k == "PTYPE_SOCKET" then return 6
+	elseif k == "PTYPE_ERROR" then return 7
+	elseif k == "PTYPE_QUEUE" then return 8
+	elseif k == "PTYPE_DEBUG" then return 9
+	elseif k == "PTYPE_LUA" then return 10
+	elseif k == "PTYPE_SNAX" then return 11
+	elseif k == "PTYPE_TRACE" then return 12
+	end
+end
+
 -- The rest of the API (skynet/less_used.lua) is loaded the first time a service
 -- reads a field this file does not define.
 setmetatable(skynet, {
 	__index = function(t, k)
+		local f = lazy_field(k)
+		if f then
+			rawset(t, k, f)
+			return f
+		end
+		-- From here on the table has no metatable: every field is set.
 		setmetatable(t, nil)
+		for _, name in ipairs { "tostring", "trash", "now", "hpc", "genid", "identity", "fork" } do
+			rawset(t, name, rawget(t, name) or lazy_field(name))
+		end
+		for _, name in ipairs { "TEXT", "RESPONSE", "MULTICAST", "CLIENT", "SYSTEM", "HARBOR", "SOCKET",
+			"ERROR", "QUEUE", "DEBUG", "LUA", "SNAX", "TRACE" } do
+			rawset(t, "PTYPE_" .. name, lazy_field("PTYPE_" .. name))
+		end
 		require("skynet.less_used")(skynet, c, {
 			proto = proto,
 			hooks = hooks,

@@ -105,6 +105,15 @@ pub struct LuaService {
     warm: Option<Arc<WarmStates>>,
     /// Its context once booted (to log what its finalizers raise).
     ctx: Option<Context>,
+    /// The boot's garbage is not collected yet: it is, with the start
+    /// function's, at the end of the first message's turn (usually the
+    /// start timer's). Collected at the end of the boot instead, what
+    /// `skynet.start`'s function left (its closures, the timer's
+    /// bookkeeping, its finished coroutine) would stay in an idle
+    /// service's heap until it next allocated enough to start a cycle;
+    /// and the launcher's `LAUNCHOK` goes out before the collection
+    /// runs, so the service that asked for this one waits for less.
+    boot_garbage: bool,
 }
 
 /// Runs the finalizers of the objects the service gave a `__gc`, under
@@ -144,6 +153,7 @@ impl LuaService {
             dispatcher: None,
             warm: None,
             ctx: None,
+            boot_garbage: false,
         }
     }
 
@@ -165,21 +175,19 @@ impl LuaService {
         let dispatcher = Arc::new(Dispatcher::new(&lua, ctx.clone()).map_err(|e| e.to_string())?);
         let core = skynet_core::create(&lua, ctx.clone(), self.shared.clone(), dispatcher.clone())
             .map_err(|e| e.to_string())?;
-        let mut lazy: Vec<(String, crate::modules::LazyModule)> = Vec::new();
+        // The Rust modules, built on first `require`: one function over
+        // the node's list, not a closure per module in every service.
         let (c, config) = (ctx.clone(), self.config.clone());
-        lazy.push((
-            crate::skyhold_code::MODULE.to_string(),
-            Box::new(move |lua| crate::skyhold_code::module(lua, &c, &config)),
-        ));
-        let code = self.config.code.clone();
-        lazy.push((
-            crate::memory_module::CODECACHE.to_string(),
-            Box::new(move |lua| crate::memory_module::codecache(lua, code.clone())),
-        ));
-        for (name, factory) in &self.config.modules {
-            let (c, factory) = (ctx.clone(), factory.clone());
-            lazy.push((name.clone(), Box::new(move |lua| factory(lua, &c))));
-        }
+        let lazy: crate::modules::LazyModules = Box::new(move |lua, name| {
+            if name == crate::skyhold_code::MODULE {
+                return Some(crate::skyhold_code::module(lua, &c, &config));
+            }
+            if name == crate::memory_module::CODECACHE {
+                return Some(crate::memory_module::codecache(lua, config.code.clone()));
+            }
+            let (_, factory) = config.modules.iter().find(|(n, _)| n == name)?;
+            Some(factory(lua, &c))
+        });
         let script = self
             .config
             .code
@@ -191,16 +199,10 @@ impl LuaService {
             .config
             .lua_path
             .for_service(&self.config.luaservice, &name, &script);
-        // package.path may name the operator's code directories only.
-        let allowed = crate::paths::SearchPath::parse(&format!(
-            "{};{}",
-            lua_path.spec(),
-            self.config.luaservice.spec()
-        ));
         crate::modules::install(
             &lua,
             &lua_path,
-            &allowed,
+            &self.config.luaservice,
             self.config.code.clone(),
             self.config.pins.clone(),
             vec![("skynet.core".to_string(), Value::Table(core))],
@@ -248,7 +250,9 @@ impl LuaService {
             return Err(e.to_string());
         }
         crate::codecache::forget_preloaded(&lua);
-        sandbox::end_boot_collection(&lua);
+        // The boot's full collection waits for the end of the first
+        // message's turn (see `handle`).
+        self.boot_garbage = true;
         let limit = self.shared.memlimit.load(Ordering::Acquire);
         if limit > 0 {
             let _ = lua.set_memory_limit(limit);
@@ -318,6 +322,9 @@ impl Service for LuaService {
         let spent = budget.spent();
         budget.disarm();
         let out_of_memory = d.take_out_of_memory();
+        if std::mem::take(&mut self.boot_garbage) {
+            sandbox::end_boot_collection(lua);
+        }
         // After every message, not now and then: one message may take a
         // state from nothing to its memory limit. The node's shared total
         // is touched only when the figure moved by a step (see

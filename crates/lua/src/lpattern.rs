@@ -637,7 +637,10 @@ pub fn install(lua: &Lua, string: &Table, budget: Budget) -> mlua::Result<()> {
             Value::String(lua.create_string(text)?),
         ]))
     };
-    let (b, mark) = (budget.clone(), err_mark.clone());
+    // The four functions share what they capture: one allocation and one
+    // reference to the mark per state, instead of one of each per function.
+    let env = std::sync::Arc::new((budget, err_mark.clone()));
+    let e = env.clone();
     let find = lua.create_function(
         move |lua,
               (s, p, init, plain): (
@@ -648,33 +651,34 @@ pub fn install(lua: &Lua, string: &Table, budget: Budget) -> mlua::Result<()> {
         )| {
             let plain =
                 matches!(plain, Some(v) if !matches!(v, Value::Nil | Value::Boolean(false)));
-            str_find(lua, &b, &s.as_bytes(), &p.as_bytes(), init, plain, true)
-                .or_else(|e| fail(lua, &mark, e))
+            let (b, mark) = &*e;
+            str_find(lua, b, &s.as_bytes(), &p.as_bytes(), init, plain, true)
+                .or_else(|e| fail(lua, mark, e))
         },
     )?;
-    let (b, mark) = (budget.clone(), err_mark.clone());
+    let e = env.clone();
     let mtch = lua.create_function(
         move |lua, (s, p, init): (mlua::LuaString, mlua::LuaString, Option<i64>)| {
-            str_find(lua, &b, &s.as_bytes(), &p.as_bytes(), init, false, false)
-                .or_else(|e| fail(lua, &mark, e))
+            let (b, mark) = &*e;
+            str_find(lua, b, &s.as_bytes(), &p.as_bytes(), init, false, false)
+                .or_else(|e| fail(lua, mark, e))
         },
     )?;
-    let (b, mark) = (budget.clone(), err_mark.clone());
+    let e = env.clone();
     let gsub = lua.create_function(
         move |lua, (s, p, repl, max): (mlua::LuaString, mlua::LuaString, Value, Option<i64>)| {
-            str_gsub(lua, &b, &s.as_bytes(), &p.as_bytes(), &repl, max)
-                .or_else(|e| fail(lua, &mark, e))
+            let (b, mark) = &*e;
+            str_gsub(lua, b, &s.as_bytes(), &p.as_bytes(), &repl, max)
+                .or_else(|e| fail(lua, mark, e))
         },
     )?;
-    let (b, mark) = (budget, err_mark.clone());
     let gmatch = lua.create_function(
         move |lua, (s, p, init): (mlua::LuaString, mlua::LuaString, Option<i64>)| {
             let subject = s.as_bytes().to_vec();
             let pattern = p.as_bytes().to_vec();
             let mut pos = start_index(init, subject.len()).unwrap_or(subject.len() + 1);
             let mut last: Option<usize> = None;
-            let b = b.clone();
-            let mark = mark.clone();
+            let (b, mark) = (env.0.clone(), env.1.clone());
             lua.create_function_mut(move |lua, ()| {
                 let mut m = Matcher::new(&subject, &pattern, &b);
                 while pos <= subject.len() {

@@ -12,9 +12,13 @@ use crate::paths::SearchPath;
 use crate::pins::Pins;
 use std::sync::Arc;
 
-/// A Rust module built the first time a service requires it (most services
-/// never touch most of them, and each costs memory in every state).
-pub type LazyModule = Box<dyn Fn(&Lua) -> mlua::Result<Value> + Send>;
+/// The Rust modules a service builds the first time it requires them (most
+/// services never touch most of them, and each costs memory in every
+/// state): given a name, the module built, or `None` for a name that is no
+/// Rust module. One function per service, over the node's list of
+/// factories, rather than one boxed closure and a copy of the name per
+/// module in every service.
+pub type LazyModules = Box<dyn Fn(&Lua, &str) -> Option<mlua::Result<Value>> + Send>;
 
 /// The name the chunk wrapping `require` is loaded under.
 pub(crate) const REQUIRE_CHUNK: &str = "=require";
@@ -39,15 +43,16 @@ pub(crate) const REQUIRE_TEXT: &str = r#"
 const BUILT: &str = "skyhold.modules";
 
 /// Installs `require` over `path`, with the Rust modules `preloaded` and
-/// the ones in `lazy` built on first use.
+/// the ones `lazy` builds on first use. A service that sets `package.path`
+/// is searched through the templates of `path` and `luaservice` only.
 pub fn install(
     lua: &Lua,
     path: &SearchPath,
-    allowed: &SearchPath,
+    luaservice: &SearchPath,
     code: Arc<CodeCache>,
     pins: Arc<Pins>,
     preloaded: Vec<(String, Value)>,
-    lazy: Vec<(String, LazyModule)>,
+    lazy: LazyModules,
 ) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
     // The preloaded modules are the host's own (`skynet.core`), which
@@ -59,9 +64,8 @@ pub fn install(
         loaded.set(lib, lua.globals().get::<Value>(lib)?)?;
     }
     let path = path.clone();
-    let initial = path.spec();
-    let package_path = initial.clone();
-    let allowed = allowed.clone();
+    let package_path = path.spec();
+    let luaservice = luaservice.clone();
     let cache = loaded.clone();
     let package = lua.create_table()?;
     let package_ref = package.clone();
@@ -70,17 +74,19 @@ pub fn install(
         if !hit.is_nil() {
             return Ok(hit);
         }
-        if let Some((_, build)) = lazy.iter().find(|(n, _)| *n == name) {
-            // Built once and kept, with its functions, until the state
-            // closes: `package.loaded[name] = nil` and a second `require`
-            // get the same module, and no Rust function of it is ever
-            // finalized while Lua code can reach it (see crate::finalizers).
-            let mut v = crate::finalizers::remembered(lua, BUILT, &name)?;
-            if v.is_nil() {
-                v = build(lua)?;
+        // A Rust module is built once and kept, with its functions, until
+        // the state closes: `package.loaded[name] = nil` and a second
+        // `require` get the same module, and no Rust function of it is ever
+        // finalized while Lua code can reach it (see crate::finalizers).
+        let mut v = crate::finalizers::remembered(lua, BUILT, &name)?;
+        if v.is_nil() {
+            if let Some(built) = lazy(lua, &name) {
+                v = built?;
                 crate::finalizers::keep(lua, &v)?;
                 crate::finalizers::remember(lua, BUILT, &name, v.clone())?;
             }
+        }
+        if !v.is_nil() {
             cache.set(name.as_str(), v.clone())?;
             return Ok(v);
         }
@@ -89,8 +95,15 @@ pub fn install(
             Value::String(s) => Some(s.to_string_lossy()),
             _ => None,
         };
+        // The operator's templates are worked out again only for a
+        // service that changed its path: they cost every service memory
+        // if kept, and a require of a file reads and runs one anyway.
         let (chosen, left) = match spec {
-            Some(spec) if spec != initial => SearchPath::chosen(&spec, &allowed),
+            Some(spec) if spec != path.spec() => {
+                let allowed =
+                    SearchPath::parse(&format!("{};{}", path.spec(), luaservice.spec()));
+                SearchPath::chosen(&spec, &allowed)
+            }
             _ => (path.clone(), Vec::new()),
         };
         let found = code.find(&chosen, &name, true).map_err(|e| {

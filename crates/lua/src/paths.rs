@@ -16,9 +16,13 @@ use std::sync::Arc;
 pub const MAX_FILE: u64 = 1 << 20;
 
 /// One `;`-separated list of templates.
+///
+/// Shared, not copied, when cloned: every service's `require` holds the
+/// node's path, and a copy of its strings in each would cost every idle
+/// service a few hundred bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SearchPath {
-    templates: Vec<String>,
+    templates: std::sync::Arc<[String]>,
 }
 
 /// Why a name was not found or refused.
@@ -138,7 +142,7 @@ impl SearchPath {
     /// Returns the path and the templates left out.
     pub fn chosen(spec: &str, allowed: &SearchPath) -> (SearchPath, Vec<String>) {
         let (mut kept, mut left) = (Vec::new(), Vec::new());
-        for t in SearchPath::parse(spec).templates {
+        for t in SearchPath::parse(spec).templates.iter().cloned() {
             if allowed.templates.contains(&t) {
                 if !kept.contains(&t) {
                     kept.push(t);
@@ -147,7 +151,12 @@ impl SearchPath {
                 left.push(t);
             }
         }
-        (SearchPath { templates: kept }, left)
+        (
+            SearchPath {
+                templates: kept.into(),
+            },
+            left,
+        )
     }
 
     /// The templates as a `package.path` string.
@@ -245,7 +254,9 @@ impl SearchPath {
         }
         let mut templates = vec![format!("{}?.lua", t[..=slash].replace('?', name))];
         templates.extend(self.templates.iter().cloned());
-        SearchPath { templates }
+        SearchPath {
+            templates: templates.into(),
+        }
     }
 
     /// Finds a service script by name (`luaservice`).

@@ -109,10 +109,12 @@ co.wrap = function(f)
 end
 
 local raw_collect = collectgarbage
-local allowed = { count = true, collect = true, step = true, isrunning = true, incremental = true, generational = true }
+-- The options allowed, compared one by one: a table of them would cost
+-- every state its own copy.
 G.collectgarbage = function(opt, ...)
 	opt = opt or "collect"
-	if not allowed[opt] then
+	if opt ~= "count" and opt ~= "collect" and opt ~= "step" and opt ~= "isrunning"
+		and opt ~= "incremental" and opt ~= "generational" then
 		raw_error("collectgarbage '" .. tostring(opt) .. "' is not available in skyhold", 2)
 	end
 	return raw_collect(opt, ...)
@@ -150,6 +152,11 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let small_os = lua.create_table()?;
     for k in ["time", "clock", "date", "difftime"] {
         small_os.set(k, os.get::<Value>(k)?)?;
+    }
+    // Lua's own table of loaded libraries holds the full `os` too; the
+    // small one takes its place there, so the full one is collected.
+    if let Value::Table(loaded) = lua.named_registry_value::<Value>("_LOADED")? {
+        loaded.raw_set("os", small_os.clone())?;
     }
     g.set("os", small_os)?;
     // `print` (the C one writes to stdout) comes back in [`bind`], logging.
@@ -233,9 +240,15 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     // closed, whatever the service does with it (see crate::finalizers).
     // They are in these places only (the rest of the standard library is
     // C functions, which have no finalizer); searching the whole of `_G`
-    // instead costs each spawn about 150,000 more instructions.
-    for name in ["load", "debug", "string", "io"] {
+    // instead costs each spawn about 150,000 more instructions. Of
+    // `string`, only the pattern functions (Lua wrappers over Rust ones):
+    // its C functions in the kept table would cost every state a slot
+    // each, for nothing.
+    for name in ["load", "debug", "io"] {
         crate::finalizers::keep(&lua, &g.raw_get::<Value>(name)?)?;
+    }
+    for name in ["find", "match", "gsub", "gmatch"] {
+        crate::finalizers::keep(&lua, &string.raw_get::<Value>(name)?)?;
     }
     // Native modules find the budget here to charge the work they do in Rust.
     lua.set_app_data(budget.clone());

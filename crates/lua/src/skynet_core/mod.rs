@@ -157,23 +157,7 @@ const FALLIBLE: &[&str] = &[
 
 /// The functions `lualib/skynet.lua` reads from `skynet.core` while it
 /// loads (so every service builds them), none of them in [`FALLIBLE`].
-const EAGER: &[&str] = &[
-    "send",
-    "tostring",
-    "pack",
-    "unpack",
-    "trash",
-    "now",
-    "hpc",
-    "genid",
-    "identity",
-    "sendv",
-    "ret",
-    "retpack",
-    "take_request",
-    "fork",
-    "hooks",
-];
+const EAGER: &[&str] = &["send", "pack", "unpack", "sendv", "ret", "retpack", "hooks"];
 
 /// The registry table the built `skynet.core` functions are kept in, by name.
 const BUILT: &str = "skyhold.core";
