@@ -40,6 +40,7 @@ const OWN_KEYS: &[&str] = &[
     "lua_pin_strict",
     "lua_memory_limit",
     "lua_instruction_budget",
+    "lua_time_limit",
     "lua_warm_states",
     "lua_shared_code",
     "lua_on_limit",
@@ -259,6 +260,16 @@ pub fn settings(env: BTreeMap<String, String>, base: &Path) -> Result<Settings, 
         lua.sandbox.instruction_budget = v
             .parse()
             .map_err(|_| format!("config key lua_instruction_budget: '{v}' is not a number"))?;
+    }
+    if let Some(v) = env.get("lua_time_limit") {
+        let secs: f64 = v
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or_else(|| {
+                format!("config key lua_time_limit: '{v}' is not a number of seconds (0: none)")
+            })?;
+        lua.sandbox.time_limit = std::time::Duration::from_secs_f64(secs.min(1e9));
     }
     if let Some(v) = env.get("lua_warm_states") {
         lua.warm_states = v
@@ -517,6 +528,19 @@ mod tests {
         assert!(e.contains("lua_on_limit"), "{e}");
         let s = settings(env(&[("lua_on_limit", "retire")]), Path::new(".")).unwrap();
         assert!(s.lua.sandbox.retire_on_limit);
+        let s = settings(env(&[]), Path::new(".")).unwrap();
+        assert_eq!(s.lua.sandbox.time_limit, std::time::Duration::from_secs(30));
+        let s = settings(env(&[("lua_time_limit", "2.5")]), Path::new(".")).unwrap();
+        assert_eq!(
+            s.lua.sandbox.time_limit,
+            std::time::Duration::from_millis(2500)
+        );
+        for bad in ["-1", "x", "inf"] {
+            let e = settings(env(&[("lua_time_limit", bad)]), Path::new("."))
+                .err()
+                .unwrap();
+            assert!(e.contains("lua_time_limit"), "{e}");
+        }
         let s = settings(env(&[]), Path::new(".")).unwrap();
         assert_eq!(s.lua.warm_states, skyhold_lua::warm::DEFAULT_WARM_STATES);
         let s = settings(env(&[("lua_warm_states", "0")]), Path::new(".")).unwrap();

@@ -56,3 +56,30 @@ fn with_retire_on_limit_a_looping_service_is_retired() {
         log.join("\n")
     );
 }
+
+#[test]
+fn what_the_count_does_not_see_the_time_limit_ends() {
+    // A budget no message reaches in a test's time: only the wall clock
+    // (`lua_time_limit`) can end the loop, as it ends work the count does
+    // not charge (crates/lua-src-patched/PATCH.md).
+    let log = lua_check(
+        "retire_on_limit",
+        &[
+            ("lua_instruction_budget", "1000000000000000"),
+            ("lua_time_limit", "1"),
+            ("lua_on_limit", "retire"),
+            ("bomb", "loop"),
+        ],
+    );
+    assert!(
+        log.iter().any(|l| l.contains("ran past lua_time_limit")),
+        "{}",
+        log.join("\n")
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("retired: it broke its time limit")),
+        "{}",
+        log.join("\n")
+    );
+}

@@ -340,7 +340,14 @@ impl Service for LuaService {
             }
         }
         let retire = self.config.sandbox.retire_on_limit;
-        if spent {
+        let timed_out = spent && self.budget.as_ref().is_some_and(|b| b.timed_out());
+        if timed_out {
+            ctx.log(&format!(
+                "the message ran past lua_time_limit ({:?}) and was stopped",
+                self.config.sandbox.time_limit
+            ));
+            ctx.broke_limit("time limit", retire);
+        } else if spent {
             ctx.broke_limit("instruction budget", retire);
         } else if out_of_memory {
             ctx.broke_limit("memory limit", retire);

@@ -36,6 +36,9 @@ pub struct SandboxOptions {
     pub memory_limit: usize,
     /// VM instructions per message (`lua_instruction_budget`).
     pub instruction_budget: u64,
+    /// Wall-clock time per message (`lua_time_limit`), the net under the
+    /// instruction count; `Duration::ZERO`: none.
+    pub time_limit: std::time::Duration,
     /// Retire a service whose message breaks either limit, rather than only
     /// failing that message (`lua_on_limit = retire`; default `fail`).
     pub retire_on_limit: bool,
@@ -49,6 +52,7 @@ impl Default for SandboxOptions {
         SandboxOptions {
             memory_limit: 64 << 20,
             instruction_budget: 100_000_000,
+            time_limit: std::time::Duration::from_secs(30),
             retire_on_limit: false,
             files: None,
         }
@@ -226,6 +230,7 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     g.set("debug", debug)?;
 
     let budget = Budget::new(&lua, opts.instruction_budget)?;
+    budget.set_time_limit(opts.time_limit);
     let flag = budget.flag().clone();
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
     let b = budget.clone();

@@ -220,6 +220,38 @@ fn work_done_outside_the_vm_is_charged() {
     }
 }
 
+#[test]
+fn the_time_limit_ends_what_the_count_lets_run() {
+    // A budget no message reaches: only the wall clock can stop this.
+    let opts = SandboxOptions {
+        instruction_budget: u64::MAX / 4,
+        time_limit: Duration::from_millis(300),
+        ..SandboxOptions::default()
+    };
+    let (lua, budget) = new_unbound(&opts).unwrap();
+    apply_memory_limit(&lua, &opts).unwrap();
+    budget.arm();
+    let started = Instant::now();
+    let e = lua
+        .load("while true do pcall(function() end) end")
+        .exec()
+        .expect_err("an endless loop")
+        .to_string();
+    let took = started.elapsed();
+    assert!(e.contains(BUDGET_ERROR), "{e}");
+    assert!(budget.spent() && budget.timed_out());
+    assert!(
+        took >= Duration::from_millis(300),
+        "stopped early: {took:?}"
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    // The next message starts with its own time.
+    budget.arm();
+    let n: i64 = lua.load("return 1 + 1").eval().unwrap();
+    assert_eq!(n, 2);
+    assert!(!budget.spent() && !budget.timed_out());
+}
+
 /// Instructions Lua executes for `code` (a count hook on every
 /// instruction), and what the checkpoint count charges for it (its hook's
 /// calls times the period).
