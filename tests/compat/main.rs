@@ -411,9 +411,9 @@ fn print_format() {
     );
 }
 
-/// A handler that raises closes its `<close>` variables and logs the error
-/// once (no second line with a stale stack value); exit closes waiting
-/// coroutines and the exiting one.
+/// A handler that raises closes its `<close>` variables, which get the
+/// error, and logs the error once (no second line for the close); exit
+/// closes waiting coroutines and the exiting one.
 #[test]
 fn close_on_exit() {
     let log = run_case("close_on_exit");

@@ -301,17 +301,19 @@ impl Dispatcher {
                     self.out_of_memory.store(true, Ordering::Relaxed);
                 }
                 drop(st);
-                errors.push(error_text(&e));
-                // Closing runs the coroutine's to-be-closed variables.
+                let raised = error_text(&e);
+                errors.push(raised.clone());
+                // Closing runs the coroutine's to-be-closed variables, which
+                // are given the error (skyhold's Lua keeps it for the close:
+                // crates/lua-src-patched/PATCH.md).
                 match task.thread.reset(self.trampoline.clone()) {
                     Ok(()) => self.park(task),
-                    // Closing an errored coroutine reports an error again:
-                    // a `__close` handler's own, or, when none raised, the
-                    // value mlua left on the dead coroutine's stack (the
-                    // function that raised), which says nothing: not logged.
+                    // Closing an errored coroutine reports an error again,
+                    // as coroutine.close does: the same one, logged above,
+                    // or a `__close` handler's own.
                     Err(e) => {
                         let text = error_text(&e);
-                        if !is_stale_slot(&text) {
+                        if !same_error(&raised, &text) && !is_stale_slot(&text) {
                             errors.push(text);
                         }
                     }
@@ -423,9 +425,19 @@ impl Dispatcher {
     }
 }
 
+/// True when `closed`, the error closing a coroutine reported, is the one
+/// it raised (`raised`, which may carry a traceback after it).
+fn same_error(raised: &str, closed: &str) -> bool {
+    raised == closed
+        || raised
+            .strip_prefix(closed)
+            .is_some_and(|rest| rest.starts_with('\n'))
+}
+
 /// True for the error text of closing an errored coroutine whose
-/// to-be-closed handlers raised nothing: the function value mlua's stack
-/// guard left at the top of the dead coroutine (`<function 0x…>`).
+/// to-be-closed handlers raised nothing, on a Lua without skyhold's patch:
+/// the function value mlua's stack guard left at the top of the dead
+/// coroutine (`<function 0x…>`).
 fn is_stale_slot(text: &str) -> bool {
     text.starts_with("<function") && text.ends_with('>') && !text.contains('\n')
 }
