@@ -22,7 +22,7 @@ fn every_kind_of_endless_loop_is_stopped_by_the_budget() {
         "sort",
         "index_metamethod",
         "close_handler",
-        "empty_rep",
+        "huge_insert",
         "huge_move",
         "collect_loop",
         "big_concat",
