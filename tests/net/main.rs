@@ -1,6 +1,7 @@
 //! Integration tests with real TCP clients on 127.0.0.1: the example game
 //! server's flow with two clients chatting in one room.
 
+mod example_game;
 mod pb_game;
 mod sproto_game;
 

@@ -4,72 +4,30 @@
 //! `skyhold-pb-client` binary saying hello, setting and getting notes and
 //! quitting; a client that sends bytes no game.Request reads is closed.
 
+use crate::example_game::{expect, Game, WAIT};
 use skyhold_testkit::{repo, Piped};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(20);
+const GAME: Game = Game {
+    name: "pb-game",
+    config: "config.protobuf",
+    keys: "",
+    listening: "protobuf game listening on ",
+    client: env!("CARGO_BIN_EXE_skyhold-pb-client"),
+};
 
-/// A config that includes the example's and moves the gate to a free port,
-/// with `extra` keys (paths made absolute, as the copy lives in a
-/// temporary directory).
 fn config(tag: &str, extra: &str) -> PathBuf {
-    let root = repo();
-    let dir = std::env::temp_dir().join(format!("skyhold-pb-game-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config");
-    let ex = root.join("examples");
-    std::fs::write(
-        &path,
-        format!(
-            "include \"{ex}/config.protobuf\"\ngate_port = 0\n\
-             policy = \"{ex}/policy.lua\"\nfile_read_roots = \"{ex}/proto\"\n{extra}\n",
-            ex = ex.display()
-        ),
-    )
-    .unwrap();
-    path
+    GAME.config(tag, extra)
 }
 
-/// The node, once its gate listens, and the gate's port.
 fn node(tag: &str, extra: &str) -> (Piped, u16) {
-    let cfg = config(tag, extra);
-    let node = Piped::start(
-        env!("CARGO_BIN_EXE_skyhold"),
-        &[cfg.to_str().unwrap()],
-        &repo(),
-        &[],
-    );
-    let line = node
-        .wait_for("protobuf game listening on ", WAIT)
-        .unwrap_or_else(|| panic!("the protobuf game did not start:\n{}", node.dump()));
-    let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();
-    (node, port)
+    GAME.node(tag, extra)
 }
 
 fn client(port: u16) -> Piped {
-    Piped::start(
-        env!("CARGO_BIN_EXE_skyhold-pb-client"),
-        &[&format!("127.0.0.1:{port}")],
-        &repo(),
-        &[],
-    )
-}
-
-/// Waits for `part` in the client's output after line `from`; the index
-/// of the line it is in.
-fn expect(c: &Piped, node: &Piped, from: usize, part: &str) -> usize {
-    c.wait_for_after(from, part, WAIT)
-        .unwrap_or_else(|| {
-            panic!(
-                "client never printed {part:?}; client:\n{}\nnode:\n{}",
-                c.dump(),
-                node.dump()
-            )
-        })
-        .0
+    GAME.client(port)
 }
 
 #[test]
