@@ -30,8 +30,9 @@ pub struct Budget {
     /// once the state is bound to a service.
     interrupt: Arc<std::sync::OnceLock<Arc<AtomicBool>>>,
     /// Wall-clock nanoseconds a message may run (`lua_time_limit`; 0: no
-    /// limit), when it was armed ([`epoch_nanos`]), the hook's looks since,
-    /// and whether this message ran out of time rather than instructions.
+    /// limit), when the hook first looked during it ([`epoch_nanos`]; 0:
+    /// not yet), the hook's looks since, and whether this message ran out
+    /// of time rather than instructions.
     time_limit: Arc<AtomicU64>,
     armed_at: Arc<AtomicU64>,
     looks: Arc<AtomicU32>,
@@ -134,7 +135,10 @@ impl Budget {
     pub fn arm(&self) {
         self.left.store(self.budget, Ordering::Relaxed);
         if self.time_limit.load(Ordering::Relaxed) != 0 {
-            self.armed_at.store(epoch_nanos(), Ordering::Relaxed);
+            // The clock is read at the hook's first look, not here: most
+            // messages end before it (a look is about a thousand
+            // instructions), so they never pay for a clock read.
+            self.armed_at.store(0, Ordering::Relaxed);
             self.timed_out.store(false, Ordering::Relaxed);
         }
         self.armed.store(true, Ordering::Relaxed);
@@ -216,12 +220,17 @@ impl Budget {
             return Err(mlua::Error::runtime(BUDGET_ERROR));
         }
         let limit = self.time_limit.load(Ordering::Relaxed);
-        if limit != 0
-            && self
-                .looks
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(LOOKS_PER_CLOCK)
-            && epoch_nanos().saturating_sub(self.armed_at.load(Ordering::Relaxed)) > limit
+        if limit == 0 {
+            return Ok(());
+        }
+        let since = self.armed_at.load(Ordering::Relaxed);
+        if since == 0 {
+            self.armed_at.store(epoch_nanos().max(1), Ordering::Relaxed);
+        } else if self
+            .looks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(LOOKS_PER_CLOCK)
+            && epoch_nanos().saturating_sub(since) > limit
         {
             self.timed_out.store(true, Ordering::Relaxed);
             self.trip();
