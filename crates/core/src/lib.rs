@@ -11,7 +11,7 @@
 //!    [`handle`] (addresses, and how they are handed out), [`message`]
 //!    (messages and message types), [`fasthash`], [`limits`] (every bound
 //!    and its default), [`policy`] (roles, grants, identities), [`audit`]
-//!    (the audit log), [`rate`] (the token bucket behind `spawn_rate`),
+//!    (the audit log), [`clock`] (the fast clock of the message path), [`rate`] (the token bucket behind `spawn_rate`),
 //!    [`memory`] (the node-wide budget script hosts report against),
 //!    [`names`] (local names with owners), `env` (config values and which
 //!    are secret), [`logger`] (the log writer).
@@ -41,6 +41,7 @@
 pub mod audit;
 mod budget;
 mod cell;
+pub mod clock;
 mod env;
 mod errors;
 pub mod fasthash;

@@ -6,7 +6,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Tick;
 
 use crate::handle::Handle;
 use crate::lifecycle::retire;
@@ -89,7 +91,7 @@ struct Worker {
     /// where the next turn's time starts when the worker went straight on
     /// (one clock read per turn instead of two). `None` after the worker
     /// looked in the shared queue, where it may have waited.
-    clock: Option<Instant>,
+    clock: Option<Tick>,
     weight: i32,
     index: usize,
     batch: Vec<Message>,
@@ -113,7 +115,7 @@ impl Worker {
     fn turn(&mut self, node: &Arc<NodeInner>, cell: Arc<Cell>) {
         let started = node
             .profile
-            .then(|| self.clock.take().unwrap_or_else(Instant::now));
+            .then(|| self.clock.take().unwrap_or_else(Tick::now));
         // The turn's context owns the cell it was handed and the worker's
         // spare reference to the node: no reference count moves per turn.
         let ctx = Context {
@@ -124,10 +126,10 @@ impl Worker {
         let Context { node: spare, cell } = ctx;
         self.node = Some(spare);
         if let Some(started) = started {
-            let now = Instant::now();
+            let now = Tick::now();
             cell.stats
                 .cpu_ns
-                .fetch_add((now - started).as_nanos() as u64, Ordering::Relaxed);
+                .fetch_add(now.since(started).as_nanos() as u64, Ordering::Relaxed);
             self.clock = Some(now);
         }
         if requeue {

@@ -4,15 +4,13 @@
 use skyhold_core::fasthash::IntMap;
 use skyhold_core::{ptype, Handle, Payload};
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
-use std::time::Instant;
 
 use super::{Dispatcher, State};
 
-/// Nanoseconds on a monotonic clock (`skynet.hpc`, and trace lines).
+/// Nanoseconds on a monotonic clock (`skynet.hpc`, and trace lines): the
+/// node's fast clock, read on the message path.
 pub fn hpc_ns() -> i64 {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as i64
+    skyhold_core::clock::monotonic_ns()
 }
 
 /// The trace tags of one service's tasks.
