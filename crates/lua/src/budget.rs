@@ -142,7 +142,10 @@ impl Budget {
             self.timed_out.store(false, Ordering::Relaxed);
         }
         self.armed.store(true, Ordering::Relaxed);
-        if self.tripped.swap(false, Ordering::Relaxed) {
+        // A load, then a store only when set: no locked instruction on
+        // every message (this thread is the only one that arms).
+        if self.tripped.load(Ordering::Relaxed) {
+            self.tripped.store(false, Ordering::Relaxed);
             self.flagged.store(false, Ordering::Relaxed);
             let _ = self.flag.raw_set(1, Value::Nil);
         }

@@ -2,7 +2,7 @@
 //! waiting for it, data to a socket's reader, or a request to a new task;
 //! then filing what each resumed task yields.
 
-use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Value};
+use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, MultiValue, Value};
 use skyhold_core::{ptype, Handle, Message, Payload};
 use std::sync::atomic::Ordering;
 
@@ -17,7 +17,31 @@ use super::protocols::Unpack;
 
 /// What a task yields, as the dispatcher reads it: three values, and the
 /// rest (only `CALL_PACKED` has more, its arguments).
-type Yielded = (Value, Value, Value, MultiValue);
+///
+/// Read from one `MultiValue` rather than as mlua's tuple
+/// `(Value, Value, Value, MultiValue)`: the tuple moves each value through
+/// a `Result` of its own, which was 7 % of a call round trip
+/// (`bench/PROFILE.md`, session 16); the list's first three are taken off
+/// its front and its storage is the rest's.
+pub(super) struct Yielded {
+    first: Value,
+    second: Value,
+    third: Value,
+    rest: MultiValue,
+}
+
+impl FromLuaMulti for Yielded {
+    fn from_lua_multi(mut values: MultiValue, _: &Lua) -> mlua::Result<Self> {
+        let mut next = || values.pop_front().unwrap_or(Value::Nil);
+        let (first, second, third) = (next(), next(), next());
+        Ok(Yielded {
+            first,
+            second,
+            third,
+            rest: values,
+        })
+    }
+}
 
 /// The largest argument list kept for the next request.
 const SPARE_ARGS_MAX: usize = 32;
@@ -288,7 +312,12 @@ impl Dispatcher {
         if let Some(spare) = spare.filter(|a| a.capacity() <= SPARE_ARGS_MAX) {
             st.spare_args = spare;
         }
-        let (first, second, third, rest) = match r {
+        let Yielded {
+            first,
+            second,
+            third,
+            rest,
+        } = match r {
             Ok(v) => v,
             Err(e) => {
                 if let Some((session, source, _)) = st.requests.remove(&task.key) {
