@@ -200,33 +200,31 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
             }
         },
     )?;
-    g.set("load", env_load)?;
+    g.set("load", env_load.clone())?;
 
     // debug.traceback for the running coroutine: nothing else of `debug`.
     let debug = lua.create_table()?;
-    debug.set(
-        "traceback",
-        lua.create_function(|lua, args: mlua::Variadic<Value>| {
-            let msg = args.iter().find_map(|v| match v {
-                Value::String(s) => Some(s.to_string_lossy()),
+    let traceback = lua.create_function(|lua, args: mlua::Variadic<Value>| {
+        let msg = args.iter().find_map(|v| match v {
+            Value::String(s) => Some(s.to_string_lossy()),
+            _ => None,
+        });
+        let on_other_thread = matches!(args.first(), Some(Value::Thread(_)));
+        if on_other_thread {
+            return Ok(msg.unwrap_or_default());
+        }
+        // The level, as debug.traceback takes it: skynet.timeout's
+        // trace starts at its caller, not at itself.
+        let level = args
+            .iter()
+            .find_map(|v| match v {
+                Value::Integer(n) if *n >= 0 => Some(*n as usize),
                 _ => None,
-            });
-            let on_other_thread = matches!(args.first(), Some(Value::Thread(_)));
-            if on_other_thread {
-                return Ok(msg.unwrap_or_default());
-            }
-            // The level, as debug.traceback takes it: skynet.timeout's
-            // trace starts at its caller, not at itself.
-            let level = args
-                .iter()
-                .find_map(|v| match v {
-                    Value::Integer(n) if *n >= 0 => Some(*n as usize),
-                    _ => None,
-                })
-                .unwrap_or(1);
-            Ok(lua.traceback(msg.as_deref(), level)?.to_string_lossy())
-        })?,
-    )?;
+            })
+            .unwrap_or(1);
+        Ok(lua.traceback(msg.as_deref(), level)?.to_string_lossy())
+    })?;
+    debug.set("traceback", traceback.clone())?;
     g.set("debug", debug)?;
 
     let budget = Budget::new(&lua, opts.instruction_budget)?;
@@ -239,7 +237,7 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     // `setmetatable` remembers the objects given a `__gc`, so the runtime
     // runs their finalizers before it closes the state.
     crate::finalizers::install(&lua)?;
-    crate::finalizers::keep(&lua, &Value::Function(is_spent))?;
+    crate::finalizers::keep_function(&lua, &is_spent)?;
     crate::lpattern::install(&lua, &string, budget.clone())?;
     // Every Rust function the state starts with stays alive until it is
     // closed, whatever the service does with it (see crate::finalizers).
@@ -248,12 +246,17 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     // instead costs each spawn about 150,000 more instructions. Of
     // `string`, only the pattern functions (Lua wrappers over Rust ones):
     // its C functions in the kept table would cost every state a slot
-    // each, for nothing.
-    for name in ["load", "debug", "io"] {
-        crate::finalizers::keep(&lua, &g.raw_get::<Value>(name)?)?;
+    // each, for nothing. The functions are kept directly (a table set
+    // each), not through `keep`'s search, a call into Lua each.
+    crate::finalizers::keep_function(&lua, &env_load)?;
+    crate::finalizers::keep_function(&lua, &traceback)?;
+    if let Value::Table(io) = g.raw_get::<Value>("io")? {
+        crate::finalizers::keep(&lua, &Value::Table(io))?;
     }
     for name in ["find", "match", "gsub", "gmatch"] {
-        crate::finalizers::keep(&lua, &string.raw_get::<Value>(name)?)?;
+        if let Value::Function(f) = string.raw_get::<Value>(name)? {
+            crate::finalizers::keep_function(&lua, &f)?;
+        }
     }
     // Native modules find the budget here to charge the work they do in Rust.
     lua.set_app_data(budget.clone());
