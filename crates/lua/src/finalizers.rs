@@ -58,7 +58,7 @@ struct Handles {
 /// doubles, so a service making and dropping such objects does not grow
 /// it without bound.
 const WRAP: &str = r#"
-local G, list = ...
+local G, list, kept = ...
 local setmetatable, rawget, type, pcall, error = setmetatable, rawget, type, pcall, error
 local gsub = string.gsub
 local n, limit = 0, 64
@@ -101,10 +101,10 @@ G.setmetatable = function(t, mt)
 	end
 	return r
 end
--- The functions kept alive (as keys: each once), and what finds them: a
--- value, or the fields of a table a few levels down (`_G.string.find` is
--- two), by `next` so no metamethod runs.
-local kept, next = {}, next
+-- The functions kept alive (`kept`, as keys: each once), and what finds
+-- them: a value, or the fields of a table a few levels down
+-- (`_G.string.find` is two), by `next` so no metamethod runs.
+local next = next
 local function keep(v, depth, seen)
 	local tv = type(v)
 	if tv == "function" then
@@ -119,6 +119,10 @@ end
 return track, function(gc, t) gc(t) end, function(v) keep(v, 0, {}) end, kept
 "#;
 
+/// Slots the kept table starts with (a booted service keeps about a dozen
+/// functions).
+const KEPT_AT_BOOT: usize = 16;
+
 /// Installs the remembering `setmetatable` in a new state (before any
 /// code that may use it is loaded).
 pub fn install(lua: &Lua) -> mlua::Result<()> {
@@ -126,9 +130,13 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     let weak = lua.create_table()?;
     weak.raw_set("__mode", "v")?;
     list.set_metatable(Some(weak))?;
+    // Sized for the functions every service keeps (the sandbox's, `print`,
+    // `require`, `skynet.core`'s builder): grown one step at a time, the
+    // table would be rebuilt five times in every boot.
+    let kept = lua.create_table_with_capacity(0, KEPT_AT_BOOT)?;
     let wrap: Function = crate::codecache::internal(lua, "=finalizers", WRAP)?;
     let (track, call, keep, kept): (Function, Function, Function, Table) =
-        wrap.call((lua.globals(), list.clone()))?;
+        wrap.call((lua.globals(), list.clone(), kept))?;
     // The kept table must be reachable from a root, not only from Rust.
     lua.set_named_registry_value("skyhold.kept", kept.clone())?;
     let remembered = lua.create_table()?;
@@ -205,7 +213,7 @@ pub fn remembered(lua: &Lua, set: &str, name: &str) -> mlua::Result<Value> {
 /// alive however Lua code drops it. Outside a state set up by [`install`]
 /// it does nothing.
 pub fn remember(lua: &Lua, set: &str, name: &str, value: Value) -> mlua::Result<()> {
-    match remembered_set(lua, set)? {
+    match remembered_set(lua, set, 0)? {
         Some(t) => t.raw_set(name, value),
         None => Ok(()),
     }
@@ -213,15 +221,17 @@ pub fn remember(lua: &Lua, set: &str, name: &str, value: Value) -> mlua::Result<
 
 /// The table [`remember`] keeps the set `set` in (made on first use), for
 /// a caller that remembers many values or looks them up often; `None`
-/// outside a state set up by [`install`].
-pub fn remembered_set(lua: &Lua, set: &str) -> mlua::Result<Option<Table>> {
+/// outside a state set up by [`install`]. A set made now starts with
+/// `capacity` slots (for a caller that knows how many it will hold:
+/// grown one step at a time, a table is rebuilt at every power of two).
+pub fn remembered_set(lua: &Lua, set: &str, capacity: usize) -> mlua::Result<Option<Table>> {
     let Some(sets) = handles(lua, |h| h.remembered.clone()) else {
         return Ok(None);
     };
     match sets.raw_get::<Value>(set)? {
         Value::Table(t) => Ok(Some(t)),
         _ => {
-            let t = lua.create_table()?;
+            let t = lua.create_table_with_capacity(0, capacity)?;
             sets.raw_set(set, t.clone())?;
             Ok(Some(t))
         }

@@ -215,7 +215,8 @@ fn install_lazy(
     // What every service's skynet.lua reads as it loads is built now, in
     // Rust: a first read through `__index` costs a call into Lua and back
     // out to the builder for each.
-    let built = crate::finalizers::remembered_set(lua, BUILT)?;
+    // Sized as `core` is (below): the functions a booted service has built.
+    let built = crate::finalizers::remembered_set(lua, BUILT, 16)?;
     for name in EAGER {
         debug_assert!(!FALLIBLE.contains(name), "{name} needs the Lua wrapper");
         if let Some(b) = lazy.find(name) {
@@ -276,7 +277,10 @@ pub fn create(
     shared: Arc<Shared>,
     dispatcher: Arc<Dispatcher>,
 ) -> mlua::Result<Table> {
-    let core = lua.create_table()?;
+    // Sized for what a booted service's table holds (`YIELD`, `ERR`,
+    // `traceback`, the functions built up front and the few its boot asks
+    // for): grown one step at a time, it would be rebuilt five times.
+    let core = lua.create_table_with_capacity(0, 16)?;
     // The numbers a task yields to the dispatcher, defined once in Rust.
     core.raw_set("YIELD", command::table(lua)?)?;
     // unpack's failure mark: `c.unpack` returns it first, then the error.
