@@ -23,11 +23,16 @@ pub type LazyModules = Box<dyn Fn(&Lua, &str) -> Option<mlua::Result<Value>> + S
 /// The name the chunk wrapping `require` is loaded under.
 pub(crate) const REQUIRE_CHUNK: &str = "=require";
 
-/// The text of [`REQUIRE_CHUNK`].
+/// The text of [`REQUIRE_CHUNK`]: puts the standard libraries in
+/// `package.loaded`, and `package` and `require` in the globals (here
+/// rather than from Rust: one call instead of a call into Lua per field).
 pub(crate) const REQUIRE_TEXT: &str = r#"
-            local raw = ...
+            local raw, loaded, path = ...
             local pcall, error, tostring, type = pcall, error, tostring, type
-            return function(name)
+            loaded.string, loaded.table, loaded.math, loaded.coroutine = string, table, math, coroutine
+            loaded.utf8, loaded.os, loaded.io = utf8, os, io
+            package = { loaded = loaded, path = path }
+            require = function(name)
                 local ok, r = pcall(raw, name)
                 if ok then
                     return r
@@ -37,6 +42,7 @@ pub(crate) const REQUIRE_TEXT: &str = r#"
                 end
                 error(r, 2)
             end
+            return package
             "#;
 
 /// The registry table the native modules built on demand are kept in.
@@ -54,21 +60,21 @@ pub fn install(
     preloaded: Vec<(String, Value)>,
     lazy: LazyModules,
 ) -> mlua::Result<()> {
-    let loaded = lua.create_table()?;
+    // Sized for what every service's holds: the preloaded modules, the
+    // standard libraries (put in by REQUIRE_TEXT) and `skynet`.
+    let loaded = lua.create_table_with_capacity(0, LOADED_AT_BOOT)?;
     // The preloaded modules are the host's own (`skynet.core`), which
     // keeps its functions itself (see crate::finalizers).
     for (name, module) in preloaded {
-        loaded.set(name, module)?;
-    }
-    for lib in ["string", "table", "math", "coroutine", "utf8", "os", "io"] {
-        loaded.set(lib, lua.globals().get::<Value>(lib)?)?;
+        loaded.raw_set(name, module)?;
     }
     let path = path.clone();
     let package_path = path.spec();
     let luaservice = luaservice.clone();
     let cache = loaded.clone();
-    let package = lua.create_table()?;
-    let package_ref = package.clone();
+    // `package`, made by REQUIRE_TEXT; set before any require can run.
+    let package_cell: Arc<std::sync::OnceLock<mlua::Table>> = Arc::default();
+    let package_ref = package_cell.clone();
     let require = lua.create_function(move |lua, name: String| {
         let hit: Value = cache.get(name.as_str())?;
         if !hit.is_nil() {
@@ -91,8 +97,9 @@ pub fn install(
             return Ok(v);
         }
         // The service's own package.path, if it changed it.
-        let spec = match package_ref.raw_get::<Value>("path")? {
-            Value::String(s) => Some(s.to_string_lossy()),
+        let spec = match package_ref.get().map(|p| p.raw_get::<Value>("path")) {
+            Some(Ok(Value::String(s))) => Some(s.to_string_lossy()),
+            Some(Err(e)) => return Err(e),
             _ => None,
         };
         // The operator's templates are worked out again only for a
@@ -129,13 +136,15 @@ pub fn install(
         }
     })?;
     crate::finalizers::keep_function(lua, &require)?;
-    package.set("loaded", loaded)?;
-    package.set("path", package_path)?;
-    lua.globals().set("package", package)?;
     // Errors raised from Rust reach Lua as userdata; skynet code reads error
     // messages as strings, so require re-raises them as strings.
     let wrap: mlua::Function = crate::codecache::internal(lua, REQUIRE_CHUNK, REQUIRE_TEXT)?;
-    let require: mlua::Function = wrap.call(require)?;
-    lua.globals().set("require", require)?;
+    let package: mlua::Table = wrap.call((require, loaded, package_path))?;
+    let _ = package_cell.set(package);
     Ok(())
 }
+
+/// Slots `package.loaded` starts with: `skynet.core`, the seven standard
+/// libraries and `skynet` (grown one step at a time, the table would be
+/// rebuilt at each power of two).
+const LOADED_AT_BOOT: usize = 16;
