@@ -59,10 +59,29 @@ impl Default for SandboxOptions {
     }
 }
 
-/// Lua run once per state, with the real functions as arguments, to put
-/// the budget-aware wrappers and the limited `collectgarbage` in place.
+/// Lua run once per state, with the real functions as arguments: takes
+/// out what a service may not have, puts the sandbox's `load`, `debug` and
+/// `os` in, and the budget-aware wrappers and the limited
+/// `collectgarbage` (in one chunk: one call into Lua per state instead of
+/// one per table operation from Rust).
 const WRAPPERS: &str = r#"
-local G, flag, budget_error, is_spent = ...
+local G, flag, budget_error, is_spent, load, traceback, lua_loaded = ...
+-- No bytecode can be made, nor reached through the string metatable.
+G.string.dump = nil
+getmetatable("").__metatable = false
+-- The small `os`; Lua's own table of loaded libraries held the full one
+-- too: the small one takes its place there, so the full one is collected.
+local os = G.os
+local small_os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime }
+lua_loaded.os = small_os
+G.os = small_os
+-- `print` (the C one writes to stdout) comes back bound to the service,
+-- logging; `io` only where the node names file roots, after this chunk.
+G.dofile, G.loadfile, G.package, G.io, G.require, G.print = nil, nil, nil, nil, nil, nil
+G.load = load
+-- debug.traceback for the running coroutine: nothing else of `debug`.
+G.debug = { traceback = traceback }
+
 local raw_pcall, raw_xpcall, raw_error, raw_select = pcall, xpcall, error, select
 local co = G.coroutine
 local raw_resume, raw_create, raw_close, raw_status = co.resume, co.create, co.close, co.status
@@ -146,33 +165,6 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     )?;
     let g = lua.globals();
 
-    // No bytecode can be made, nor reached through the string metatable.
-    let string: Table = g.get("string")?;
-    string.set("dump", Value::Nil)?;
-    crate::codecache::internal(&lua, "=lock", "getmetatable('').__metatable = false")?
-        .call::<()>(())?;
-
-    let os: Table = g.get("os")?;
-    let small_os = lua.create_table()?;
-    for k in ["time", "clock", "date", "difftime"] {
-        small_os.set(k, os.get::<Value>(k)?)?;
-    }
-    // Lua's own table of loaded libraries holds the full `os` too; the
-    // small one takes its place there, so the full one is collected.
-    if let Value::Table(loaded) = lua.named_registry_value::<Value>("_LOADED")? {
-        loaded.raw_set("os", small_os.clone())?;
-    }
-    g.set("os", small_os)?;
-    // `print` (the C one writes to stdout) comes back in [`bind`], logging.
-    for k in [
-        "dofile", "loadfile", "package", "io", "debug", "require", "print",
-    ] {
-        g.set(k, Value::Nil)?;
-    }
-    if let Some(roots) = opts.files.as_ref().filter(|r| r.any()) {
-        crate::files::install(&lua, roots.clone())?;
-    }
-
     // load: text only, in this service's environment unless one is given.
     let env_load = lua.create_function(
         |lua, (chunk, name, _mode, env): (Value, Option<String>, Option<String>, Option<Table>)| {
@@ -200,10 +192,8 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
             }
         },
     )?;
-    g.set("load", env_load.clone())?;
 
-    // debug.traceback for the running coroutine: nothing else of `debug`.
-    let debug = lua.create_table()?;
+    // debug.traceback for the running coroutine (WRAPPERS puts it in `debug`).
     let traceback = lua.create_function(|lua, args: mlua::Variadic<Value>| {
         let msg = args.iter().find_map(|v| match v {
             Value::String(s) => Some(s.to_string_lossy()),
@@ -224,8 +214,6 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
             .unwrap_or(1);
         Ok(lua.traceback(msg.as_deref(), level)?.to_string_lossy())
     })?;
-    debug.set("traceback", traceback.clone())?;
-    g.set("debug", debug)?;
 
     let budget = Budget::new(&lua, opts.instruction_budget)?;
     budget.set_time_limit(opts.time_limit);
@@ -233,7 +221,20 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     let wrap: Function = crate::codecache::internal(&lua, "=sandbox", WRAPPERS)?;
     let b = budget.clone();
     let is_spent = lua.create_function(move |_, ()| Ok(b.spent()))?;
-    wrap.call::<()>((g.clone(), flag.clone(), BUDGET_ERROR, is_spent.clone()))?;
+    let lua_loaded = lua.named_registry_value::<Value>("_LOADED")?;
+    wrap.call::<()>((
+        g.clone(),
+        flag.clone(),
+        BUDGET_ERROR,
+        is_spent.clone(),
+        env_load.clone(),
+        traceback.clone(),
+        lua_loaded,
+    ))?;
+    if let Some(roots) = opts.files.as_ref().filter(|r| r.any()) {
+        crate::files::install(&lua, roots.clone())?;
+    }
+    let string: Table = g.get("string")?;
     // `setmetatable` remembers the objects given a `__gc`, so the runtime
     // runs their finalizers before it closes the state.
     crate::finalizers::install(&lua)?;
