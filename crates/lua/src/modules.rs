@@ -76,7 +76,10 @@ pub fn install(
     let package_cell: Arc<std::sync::OnceLock<mlua::Table>> = Arc::default();
     let package_ref = package_cell.clone();
     let require = lua.create_function(move |lua, name: String| {
-        let hit: Value = cache.get(name.as_str())?;
+        // The name as a Lua string, made once: each one made from Rust
+        // costs a protected call once the state has its memory limit.
+        let key = lua.create_string(&name)?;
+        let hit: Value = cache.get(&key)?;
         if !hit.is_nil() {
             return Ok(hit);
         }
@@ -93,7 +96,7 @@ pub fn install(
             }
         }
         if !v.is_nil() {
-            cache.set(name.as_str(), v.clone())?;
+            cache.set(&key, v.clone())?;
             return Ok(v);
         }
         // The service's own package.path, if it changed it.
@@ -125,11 +128,11 @@ pub fn install(
         pins.check(&name, &found.text)
             .map_err(mlua::Error::runtime)?;
         let f = code.load_found(lua, &found)?;
-        let v: Value = f.call((name.as_str(), found.path.display().to_string()))?;
+        let v: Value = f.call((&key, found.path.display().to_string()))?;
         let v = if v.is_nil() { Value::Boolean(true) } else { v };
-        let again: Value = cache.get(name.as_str())?;
+        let again: Value = cache.get(&key)?;
         if again.is_nil() {
-            cache.set(name.as_str(), v.clone())?;
+            cache.set(&key, v.clone())?;
             Ok(v)
         } else {
             Ok(again)

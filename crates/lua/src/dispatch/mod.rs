@@ -91,6 +91,10 @@ pub struct Dispatcher {
     /// How many tasks are traced, so a call from an untraced one does not
     /// take the lock to find out.
     traced: AtomicUsize,
+    /// The protocol class fields `set_proto` reads, made once: a string
+    /// made from Rust once the state has a memory limit costs a protected
+    /// call each time.
+    proto_keys: [mlua::LuaString; 2],
 }
 
 impl Dispatcher {
@@ -105,6 +109,7 @@ impl Dispatcher {
             pending: AtomicBool::new(false),
             filtered: AtomicBool::new(false),
             traced: AtomicUsize::new(0),
+            proto_keys: [lua.create_string("dispatch")?, lua.create_string("unpack")?],
         })
     }
 

@@ -78,8 +78,9 @@ impl Dispatcher {
     /// and again whenever `skynet.dispatch` changes its handler). The
     /// handler and `unpack` are read now, not per message.
     pub fn set_proto(&self, lua: &Lua, id: u8, class: &Table) -> mlua::Result<()> {
-        let dispatch: Option<Function> = class.raw_get("dispatch")?;
-        let unpack: Value = class.raw_get("unpack")?;
+        let [dispatch_key, unpack_key] = &self.proto_keys;
+        let dispatch: Option<Function> = class.raw_get(dispatch_key)?;
+        let unpack: Value = class.raw_get(unpack_key)?;
         let mut st = self.state.lock();
         let unpack = match unpack {
             Value::Nil => Unpack::Raw,

@@ -232,25 +232,27 @@ fn install_lazy(
     // the same one): a Rust function must never be finalized while Lua code
     // can still reach it (see crate::finalizers).
     let build = lua.create_function(move |lua, name: Value| {
-        let Value::String(name) = name else {
+        let Value::String(key) = name else {
             return Ok((Value::Nil, false));
         };
-        let Ok(name) = name.to_str() else {
+        let Ok(name) = key.to_str() else {
             return Ok((Value::Nil, false));
         };
         let Some(b) = lazy.find(&name) else {
             return Ok((Value::Nil, false));
         };
         let fallible = FALLIBLE.contains(&&*name);
+        // The Lua string itself as the key: one made from `name` would cost
+        // a protected call (the state has its memory limit by now).
         if let Some(built) = &built {
-            let f: Value = built.raw_get(&*name)?;
+            let f: Value = built.raw_get(&key)?;
             if !f.is_nil() {
                 return Ok((f, fallible));
             }
         }
         let f = Value::Function(b(lua, &env)?);
         if let Some(built) = &built {
-            built.raw_set(&*name, f.clone())?;
+            built.raw_set(&key, f.clone())?;
         }
         Ok((f, fallible))
     })?;
