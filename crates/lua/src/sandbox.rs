@@ -154,14 +154,25 @@ end
 /// sets table fields without a protected call each, which is most of the
 /// cost of building a state.
 pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
-    let lua = Lua::new_with(
+    // A state's heap grows from nothing to its size at rest while it boots;
+    // at Lua's usual pause the collector runs several cycles over it on the
+    // way, each one marking everything built so far. Finish the cycle now,
+    // while the heap is smallest (mlua's own part and the base library,
+    // before the other libraries), with a pause that puts the next one
+    // past a booted service's size; [`end_boot_collection`] puts Lua's own
+    // back. A boot that makes more garbage than that is still collected.
+    let lua = Lua::new_with(StdLib::NONE, LuaOptions::default())?;
+    lua.gc_set_mode(GcMode::Incremental(
+        GcIncParams::default().pause(BOOT_GC_PAUSE),
+    ));
+    lua.gc_collect()?;
+    lua.load_std_libs(
         StdLib::COROUTINE
             | StdLib::TABLE
             | StdLib::STRING
             | StdLib::UTF8
             | StdLib::MATH
             | StdLib::OS,
-        LuaOptions::default(),
     )?;
     let g = lua.globals();
 
@@ -266,16 +277,6 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     lua.set_global_hook(crate::budget::hook_triggers(), move |_, _| {
         b.on_hook().map(|()| VmState::Continue)
     })?;
-    // A state's heap grows from nothing to its size at rest while it boots;
-    // at Lua's usual pause the collector runs several cycles over it on the
-    // way, each one marking everything built so far. Finish the cycle now,
-    // while the heap is small, with a pause that puts the next one past a
-    // booted service's size; [`end_boot_collection`] puts Lua's own back.
-    // A boot that makes more garbage than that is still collected.
-    lua.gc_set_mode(GcMode::Incremental(
-        GcIncParams::default().pause(BOOT_GC_PAUSE),
-    ));
-    lua.gc_collect()?;
     Ok((lua, budget))
 }
 
