@@ -20,7 +20,18 @@ local c_send = c.send
 
 -- skynet.PTYPE_* are set the first time they are read (`lazy_field` at the
 -- end of this file): with them the table would need twice the slots.
-local skynet = {}
+-- The fields this file defines are named here, so the table is made with
+-- room for all of them at once (a constructor sizes its table by the
+-- fields it names, and a nil is not stored): grown one field at a time,
+-- it would be rebuilt six times in every service's boot.
+local skynet = {
+	pack = nil, packstring = nil, unpack = nil, register_protocol = nil, dispatch = nil,
+	address = nil, self = nil, send = nil, call = nil, ret = nil, retpack = nil,
+	ignoreret = nil, response = nil, timeout = nil, trace_timeout = nil, sleep = nil,
+	framework_yield = nil, yield = nil, wait = nil, wakeup = nil, term = nil, getenv = nil,
+	error = nil, exit = nil, init = nil, init_service = nil, start = nil, newservice = nil,
+	uniqueservice = nil, queryservice = nil,
+}
 -- Constants (`<const>`) are compiled into the code that uses them: no
 -- upvalue for them in every service's state.
 local PTYPE_RESPONSE <const>, PTYPE_ERROR <const> = 1, 7
