@@ -31,9 +31,20 @@ pub struct Shared {
 /// The name the chunk that installs `skynet.core`'s table is loaded under.
 pub(crate) const INSTALL_CHUNK: &str = "=skynet.core";
 
-/// The text of [`INSTALL_CHUNK`].
+/// The text of [`INSTALL_CHUNK`]: puts the fields `skynet.core` starts
+/// with in its table (and the functions built up front, [`EAGER`] in its
+/// order, in the set of built ones) in one call, rather than a table
+/// operation from Rust each, then the `__index` that builds the rest.
 pub(crate) const INSTALL_TEXT: &str = r#"
-            local core, build = ...
+            local core, build, built, yield, err, traceback,
+                send, pack, unpack, sendv, ret, retpack, hooks = ...
+            core.YIELD, core.ERR, core.traceback = yield, err, traceback
+            core.send, core.pack, core.unpack, core.sendv, core.ret, core.retpack, core.hooks =
+                send, pack, unpack, sendv, ret, retpack, hooks
+            if built then
+                built.send, built.pack, built.unpack, built.sendv, built.ret, built.retpack, built.hooks =
+                    send, pack, unpack, sendv, ret, retpack, hooks
+            end
             local pcall, error, tostring, type, rawset = pcall, error, tostring, type, rawset
             local function check(ok, ...)
                 if ok then
@@ -211,22 +222,22 @@ fn install_lazy(
     core: &Table,
     lazy: &'static LazyCore,
     env: CoreEnv,
+    (yield_numbers, traceback): (Table, Value),
 ) -> mlua::Result<()> {
     // What every service's skynet.lua reads as it loads is built now, in
     // Rust: a first read through `__index` costs a call into Lua and back
     // out to the builder for each.
     // Sized as `core` is (below): the functions a booted service has built.
     let built = crate::finalizers::remembered_set(lua, BUILT, 16)?;
-    for name in EAGER {
+    let mut eager = [const { Value::Nil }; EAGER.len()];
+    for (slot, name) in eager.iter_mut().zip(EAGER) {
         debug_assert!(!FALLIBLE.contains(name), "{name} needs the Lua wrapper");
         if let Some(b) = lazy.find(name) {
-            let f = Value::Function(b(lua, &env)?);
-            if let Some(built) = &built {
-                built.raw_set(*name, f.clone())?;
-            }
-            core.raw_set(*name, f)?;
+            *slot = Value::Function(b(lua, &env)?);
         }
     }
+    let err_mark = Value::Table(env.err_mark.clone());
+    let built_set = built.clone().map_or(Value::Nil, Value::Table);
     // Each function is built once and kept until the state closes, however
     // the service drops it (`rawset(core, name, nil)` and asking again gets
     // the same one): a Rust function must never be finalized while Lua code
@@ -258,7 +269,22 @@ fn install_lazy(
     })?;
     crate::finalizers::keep_function(lua, &build)?;
     let install: Function = crate::codecache::internal(lua, INSTALL_CHUNK, INSTALL_TEXT)?;
-    install.call::<()>((core.clone(), build))
+    let [send, pack, unpack, sendv, ret, retpack, hooks] = eager;
+    install.call::<()>((
+        core.clone(),
+        build,
+        built_set,
+        yield_numbers,
+        err_mark,
+        traceback,
+        send,
+        pack,
+        unpack,
+        sendv,
+        ret,
+        retpack,
+        hooks,
+    ))
 }
 
 /// Every `skynet.core` builder, gathered once per process.
@@ -283,23 +309,25 @@ pub fn create(
     // `traceback`, the functions built up front and the few its boot asks
     // for): grown one step at a time, it would be rebuilt five times.
     let core = lua.create_table_with_capacity(0, 16)?;
-    // The numbers a task yields to the dispatcher, defined once in Rust.
-    core.raw_set("YIELD", command::table(lua)?)?;
-    // unpack's failure mark: `c.unpack` returns it first, then the error.
+    // The numbers a task yields to the dispatcher, defined once in Rust
+    // (`YIELD`).
+    let yield_numbers = command::table(lua)?;
+    // unpack's failure mark (`ERR`): `c.unpack` returns it first, then the
+    // error.
     let err_mark = lua.create_table()?;
-    core.set("ERR", err_mark.clone())?;
     let env = CoreEnv {
         ctx,
         shared,
         dispatcher,
         err_mark,
     };
-    install_lazy(lua, &core, builders(), env)?;
+    let mut traceback = Value::Nil;
     if let Ok(Value::Table(debug)) = lua.globals().get::<Value>("debug") {
         if let Ok(tb) = debug.get::<Function>("traceback") {
-            core.set("traceback", tb)?;
+            traceback = Value::Function(tb);
         }
     }
+    install_lazy(lua, &core, builders(), env, (yield_numbers, traceback))?;
     Ok(core)
 }
 
@@ -707,4 +735,18 @@ fn service_functions(lazy: &mut LazyCore) {
     lazy.add("trash", |lua, _| {
         lua.create_function(|_, _: Variadic<Value>| Ok(()))
     });
+}
+
+#[cfg(test)]
+mod install_text_tests {
+    use super::*;
+
+    #[test]
+    fn the_install_chunk_names_the_eager_functions_in_their_order() {
+        let fields: Vec<String> = EAGER.iter().map(|n| format!("core.{n}")).collect();
+        assert!(INSTALL_TEXT.contains(&fields.join(", ")), "core fields");
+        let built: Vec<String> = EAGER.iter().map(|n| format!("built.{n}")).collect();
+        assert!(INSTALL_TEXT.contains(&built.join(", ")), "built fields");
+        assert!(INSTALL_TEXT.contains(&EAGER.join(", ")), "arguments");
+    }
 }
