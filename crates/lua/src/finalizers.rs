@@ -195,6 +195,13 @@ pub fn keep_function(lua: &Lua, f: &Function) -> mlua::Result<()> {
     }
 }
 
+/// The table of functions kept alive (see [`keep_function`]), for code
+/// that keeps several from Lua; `None` outside a state set up by
+/// [`install`].
+pub(crate) fn kept(lua: &Lua) -> Option<Table> {
+    handles(lua, |h| h.kept.clone())
+}
+
 /// What was remembered under `name` in the set `set` by [`remember`]
 /// (nil if nothing).
 pub fn remembered(lua: &Lua, set: &str, name: &str) -> mlua::Result<Value> {

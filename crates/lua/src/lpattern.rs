@@ -708,7 +708,7 @@ pub fn install(lua: &Lua, string: &Table, budget: Budget) -> mlua::Result<()> {
         lua,
         "=string",
         r#"
-            local string, mark, find, match, gmatch, gsub = ...
+            local string, mark, find, match, gmatch, gsub, kept = ...
             local error, select = error, select
             local function check(...)
                 if ... == mark then
@@ -723,7 +723,14 @@ pub fn install(lua: &Lua, string: &Table, budget: Budget) -> mlua::Result<()> {
                 local it = gmatch(...)
                 return function() return check(it()) end
             end
+            if kept then
+                kept[string.find], kept[string.match] = true, true
+                kept[string.gsub], kept[string.gmatch] = true, true
+            end
             "#,
     )?;
-    wrap.call::<()>((string.clone(), err_mark, find, mtch, gmatch, gsub))
+    // The wrappers are kept alive with the state's other Rust functions
+    // (see crate::finalizers), here rather than by a call from Rust each.
+    let kept = crate::finalizers::kept(lua);
+    wrap.call::<()>((string.clone(), err_mark, find, mtch, gmatch, gsub, kept))
 }

@@ -256,19 +256,15 @@ pub fn new_unbound(opts: &SandboxOptions) -> mlua::Result<(Lua, Budget)> {
     // They are in these places only (the rest of the standard library is
     // C functions, which have no finalizer); searching the whole of `_G`
     // instead costs each spawn about 150,000 more instructions. Of
-    // `string`, only the pattern functions (Lua wrappers over Rust ones):
-    // its C functions in the kept table would cost every state a slot
-    // each, for nothing. The functions are kept directly (a table set
-    // each), not through `keep`'s search, a call into Lua each.
+    // `string`, only the pattern functions (Lua wrappers over Rust ones,
+    // kept by `lpattern::install`): its C functions in the kept table would
+    // cost every state a slot each, for nothing. The functions are kept
+    // directly (a table set each), not through `keep`'s search, a call
+    // into Lua each.
     crate::finalizers::keep_function(&lua, &env_load)?;
     crate::finalizers::keep_function(&lua, &traceback)?;
     if let Value::Table(io) = g.raw_get::<Value>("io")? {
         crate::finalizers::keep(&lua, &Value::Table(io))?;
-    }
-    for name in ["find", "match", "gsub", "gmatch"] {
-        if let Value::Function(f) = string.raw_get::<Value>(name)? {
-            crate::finalizers::keep_function(&lua, &f)?;
-        }
     }
     // Native modules find the budget here to charge the work they do in Rust.
     lua.set_app_data(budget.clone());
