@@ -63,8 +63,11 @@ fn a_module_swapped_for_a_link_out_of_its_root_after_loading_is_refused() {
             || logged("FAIL")),
         "the module was never loaded"
     );
-    std::fs::remove_file(lib.join("swap_mod.lua")).unwrap();
-    std::os::unix::fs::symlink(elsewhere.join("evil.lua"), lib.join("swap_mod.lua")).unwrap();
+    // The swap is one rename, as an attacker would make it: removing the
+    // file first left a moment with no module at all, and a probe that
+    // came then failed with "not found" instead of meeting the link.
+    std::os::unix::fs::symlink(elsewhere.join("evil.lua"), lib.join("swap_mod.tmp")).unwrap();
+    std::fs::rename(lib.join("swap_mod.tmp"), lib.join("swap_mod.lua")).unwrap();
     wait_until(Duration::from_secs(30), || logged("PASS") || logged("FAIL"));
     node.shutdown();
     let lines = log.lock().clone();
