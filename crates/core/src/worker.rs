@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Tick;
-
 use crate::handle::Handle;
 use crate::lifecycle::retire;
 use crate::message::Message;

@@ -27,11 +27,12 @@ pub(crate) const REQUIRE_CHUNK: &str = "=require";
 /// `package.loaded`, and `package` and `require` in the globals (here
 /// rather than from Rust: one call instead of a call into Lua per field).
 pub(crate) const REQUIRE_TEXT: &str = r#"
-            local raw, loaded, path = ...
+            local raw, pkg, loaded, path = ...
             local pcall, error, tostring, type = pcall, error, tostring, type
             loaded.string, loaded.table, loaded.math, loaded.coroutine = string, table, math, coroutine
             loaded.utf8, loaded.os, loaded.io = utf8, os, io
-            package = { loaded = loaded, path = path }
+            pkg.loaded, pkg.path = loaded, path
+            package = pkg
             require = function(name)
                 local ok, r = pcall(raw, name)
                 if ok then
@@ -42,7 +43,6 @@ pub(crate) const REQUIRE_TEXT: &str = r#"
                 end
                 error(r, 2)
             end
-            return package
             "#;
 
 /// The registry table the native modules built on demand are kept in.
@@ -72,13 +72,14 @@ pub fn install(
     let package_path = path.spec();
     let luaservice = luaservice.clone();
     let cache = loaded.clone();
-    // `package`, made by REQUIRE_TEXT; set before any require can run.
-    let package_cell: Arc<std::sync::OnceLock<mlua::Table>> = Arc::default();
-    let package_ref = package_cell.clone();
-    let require = lua.create_function(move |lua, name: String| {
-        // The name as a Lua string, made once: each one made from Rust
-        // costs a protected call once the state has its memory limit.
-        let key = lua.create_string(&name)?;
+    // `package`: REQUIRE_TEXT fills it and makes it the global.
+    let package = lua.create_table_with_capacity(0, 2)?;
+    let package_ref = package.clone();
+    let require = lua.create_function(move |lua, key: mlua::LuaString| {
+        // The name is kept as the Lua string it came as, for the table
+        // keys below: one made again from Rust would cost a protected call
+        // (the state has its memory limit).
+        let name = key.to_str()?.to_owned();
         let hit: Value = cache.get(&key)?;
         if !hit.is_nil() {
             return Ok(hit);
@@ -100,9 +101,8 @@ pub fn install(
             return Ok(v);
         }
         // The service's own package.path, if it changed it.
-        let spec = match package_ref.get().map(|p| p.raw_get::<Value>("path")) {
-            Some(Ok(Value::String(s))) => Some(s.to_string_lossy()),
-            Some(Err(e)) => return Err(e),
+        let spec = match package_ref.raw_get::<Value>("path")? {
+            Value::String(s) => Some(s.to_string_lossy()),
             _ => None,
         };
         // The operator's templates are worked out again only for a
@@ -142,8 +142,7 @@ pub fn install(
     // Errors raised from Rust reach Lua as userdata; skynet code reads error
     // messages as strings, so require re-raises them as strings.
     let wrap: mlua::Function = crate::codecache::internal(lua, REQUIRE_CHUNK, REQUIRE_TEXT)?;
-    let package: mlua::Table = wrap.call((require, loaded, package_path))?;
-    let _ = package_cell.set(package);
+    wrap.call::<()>((require, package, loaded, package_path))?;
     Ok(())
 }
 

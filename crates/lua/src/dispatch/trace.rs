@@ -9,9 +9,7 @@ use super::{Dispatcher, State};
 
 /// Nanoseconds on a monotonic clock (`skynet.hpc`, and trace lines): the
 /// node's fast clock, read on the message path.
-pub fn hpc_ns() -> i64 {
-    skyhold_core::clock::monotonic_ns()
-}
+pub use skyhold_core::clock::monotonic_ns as hpc_ns;
 
 /// The trace tags of one service's tasks.
 #[derive(Default)]
