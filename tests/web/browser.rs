@@ -10,6 +10,15 @@ pub fn chromium() -> Option<&'static str> {
         .find(|b| have(b))
 }
 
+/// How the tests run Chromium: headless, in this container.
+pub const HEADLESS: [&str; 5] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+];
+
 pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
     // One profile per run: two Chromiums on one profile hand pages over.
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -21,14 +30,8 @@ pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
     let out = Command::new("timeout")
         .arg("60")
         .arg(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--virtual-time-budget=10000",
-        ])
+        .args(HEADLESS)
+        .arg("--virtual-time-budget=10000")
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)
@@ -38,28 +41,15 @@ pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
     out
 }
 
-/// The DOM once `want` is in it: a loaded machine may dump the page before
-/// its WebSocket exchange is done, so a miss is retried (twice).
+/// The DOM once `want` is in it, read in real time (up to 30 s) over
+/// Chromium's DevTools protocol (`devtools.rs`).
 pub fn dom_with(bin: &str, url: &str, want: &[&str]) -> (String, String) {
     dom_with_flags(bin, &[], url, want)
 }
 
 /// [`dom_with`] with more command-line flags for Chromium.
 pub fn dom_with_flags(bin: &str, flags: &[&str], url: &str, want: &[&str]) -> (String, String) {
-    let mut last = (String::new(), String::new());
-    let mut args = flags.to_vec();
-    args.push("--dump-dom");
-    for _ in 0..3 {
-        let out = headless(bin, &args, url);
-        last = (
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        );
-        if want.iter().all(|w| last.0.contains(w)) {
-            break;
-        }
-    }
-    last
+    super::devtools::dom_when(bin, flags, url, want, Duration::from_secs(30))
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 mod browser;
 mod certs;
+mod devtools;
 mod gate;
 mod http;
 mod tls;

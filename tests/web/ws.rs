@@ -104,9 +104,8 @@ fn oversize_frames_and_messages_are_refused() {
 fn a_flooding_client_is_cut_off() {
     let (node, port) = ws(&[("websocket_max_rate", "20")]);
     let mut c = Client::connect(port, "/");
-    for i in 0..60 {
-        c.send_text(&format!("m{i}"));
-    }
+    let burst: Vec<String> = (0..60).map(|i| format!("m{i}")).collect();
+    c.send_texts(&burst);
     let mut echoed = 0;
     let code = loop {
         let Some(f) = c.read_frame() else { break None };

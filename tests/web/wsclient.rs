@@ -72,21 +72,18 @@ impl Client {
 
     /// Sends one masked frame.
     pub fn send_frame(&mut self, fin: bool, op: u8, payload: &[u8]) {
-        let mut f = vec![(if fin { 0x80 } else { 0 }) | op];
-        let n = payload.len();
-        if n < 126 {
-            f.push(0x80 | n as u8);
-        } else if n <= 0xffff {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-        let key = [0x37u8, 0xfa, 0x21, 0x3d];
-        f.extend_from_slice(&key);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        let f = masked_frame(fin, op, payload);
         self.s.write_all(&f).unwrap();
+    }
+
+    /// Sends text messages in one write: a server that cuts the client off
+    /// part way cannot make a later write of the burst fail.
+    pub fn send_texts(&mut self, texts: &[String]) {
+        let burst: Vec<u8> = texts
+            .iter()
+            .flat_map(|t| masked_frame(true, 1, t.as_bytes()))
+            .collect();
+        self.s.write_all(&burst).unwrap();
     }
 
     /// Sends a whole text message.
@@ -165,4 +162,23 @@ pub fn tls_stream(
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// One client frame: masked, as RFC 6455 requires of clients.
+fn masked_frame(fin: bool, op: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![(if fin { 0x80 } else { 0 }) | op];
+    let n = payload.len();
+    if n < 126 {
+        f.push(0x80 | n as u8);
+    } else if n <= 0xffff {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        f.push(0x80 | 127);
+        f.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    let key = [0x37u8, 0xfa, 0x21, 0x3d];
+    f.extend_from_slice(&key);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    f
 }
