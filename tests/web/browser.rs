@@ -19,14 +19,19 @@ pub const HEADLESS: [&str; 5] = [
     "--no-first-run",
 ];
 
-pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
-    // One profile per run: two Chromiums on one profile hand pages over.
+/// A fresh profile directory for one Chromium run: two Chromiums on one
+/// profile hand pages over.
+pub fn profile_dir() -> std::path::PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let profile = std::env::temp_dir().join(format!(
+    std::env::temp_dir().join(format!(
         "skyhold-chromium-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    ))
+}
+
+pub fn headless(bin: &str, extra: &[&str], url: &str) -> std::process::Output {
+    let profile = profile_dir();
     let out = Command::new("timeout")
         .arg("60")
         .arg(bin)

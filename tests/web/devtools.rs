@@ -22,12 +22,7 @@ pub fn dom_when(
     want: &[&str],
     deadline: Duration,
 ) -> (String, String) {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let profile = std::env::temp_dir().join(format!(
-        "skyhold-devtools-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    let profile = super::browser::profile_dir();
     let mut child = Command::new(bin)
         .args(super::browser::HEADLESS)
         .arg("--remote-debugging-port=0")

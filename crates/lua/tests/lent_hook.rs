@@ -95,14 +95,24 @@ fn checkpoint_calls(code: &str) -> u64 {
 
 /// Sets the checkpoint count on `lua`, with a hook that counts its calls.
 fn count_checkpoints(lua: &Lua) -> Arc<AtomicU64> {
+    let (n, hook) = counting_hook();
+    lua.set_global_hook(HookTriggers::new().every_nth_instruction(0), hook)
+        .unwrap();
+    n
+}
+
+/// A hook that counts its calls, and the count.
+fn counting_hook() -> (
+    Arc<AtomicU64>,
+    impl Fn(&Lua, &mlua::debug::Debug) -> mlua::Result<VmState> + Send + 'static,
+) {
     let n = Arc::new(AtomicU64::new(0));
     let m = n.clone();
-    lua.set_global_hook(HookTriggers::new().every_nth_instruction(0), move |_, _| {
+    let hook = move |_: &Lua, _: &mlua::debug::Debug| {
         m.fetch_add(1, Ordering::Relaxed);
         Ok(VmState::Continue)
-    })
-    .unwrap();
-    n
+    };
+    (n, hook)
 }
 
 #[test]
@@ -178,14 +188,10 @@ fn a_coroutine_keeps_a_hook_of_its_own() {
         .eval()
         .unwrap();
     let t: Thread = lua.create_thread(f).unwrap();
-    let own = Arc::new(AtomicU64::new(0));
-    let o = own.clone();
     // An instruction hook of its own, not the state's checkpoint hook.
-    t.set_hook(HookTriggers::new().every_nth_instruction(1), move |_, _| {
-        o.fetch_add(1, Ordering::Relaxed);
-        Ok(VmState::Continue)
-    })
-    .unwrap();
+    let (own, hook) = counting_hook();
+    t.set_hook(HookTriggers::new().every_nth_instruction(1), hook)
+        .unwrap();
     let mut seen = Vec::new();
     for _ in 0..3 {
         t.resume::<()>(()).unwrap();
